@@ -1,0 +1,57 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run setup test test-pg-redis lint format browser bench faults clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+## setup: virtualenv, requirements, migrations
+setup: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+
+## run: the site on http://127.0.0.1:8000/ and the Huey consumer, together (Ctrl-C stops both)
+run: setup
+	@export DEBUG=$${DEBUG:-true}; \
+	trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/python manage.py run_huey & \
+	$(BIN)/python manage.py runserver --noreload 127.0.0.1:8000
+
+## browser: Debian's Chromium for the browser tests (installed when missing and we are root)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is not installed: browser tests will be skipped (apt-get install chromium)"; fi; }
+
+## test: the whole suite on SQLite (database and queue), plus the Redis queue tests
+test: $(VENV)/.dev browser
+	$(BIN)/pytest
+
+## test-pg-redis: the whole suite again on PostgreSQL + Redis queue
+test-pg-redis: $(VENV)/.dev browser
+	DATABASE_URL=$${PG_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	HUEY_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
+	$(BIN)/pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

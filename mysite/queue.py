@@ -1,0 +1,142 @@
+"""Huey configuration from one URL, and SQLite queue storage that wakes the consumer.
+
+Huey's SQLite storage is polled: an idle consumer backs off to a poll every few
+seconds, so new work waits. ``WakeupSqliteStorage`` makes the consumer block on a
+datagram socket instead; whoever enqueues sends one byte, so an idle worker
+picks new work up in milliseconds, while a slow poll still catches anything
+enqueued by a process that could not send the wake-up.
+"""
+
+import hashlib
+import os
+import socket
+import time
+from urllib.parse import parse_qs, urlsplit
+
+from huey import Huey, RedisHuey
+from huey.storage import SqliteStorage
+from redis import ConnectionPool
+
+
+class QueueURLError(ValueError):
+    """HUEY_URL names no storage we can use."""
+
+
+class WakeupSqliteStorage(SqliteStorage):
+    """SQLite queue whose consumer sleeps on a socket until work arrives."""
+
+    blocking = True  # Huey's worker then calls dequeue() without sleeping itself.
+
+    def __init__(self, *args, poll_interval=2.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.poll_interval = poll_interval
+        digest = hashlib.sha1(os.path.abspath(self.filename).encode()).hexdigest()[:20]
+        # Linux abstract socket: no file to leave behind, gone when the consumer dies.
+        self.wake_address = "\0mysite-huey-" + digest
+        self._sender = None
+        self._listener = None
+        self._listener_pid = None
+
+    def enqueue(self, data, priority=None):
+        super().enqueue(data, priority)
+        self.wake()
+
+    def wake(self):
+        """Tell a sleeping consumer there is work; never fails the caller."""
+        try:
+            if self._sender is None:
+                self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._sender.setblocking(False)
+            self._sender.sendto(b"!", self.wake_address)
+        except OSError:
+            pass  # No consumer listening, or its buffer is full: the poll covers it.
+
+    def _listen(self):
+        if self._listener_pid == os.getpid():
+            return self._listener
+        self._listener_pid = os.getpid()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            sock.bind(self.wake_address)
+        except OSError:
+            # Another consumer (or process worker) owns the address: poll instead.
+            sock.close()
+            self._listener = None
+        else:
+            self._listener = sock
+        return self._listener
+
+    def dequeue(self):
+        data = super().dequeue()
+        if data is not None:
+            return data
+        listener = self._listen()
+        if listener is None:
+            time.sleep(min(self.poll_interval, 0.1))
+        else:
+            listener.settimeout(self.poll_interval)
+            try:
+                listener.recv(64)
+            except (TimeoutError, OSError):
+                pass
+        return super().dequeue()
+
+
+class WakeupSqliteHuey(Huey):
+    storage_class = WakeupSqliteStorage
+
+
+def huey_settings(url, *, name="mysite", immediate=False, consumer=None):
+    """Build Django's ``HUEY`` setting from ``HUEY_URL``.
+
+    ``sqlite:////abs/path.sqlite3`` or ``redis://host:port/db``; anything else
+    raises ``QueueURLError`` with a message naming the setting.
+    """
+    parts = urlsplit(url or "")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    common = {
+        "name": name,
+        "immediate": immediate,
+        "results": True,
+        "store_none": False,
+        "utc": True,
+        "consumer": dict(consumer or {}),
+    }
+    if parts.scheme == "sqlite":
+        path = parts.path
+        if not path or path == "/" or parts.netloc:
+            raise QueueURLError(f"HUEY_URL={url!r}: expected sqlite:////absolute/path.sqlite3")
+        return {
+            **common,
+            "huey_class": "mysite.queue.WakeupSqliteHuey",
+            "connection": {
+                "filename": path,
+                "timeout": float(options.get("timeout", 20)),
+                # The outbox rows are the truth; a task lost with the OS is re-enqueued by the sweeper.
+                "fsync": options.get("fsync", "false").lower() in ("1", "true", "yes"),
+                "poll_interval": float(options.get("poll_interval", 2.0)),
+            },
+        }
+    if parts.scheme in ("redis", "rediss"):
+        if not parts.hostname:
+            raise QueueURLError(f"HUEY_URL={url!r}: expected redis://host:port/db")
+        try:
+            parts.port  # noqa: B018  (raises ValueError on a bad port)
+        except ValueError as exc:
+            raise QueueURLError(f"HUEY_URL={url!r}: {exc}") from None
+        return {
+            **common,
+            "huey_class": "huey.RedisHuey",
+            "connection": {
+                # Short timeouts: a request must not hang on a Redis that is down.
+                "connection_pool": ConnectionPool.from_url(
+                    url, socket_connect_timeout=1, socket_timeout=5, health_check_interval=30
+                ),
+                "blocking": True,
+                "read_timeout": 1,
+            },
+        }
+    raise QueueURLError(f"HUEY_URL={url!r}: expected sqlite:////absolute/path.sqlite3 or redis://host:port/db")
+
+
+__all__ = ["huey_settings", "QueueURLError", "WakeupSqliteHuey", "RedisHuey"]

@@ -1,0 +1,80 @@
+"""Huey tasks for the outbox: thin wrappers around ``notifications.delivery``."""
+
+import logging
+import math
+import threading
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from huey import crontab
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
+
+from notifications import delivery
+
+logger = logging.getLogger(__name__)
+
+
+@db_task()
+def deliver(ids=()):
+    """Send ``ids`` and whatever else is due; schedule the retries it set."""
+    outcome = delivery.deliver(ids)
+    if outcome.retry_at:
+        enqueue(eta=max(outcome.retry_at))
+    if outcome.more_due:
+        enqueue()
+
+
+def enqueue(ids=(), eta=None):
+    """Put a delivery wake-up on the queue; if the queue is down, log and leave it to the sweeper."""
+    try:
+        if eta is None:
+            deliver(list(ids))
+        else:
+            deliver.schedule(args=(list(ids),), eta=eta)
+    except Exception as exc:  # noqa: BLE001 - the row is safe; the sweeper will enqueue it
+        logger.warning(
+            "outbox %s: could not enqueue (%s: %s); the sweeper will pick it up",
+            ",".join(map(str, ids)) or "wake-up",
+            type(exc).__name__,
+            exc,
+        )
+
+
+def deliver_on_commit(ids):
+    """Enqueue delivery of ``ids`` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(partial(enqueue, list(ids)))
+
+
+def wake_consumers(due):
+    """Enqueue enough wake-ups for every worker to help with ``due`` rows."""
+    workers = settings.HUEY.get("consumer", {}).get("workers", 1)
+    for _ in range(min(workers, math.ceil(due / settings.NOTIFICATIONS_BATCH_SIZE))):
+        enqueue()
+
+
+@db_periodic_task(crontab(minute="*"))
+def sweep():
+    """Every minute: recover expired leases and wake up work no task picked up."""
+    wake_consumers(delivery.sweep())
+
+
+_started = threading.Lock()
+_recovered = False
+
+
+@on_startup(name="notifications.recover")
+def recover_at_startup():
+    """Once per consumer process: requeue what a killed consumer on this host held."""
+    global _recovered
+    with _started:
+        if _recovered or HUEY.immediate:
+            return
+        _recovered = True
+    from django.db import close_old_connections
+
+    try:
+        delivery.recover_orphans()
+        wake_consumers(delivery.due_count())
+    finally:
+        close_old_connections()

@@ -1,0 +1,62 @@
+"""The daily cleanup: delete what is past retention, in small batches, once a day."""
+
+import logging
+
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from notifications.retention import prunable as outbox_prunable
+from operations.models import PeriodicRun
+
+logger = logging.getLogger(__name__)
+JOB = "daily-cleanup"
+BATCH = 500
+
+
+def sources(now):
+    """Every app's prunable querysets, by label."""
+    return {
+        **outbox_prunable(now),
+        "expired sessions": Session.objects.filter(expire_date__lt=now),
+    }
+
+
+def delete_in_batches(queryset, dry_run=False):
+    """Delete ``queryset`` ``BATCH`` rows per transaction, so no lock is held for long."""
+    if dry_run:
+        return queryset.count()
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(queryset.values_list("pk", flat=True)[:BATCH])
+            if not ids:
+                return total
+            total += queryset.model.objects.filter(pk__in=ids).delete()[0]
+
+
+def run(now=None, dry_run=False):
+    """Prune everything past retention; return ``{label: count}``."""
+    now = now or timezone.now()
+    counts = {label: delete_in_batches(qs, dry_run) for label, qs in sources(now).items()}
+    logger.info(
+        "cleanup%s: %s", " (dry run)" if dry_run else "", ", ".join(f"{n} {label}" for label, n in counts.items())
+    )
+    return counts
+
+
+def run_if_due(now=None):
+    """Run the cleanup for today's site-local date unless it already ran; ``None`` if it had."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    PeriodicRun.objects.get_or_create(name=JOB)
+    claimed = PeriodicRun.objects.filter(Q(last_run_for__lt=today) | Q(last_run_for=None), name=JOB).update(
+        last_run_for=today, started_at=now
+    )
+    if not claimed:
+        logger.info("cleanup for %s already ran", today)
+        return None
+    counts = run(now)
+    PeriodicRun.objects.filter(name=JOB).update(finished_at=timezone.now(), summary=counts)
+    return counts

@@ -1,0 +1,19 @@
+"""Settings for the test suite: mysite's own settings, fed test defaults.
+
+Only defaults: a variable already in the environment (CI's DATABASE_URL, say) wins.
+Consumer processes started by the tests use this module too.
+"""
+
+import os
+from pathlib import Path
+
+_var = Path(__file__).resolve().parent.parent / "var"
+os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("HUEY_URL", f"sqlite:///{_var / 'test-huey.sqlite3'}")
+os.environ.setdefault("EMAIL_URL", "memorymail://")
+os.environ.setdefault("LOG_LEVEL", "INFO")
+
+from mysite.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only

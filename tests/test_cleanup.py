@@ -1,0 +1,101 @@
+"""The daily cleanup: exactly what is past retention, in batches, once a day."""
+
+import datetime
+from datetime import timedelta
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.core.management import call_command
+from django.utils import timezone
+
+from notifications.models import Message
+from operations import cleanup
+from operations.tasks import at_site_midnight
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def row(status, age_days):
+    return Message.objects.create(
+        status=status,
+        from_email="f@example.com",
+        recipients=["t@example.com"],
+        raw=b"x",
+        finished_at=timezone.now() - timedelta(days=age_days) if status != "queued" else None,
+        created_at=timezone.now() - timedelta(days=age_days),
+    )
+
+
+@pytest.fixture
+def rows():
+    return {
+        "old_sent": row("sent", 31),
+        "new_sent": row("sent", 29),
+        "old_failed": row("failed", 91),
+        "new_failed": row("failed", 60),
+        "old_cancelled": row("cancelled", 91),
+        "old_queued": row("queued", 400),
+    }
+
+
+def test_it_deletes_exactly_what_is_past_retention(rows):
+    Session.objects.create(session_key="old", session_data="x", expire_date=timezone.now() - timedelta(days=1))
+    Session.objects.create(session_key="live", session_data="x", expire_date=timezone.now() + timedelta(days=1))
+
+    counts = cleanup.run()
+
+    assert counts == {"sent e-mails": 1, "failed or cancelled e-mails": 2, "expired sessions": 1}
+    left = set(Message.objects.values_list("pk", flat=True))
+    assert left == {rows["new_sent"].pk, rows["new_failed"].pk, rows["old_queued"].pk}
+    assert list(Session.objects.values_list("session_key", flat=True)) == ["live"]
+
+
+def test_it_deletes_in_batches(monkeypatch):
+    monkeypatch.setattr(cleanup, "BATCH", 3)
+    for _ in range(8):
+        row("sent", 40)
+
+    assert cleanup.run()["sent e-mails"] == 8
+    assert not Message.objects.exists()
+
+
+def test_it_is_idempotent(rows):
+    cleanup.run()
+    assert cleanup.run() == {"sent e-mails": 0, "failed or cancelled e-mails": 0, "expired sessions": 0}
+
+
+def test_the_command_dry_run_deletes_nothing(rows, capsys):
+    call_command("cleanup", "--dry-run")
+
+    out = capsys.readouterr().out
+    assert "Would prune 1 sent e-mails" in out and "Done! Would prune 3 rows." in out
+    assert Message.objects.count() == 6
+    call_command("cleanup")
+    assert "Done! Pruned 3 rows." in capsys.readouterr().out
+    assert Message.objects.count() == 3
+
+
+def test_it_runs_once_per_site_day(rows):
+    now = timezone.now()
+    assert cleanup.run_if_due(now) is not None
+    assert cleanup.run_if_due(now + timedelta(minutes=5)) is None
+    row("sent", 40)
+    # A day on: the new row, and the 29-day-old one that is now past 30 days.
+    assert cleanup.run_if_due(now + timedelta(days=1))["sent e-mails"] == 2
+
+
+def test_midnight_is_the_site_time_zone_midnight(settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    utc_naive = datetime.datetime(2026, 1, 14, 23, 0)  # 00:00 in Paris (UTC+1)
+    assert at_site_midnight(utc_naive)
+    assert not at_site_midnight(datetime.datetime(2026, 1, 15, 0, 0))
+
+
+def test_the_consumer_catches_up_a_missed_cleanup_once(rows, start_consumer):
+    consumer = start_consumer()
+    consumer.wait_for_log("cleanup: 1 sent e-mails, 2 failed or cancelled e-mails")
+    consumer.stop()
+    again = start_consumer()
+    again.wait_for_log("already ran")
+
+    assert Message.objects.count() == 3

@@ -1,0 +1,171 @@
+"""Delivery through a real consumer process, on each queue storage, against a real SMTP server."""
+
+import subprocess
+from collections import Counter
+
+import pytest
+from django.core.mail import send_mail
+from django.test import override_settings
+
+from notifications import delivery, tasks
+from notifications.models import Message
+from testing.plugin import require_service, use_queue, wait_until
+
+pytestmark = [pytest.mark.consumer, pytest.mark.django_db(transaction=True)]
+
+
+def statuses():
+    return Counter(Message.objects.values_list("status", flat=True))
+
+
+def test_sign_up_answers_at_once_and_the_welcome_email_arrives(client, queue_url, start_consumer, smtp_server):
+    start_consumer(smtp_server.url)
+    smtp_server.slow_down(1.0)  # a slow relay must not slow the request
+
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "username": "ada",
+            "email": "ada@example.com",
+            "password1": "a-Long-pass-42",
+            "password2": "a-Long-pass-42",
+        },
+    )
+
+    assert response.status_code == 302
+    assert smtp_server.messages == []  # the response came before the relay answered
+    [welcome] = smtp_server.wait_for(1)
+    assert welcome.rcpt_tos == ["ada@example.com"]
+    assert welcome.subject == "Welcome to mysite, ada"
+    assert "Welcome to mysite!" in welcome.email.get_body(("plain",)).get_content()
+    assert "<strong>mysite</strong>" in welcome.email.get_body(("html",)).get_content()
+    wait_until(lambda: statuses() == {"sent": 1}, message="the row to be marked sent")
+
+
+def test_kill_9_mid_batch_loses_nothing(queue_url, start_consumer, smtp_server):
+    total = 300
+    for i in range(total):
+        send_mail(f"batch {i}", "Body", "from@example.com", ["to@example.com"])
+    smtp_server.slow_down(0.005)
+    first = start_consumer(smtp_server.url, HUEY_WORKERS=4)
+    wait_until(lambda: len(smtp_server.messages) >= 60, message="part of the batch to arrive")
+
+    first.kill()
+    in_flight = Message.objects.filter(status="sending").count()
+    start_consumer(smtp_server.url, HUEY_WORKERS=4)
+
+    wait_until(lambda: statuses() == {"sent": total}, timeout=60, message="every row sent")
+    seen = Counter(m.subject for m in smtp_server.messages)
+    assert len(seen) == total  # none lost
+    duplicates = sum(n - 1 for n in seen.values())
+    assert duplicates <= min(in_flight, 4)  # at most the one message each worker had on the wire
+
+
+def test_a_relay_refusing_for_a_while_gets_everything_later(queue_url, start_consumer, smtp_server):
+    smtp_server.refuse_for(3)
+    for i in range(20):
+        send_mail(f"retry {i}", "Body", "from@example.com", ["to@example.com"])
+    start_consumer(smtp_server.url, NOTIFICATIONS_RETRY_BASE_SECONDS=1)
+
+    wait_until(lambda: statuses() == {"sent": 20}, timeout=60, message="all 20 sent")
+    seen = Counter(m.subject for m in smtp_server.messages)
+    assert len(seen) == 20 and max(seen.values()) == 1
+    assert Message.objects.filter(attempts__gt=1).exists()
+    assert smtp_server.handler.data_attempts > 20
+
+
+def test_a_permanent_rejection_ends_failed_at_once(queue_url, start_consumer, smtp_server):
+    smtp_server.reject("nobody@example.com")
+    start_consumer(smtp_server.url)
+
+    send_mail("Hi", "Body", "from@example.com", ["nobody@example.com"])
+
+    row = wait_until(lambda: Message.objects.filter(status="failed").first(), message="the row to fail")
+    assert row.attempts == 1 and "550" in row.last_error
+    assert smtp_server.messages == []
+
+
+def test_an_idle_consumer_is_woken_not_polled(tmp_path, start_consumer, smtp_server):
+    url = f"sqlite:///{tmp_path / 'wake.sqlite3'}?poll_interval=60"
+    use_queue(url)
+    consumer = start_consumer(smtp_server.url, queue=url)
+    consumer.wait_for_log("Executing notifications.tasks.sweep")  # start-up work done; now idle
+
+    send_mail("Wake", "Body", "from@example.com", ["to@example.com"])
+
+    smtp_server.wait_for(1, timeout=10)  # a 60 s poll would not make it
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of this test's own, to stop and start."""
+    require_service("127.0.0.1", 6379, "Redis")  # proves redis-server is installed here
+    from testing.smtp import _free_port
+
+    port = _free_port("127.0.0.1")
+    cmd = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        proc = None
+
+        def start(self):
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+            wait_until(lambda: _answers(port), timeout=10, message="redis-server to start")
+
+        def stop(self):
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    server = Server()
+    server.start()
+    yield server
+    if server.proc.poll() is None:
+        server.stop()
+
+
+def _answers(port):
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_redis_down_during_a_request_delays_but_loses_nothing(client, own_redis, start_consumer, smtp_server, caplog):
+    use_queue(own_redis.url)
+    start_consumer(smtp_server.url, queue=own_redis.url)
+    own_redis.stop()
+
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "username": "bob",
+            "email": "bob@example.com",
+            "password1": "a-Long-pass-42",
+            "password2": "a-Long-pass-42",
+        },
+    )
+
+    assert response.status_code == 302
+    assert statuses() == {"queued": 1}
+    assert "could not enqueue" in caplog.text
+    own_redis.start()
+    with override_settings(NOTIFICATIONS_REQUEUE_AFTER_SECONDS=0):
+        tasks.wake_consumers(delivery.sweep())  # what the periodic sweeper does each minute
+    [welcome] = smtp_server.wait_for(1, timeout=30)
+    assert welcome.rcpt_tos == ["bob@example.com"]

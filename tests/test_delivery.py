@@ -1,0 +1,147 @@
+"""Claim, send, record: in this process, against a real SMTP server on loopback."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.mail import send_mail
+from django.utils import timezone
+
+from notifications import delivery
+from notifications.models import Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def queue(n=1, to="to@example.com"):
+    for i in range(n):
+        send_mail(f"Hello {i}", "Body", "from@example.com", [to])
+
+
+def test_it_delivers_what_is_queued(deliver_now):
+    queue(3)
+
+    arrived = deliver_now()
+
+    assert sorted(m.subject for m in arrived) == ["Hello 0", "Hello 1", "Hello 2"]
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    assert all(m.attempts == 1 and m.sent_at for m in Message.objects.all())
+
+
+def test_a_permanent_rejection_fails_at_once(deliver_now, smtp_server):
+    smtp_server.reject("gone@example.com")
+    queue(1, to="gone@example.com")
+
+    assert deliver_now() == []
+
+    row = Message.objects.get()
+    assert row.status == Message.Status.FAILED
+    assert row.attempts == 1
+    assert "550" in row.last_error
+
+
+def test_a_transient_refusal_is_retried_later_with_back_off(deliver_now, smtp_server, settings):
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 60
+    smtp_server.refuse_for(60)
+    queue(1)
+
+    assert deliver_now() == []
+
+    row = Message.objects.get()
+    assert row.status == Message.Status.QUEUED
+    assert "421" in row.last_error
+    assert row.due_at > timezone.now() + timedelta(seconds=50)
+    assert deliver_now() == []  # not due yet: not tried again
+    assert Message.objects.get().attempts == 1
+
+
+def test_back_off_grows_exponentially_and_then_gives_up(deliver_now, smtp_server, settings):
+    settings.NOTIFICATIONS_MAX_ATTEMPTS = 3
+    smtp_server.refuse_for(600)
+    queue(1)
+    delays = []
+    for _ in range(3):
+        Message.objects.update(due_at=timezone.now())
+        before = timezone.now()
+        deliver_now()
+        row = Message.objects.get()
+        delays.append((row.due_at - before).total_seconds())
+
+    assert row.status == Message.Status.FAILED
+    assert "gave up after 3 attempts" in row.last_error
+    assert 55 < delays[0] < 65 and 115 < delays[1] < 125
+
+
+def test_an_unreachable_relay_is_a_transient_failure(settings):
+    queue(1)
+    from notifications.transport import Transport
+
+    delivery.deliver(
+        transport_factory=lambda: Transport(
+            "django.core.mail.backends.smtp.EmailBackend", host="127.0.0.1", port=1, timeout=2
+        )
+    )
+
+    row = Message.objects.get()
+    assert row.status == Message.Status.QUEUED
+    assert "ConnectionRefusedError" in row.last_error
+
+
+def test_two_claims_never_take_the_same_row():
+    queue(10)
+
+    first = delivery.claim(limit=6)
+    second = delivery.claim(limit=6)
+
+    assert len(first) == 6 and len(second) == 4
+    assert not {m.pk for m in first} & {m.pk for m in second}
+    assert delivery.claim() == []
+
+
+def test_a_claim_is_recorded_before_sending():
+    queue(1)
+    [row] = delivery.claim()
+
+    stored = Message.objects.get()
+    assert stored.status == Message.Status.SENDING
+    assert stored.claimed_by == delivery.worker_id()
+    assert stored.lease_expires_at > timezone.now()
+    assert stored.claim_token == row.claim_token
+
+
+def test_the_sweeper_recovers_an_expired_lease(deliver_now):
+    queue(1)
+    delivery.claim()  # a consumer took it ... and died
+    Message.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert delivery.sweep() == 1
+    assert Message.objects.get().status == Message.Status.QUEUED
+    assert [m.subject for m in deliver_now()] == ["Hello 0"]
+
+
+def test_a_consumer_that_lost_its_lease_cannot_overwrite_the_outcome():
+    queue(1)
+    [row] = delivery.claim()
+    Message.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    delivery.sweep()
+    delivery.claim()  # another consumer holds it now
+
+    assert row.mark_sent() == 0
+    assert Message.objects.get().status == Message.Status.SENDING
+
+
+def test_orphans_of_a_dead_consumer_on_this_host_are_requeued():
+    queue(2)
+    delivery.claim()
+    Message.objects.update(claimed_by=f"{delivery.HOST}:999999")  # no such pid
+
+    assert delivery.recover_orphans() == 2
+    assert set(Message.objects.values_list("status", flat=True)) == {"queued"}
+
+
+def test_one_connection_serves_a_whole_batch(deliver_now, smtp_server):
+    queue(20)
+    deliver_now()
+
+    peers = {m.peer for m in smtp_server.messages}
+    assert len(smtp_server.messages) == 20
+    assert len(peers) == 1 and peers != {()}

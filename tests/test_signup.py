@@ -1,0 +1,83 @@
+"""Sign-up, log in, password reset and the home page."""
+
+import pytest
+from django.contrib.auth.models import User
+from huey.contrib.djhuey import HUEY
+
+from notifications.models import Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+GOOD = {"username": "ada", "email": "ada@example.com", "password1": "a-Long-pass-42", "password2": "a-Long-pass-42"}
+
+
+def test_it_creates_the_user_signs_them_in_and_queues_the_welcome(client):
+    response = client.post("/accounts/signup/", GOOD)
+
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert User.objects.get().email == "ada@example.com"
+    row = Message.objects.get()
+    assert row.recipients == ["ada@example.com"] and row.status == "queued"
+    assert {p.get_content_type() for p in row.email.walk()} >= {"text/plain", "text/html"}
+    assert HUEY.pending_count() == 1
+    home = client.get("/")
+    assert b"Hello, ada" in home.content and b"Welcome to mysite, ada" in home.content
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"password2": "something-else-42"}, "password2"),
+        ({"password1": "123", "password2": "123"}, "password2"),
+        ({"email": "not-an-address"}, "email"),
+        ({"email": "ada@example.com\r\nBcc: victim@example.com"}, "email"),
+        ({"username": "ada\nBcc: x"}, "username"),
+        ({"username": ""}, "username"),
+    ],
+)
+def test_bad_input_gives_form_errors_and_sends_nothing(client, change, field):
+    response = client.post("/accounts/signup/", {**GOOD, **change})
+
+    assert response.status_code == 400
+    assert response.context["form"].errors[field]
+    assert not User.objects.exists() and not Message.objects.exists()
+
+
+def test_a_taken_username_or_address_is_a_form_error(client):
+    User.objects.create_user("ada", "other@example.com", "x")
+    User.objects.create_user("bob", "ada@example.com", "x")
+
+    response = client.post("/accounts/signup/", GOOD)
+
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"username", "email"}
+
+
+def test_password_reset_mail_goes_through_the_outbox(client):
+    User.objects.create_user("ada", "ada@example.com", "a-Long-pass-42")
+
+    response = client.post("/accounts/password_reset/", {"email": "ada@example.com"})
+
+    assert response.status_code == 302
+    row = Message.objects.get()
+    assert row.recipients == ["ada@example.com"]
+    assert "/accounts/reset/" in row.body_text()
+
+
+def test_log_in_and_out(client):
+    User.objects.create_user("ada", "ada@example.com", "a-Long-pass-42")
+
+    assert client.post("/accounts/login/", {"username": "ada", "password": "a-Long-pass-42"}).status_code == 302
+    assert b"Hello, ada" in client.get("/").content
+    assert client.post("/accounts/logout/").status_code == 302
+    assert b"Hello, ada" not in client.get("/").content
+
+
+def test_the_home_page_shows_only_the_users_own_emails(client):
+    from django.core.mail import send_mail
+
+    send_mail("For someone else", "x", "from@example.com", ["ada@example.com.evil.test"])
+    client.post("/accounts/signup/", GOOD)
+
+    content = client.get("/").content
+    assert b"Welcome to mysite, ada" in content
+    assert b"For someone else" not in content
