@@ -15,7 +15,8 @@ from mysite.queue import huey_settings
 from testing.consumer import Consumer, consumer_env, database_url
 from testing.smtp import SMTPServer
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+# Tests flush this Redis database; TEST_REDIS_DB lets parallel checkouts keep apart.
+REDIS_TEST_URL = f"redis://127.0.0.1:6379/{os.environ.get('TEST_REDIS_DB', '15')}"
 
 
 def _ci():
