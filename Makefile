@@ -17,13 +17,16 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# `make run` and `make setup` are for development: DEBUG is on unless the environment says otherwise.
+DEV := DEBUG=$${DEBUG:-true}
+
 ## setup: virtualenv, requirements, migrations
 setup: $(VENV)/.runtime
-	$(BIN)/python manage.py migrate --noinput
+	$(DEV) $(BIN)/python manage.py migrate --noinput
 
 ## run: the site on http://127.0.0.1:8000/ and the Huey consumer, together (Ctrl-C stops both)
 run: setup
-	@export DEBUG=$${DEBUG:-true}; \
+	@export $(DEV); \
 	trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/python manage.py run_huey & \
 	$(BIN)/python manage.py runserver --noreload 127.0.0.1:8000
