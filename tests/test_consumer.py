@@ -169,3 +169,34 @@ def test_redis_down_during_a_request_delays_but_loses_nothing(client, own_redis,
         tasks.wake_consumers(delivery.sweep())  # what the periodic sweeper does each minute
     [welcome] = smtp_server.wait_for(1, timeout=30)
     assert welcome.rcpt_tos == ["bob@example.com"]
+
+
+def test_requests_writing_while_the_consumer_drains_never_hit_a_locked_database(start_consumer, smtp_server):
+    import threading
+
+    from django.db import connection
+
+    for i in range(300):
+        send_mail(f"backlog {i}", "Body", "from@example.com", ["to@example.com"])
+    consumer = start_consumer(smtp_server.url, HUEY_WORKERS=4)
+    errors = []
+
+    def web_worker(n):
+        try:
+            for i in range(25):
+                send_mail(f"live {n}-{i}", "Body", "from@example.com", ["to@example.com"])
+        except Exception as exc:  # noqa: BLE001 - any error is the failure we look for
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=web_worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    wait_until(lambda: statuses() == {"sent": 400}, timeout=60, message="all 400 sent")
+    assert "database is locked" not in consumer.log()
+    assert len({m.subject for m in smtp_server.messages}) == 400
