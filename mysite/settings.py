@@ -193,6 +193,8 @@ OPERATIONS_HEARTBEAT_SECONDS = env.float("OPERATIONS_HEARTBEAT_SECONDS", default
 OPERATIONS_HEARTBEAT_STALE_SECONDS = env.float("OPERATIONS_HEARTBEAT_STALE_SECONDS", default=30)
 # /health/ turns 503 when a due e-mail has waited longer than this (seconds).
 OPERATIONS_OUTBOX_MAX_WAIT_SECONDS = env.float("OPERATIONS_OUTBOX_MAX_WAIT_SECONDS", default=600)
+# Checks deliberately silenced, comma-separated (see .env.example).
+SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 # A load balancer polls /health/ over plain HTTP on the loopback: no redirect to HTTPS.
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 # Django's standard Tasks API (django-tasks backport) runs on our Huey consumer.
