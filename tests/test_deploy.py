@@ -1,11 +1,17 @@
 """deploy/: the consumer unit stops Huey gracefully, so an e-mail on the wire ends `sent`; backups are consistent."""
 
 import configparser
+import json
+import os
+import shlex
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -14,6 +20,7 @@ from django.core.mail import send_mail
 
 from notifications.models import Message
 from testing.plugin import wait_until
+from testing.smtp import _free_port
 
 BASE = Path(__file__).resolve().parent.parent
 DEPLOY = BASE / "deploy"
@@ -104,3 +111,70 @@ def test_the_backup_is_a_consistent_copy_taken_while_writes_go_on(tmp_path):
     count, total = restored.execute("SELECT count(*), sum(a) + sum(b) FROM t").fetchone()
     assert restored.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert count > 200 and count % 2 == 0 and total == 0
+
+
+def production_env(tmp_path):
+    """.env.example's values, with /srv/mysite moved to ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    for line in (BASE / ".env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            env[key.strip()] = value.strip().replace("/srv/mysite", str(tmp_path))
+    env["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
+    (tmp_path / "var").mkdir(exist_ok=True)
+    return env
+
+
+def get(url, **headers):
+    request = urllib.request.Request(url, headers={"Host": "mysite.example.com", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@pytest.mark.slow
+def test_gunicorn_as_the_unit_starts_it_serves_the_site_with_production_settings(tmp_path):
+    env = production_env(tmp_path)
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=BASE, env=env, check=True, capture_output=True)
+    service = unit("mysite-web.service")["Service"]
+    argv = shlex.split(service["ExecStart"].replace("\\\n", " "))
+    assert argv[0] == "/srv/mysite/app/.venv/bin/gunicorn"
+    port = _free_port("127.0.0.1")
+    argv = [str(Path(sys.executable).parent / "gunicorn"), *argv[1:]]
+    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
+    web = subprocess.Popen(argv, cwd=BASE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    urllib.request.install_opener(urllib.request.build_opener(NoRedirect))
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(port), timeout=30, message="gunicorn to listen")
+
+        status, headers, body = get(f"{base}/static/admin/css/base.css", **{"X-Forwarded-Proto": "https"})
+        assert status == 200 and headers["Content-Type"].startswith("text/css") and b"body" in body
+        status, headers, _ = get(f"{base}/accounts/signup/")
+        assert status == 301 and headers["Location"] == "https://mysite.example.com/accounts/signup/"
+        status, _, body = get(f"{base}/health/")  # a monitor on the loopback: no redirect, status only
+        assert status == 503 and json.loads(body) == {"status": "fail"}  # no consumer runs
+
+        web.send_signal(signal.Signals[service["KillSignal"]])
+        assert web.wait(float(service["TimeoutStopSec"])) == 0
+    finally:
+        urllib.request.install_opener(None)
+        if web.poll() is None:
+            web.kill()
+            web.wait()
+
+
+def _answers(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
