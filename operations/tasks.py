@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_tasks import task
 from huey.contrib.djhuey import HUEY, db_periodic_task, on_shutdown, on_startup
 
-from operations import cleanup, heartbeat
+from operations import cleanup, heartbeat, task_results
 
 logger = logging.getLogger(__name__)
 TEST_SUBJECT = "mysite test e-mail"
@@ -25,7 +25,8 @@ def at_site_midnight(utc_now):
 @db_periodic_task(at_site_midnight)
 def daily_cleanup():
     """Prune what is past retention; at most once per site-local day."""
-    cleanup.run_if_due()
+    if cleanup.run_if_due() is not None:
+        task_results.prune()
 
 
 _caught_up = False
