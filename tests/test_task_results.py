@@ -27,3 +27,16 @@ def test_it_prunes_finished_records_past_retention_and_keeps_the_rest(settings):
         send_test_email.get_result(done.id)
     assert send_test_email.get_result(waiting.id).status == TaskResultStatus.READY
     assert HUEY.get("unrelated", peek=True) == {"kept": True}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cleanup_command_prunes_them_too(settings, capsys):
+    from django.core.management import call_command
+
+    settings.OPERATIONS_TASK_RESULT_RETENTION_DAYS = 0
+    send_test_email.enqueue("a@example.com")
+    HUEY.execute(HUEY.dequeue())
+
+    call_command("cleanup")
+
+    assert "Pruned 1 finished task results" in capsys.readouterr().out
