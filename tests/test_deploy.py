@@ -4,9 +4,11 @@ import configparser
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import threading
@@ -139,8 +141,9 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-@pytest.mark.slow
-def test_gunicorn_as_the_unit_starts_it_serves_the_site_with_production_settings(tmp_path):
+@pytest.fixture
+def web(tmp_path):
+    """gunicorn started as deploy/mysite-web.service starts it, with .env.example's settings; yields its port."""
     env = production_env(tmp_path)
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=BASE, env=env, check=True, capture_output=True)
@@ -150,26 +153,80 @@ def test_gunicorn_as_the_unit_starts_it_serves_the_site_with_production_settings
     port = _free_port("127.0.0.1")
     argv = [str(Path(sys.executable).parent / "gunicorn"), *argv[1:]]
     argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
-    web = subprocess.Popen(argv, cwd=BASE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, cwd=BASE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     urllib.request.install_opener(urllib.request.build_opener(NoRedirect))
     try:
-        base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(port), timeout=30, message="gunicorn to listen")
-
-        status, headers, body = get(f"{base}/static/admin/css/base.css", **{"X-Forwarded-Proto": "https"})
-        assert status == 200 and headers["Content-Type"].startswith("text/css") and b"body" in body
-        status, headers, _ = get(f"{base}/accounts/signup/")
-        assert status == 301 and headers["Location"] == "https://mysite.example.com/accounts/signup/"
-        status, _, body = get(f"{base}/health/")  # a monitor on the loopback: no redirect, status only
-        assert status == 503 and json.loads(body) == {"status": "fail"}  # no consumer runs
-
-        web.send_signal(signal.Signals[service["KillSignal"]])
-        assert web.wait(float(service["TimeoutStopSec"])) == 0
+        proc.port = port
+        yield proc
     finally:
         urllib.request.install_opener(None)
-        if web.poll() is None:
-            web.kill()
-            web.wait()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_gunicorn_as_the_unit_starts_it_serves_the_site_with_production_settings(web):
+    base = f"http://127.0.0.1:{web.port}"
+
+    status, headers, body = get(f"{base}/static/admin/css/base.css", **{"X-Forwarded-Proto": "https"})
+    assert status == 200 and headers["Content-Type"].startswith("text/css") and b"body" in body
+    status, headers, _ = get(f"{base}/accounts/signup/")
+    assert status == 301 and headers["Location"] == "https://mysite.example.com/accounts/signup/"
+    status, _, body = get(f"{base}/health/")  # a monitor on the loopback: no redirect, status only
+    assert status == 503 and json.loads(body) == {"status": "fail"}  # no consumer runs
+
+    service = unit("mysite-web.service")["Service"]
+    web.send_signal(signal.Signals[service["KillSignal"]])
+    assert web.wait(float(service["TimeoutStopSec"])) == 0
+
+
+@pytest.mark.slow
+def test_the_nginx_sample_in_front_of_gunicorn_serves_https(web, tmp_path):
+    if not shutil.which("nginx") or not shutil.which("openssl"):
+        pytest.skip("nginx or openssl is not installed (apt-get install nginx-light openssl)")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=mysite.example.com",
+         "-keyout", tmp_path / "key.pem", "-out", tmp_path / "cert.pem"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    http, https = _free_port("127.0.0.1"), _free_port("127.0.0.1")
+    site = (DEPLOY / "nginx.conf").read_text()
+    for old, new in [
+        ("127.0.0.1:8000", f"127.0.0.1:{web.port}"),
+        ("listen 80;", f"listen 127.0.0.1:{http};"),
+        ("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;"),
+        ("/etc/letsencrypt/live/mysite.example.com/fullchain.pem", str(tmp_path / "cert.pem")),
+        ("/etc/letsencrypt/live/mysite.example.com/privkey.pem", str(tmp_path / "key.pem")),
+        ("/var/log/nginx/", f"{tmp_path}/"),
+    ]:
+        assert old in site
+        site = site.replace(old, new)
+    site = "\n".join(line for line in site.splitlines() if "[::]" not in line)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log; daemon off;\n"
+        f"events {{}}\nhttp {{ access_log off; client_body_temp_path {tmp_path}; proxy_temp_path {tmp_path};\n{site}\n}}\n"
+    )
+    nginx = subprocess.Popen(["nginx", "-c", tmp_path / "nginx.conf", "-p", tmp_path], stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: _answers(https), timeout=10, message="nginx to listen")
+        context = ssl.create_default_context(cafile=tmp_path / "cert.pem")
+        context.check_hostname = False
+
+        status, headers, _ = get(f"http://127.0.0.1:{http}/accounts/signup/")
+        assert status == 301 and headers["Location"] == "https://mysite.example.com/accounts/signup/"
+        request = urllib.request.Request(
+            f"https://127.0.0.1:{https}/accounts/signup/", headers={"Host": "mysite.example.com"}
+        )
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            # Django saw https through X-Forwarded-Proto: no redirect, and the session cookie is Secure.
+            assert response.status == 200
+            assert "secure" in response.headers["Set-Cookie"].lower()
+            assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
 
 
 def _answers(port):
