@@ -14,6 +14,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,30 @@ def test_sigterm_cuts_the_send_short_and_the_outbox_knows(start_consumer, smtp_s
     smtp_server.slow_down(0)
     start_consumer(smtp_server.url)  # recovers the rows of a consumer of this host that is gone
     wait_until(lambda: Message.objects.filter(status="sent").count() == 1, message="the row to be sent")
+
+
+@pytest.mark.consumer
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_stop_that_outlasts_the_shutdown_timeout_loses_nothing(start_consumer, smtp_server):
+    """A long drain is cut at HUEY_SHUTDOWN_TIMEOUT: rows it held stay `sending` (the outbox knows), and the next
+    consumer on this host sends them."""
+    for i in range(60):
+        send_mail(f"long {i}", "Body", "from@example.com", ["to@example.com"])
+    smtp_server.slow_down(0.2)  # 12 s of sending for one worker
+    consumer = start_consumer(smtp_server.url, HUEY_WORKERS=1, HUEY_SHUTDOWN_TIMEOUT=1, NOTIFICATIONS_BATCH_SIZE=20)
+    wait_until(lambda: len(smtp_server.messages) >= 3, message="the drain to be under way")
+
+    consumer.stop(signal.SIGINT, timeout=15)
+
+    assert "Shutdown timeout of 1.0s elapsed" in consumer.log()
+    left = Counter(Message.objects.values_list("status", flat=True))
+    assert left["sending"] > 0 and left["sent"] < 60
+    smtp_server.slow_down(0)
+    start_consumer(smtp_server.url)
+    wait_until(lambda: Message.objects.filter(status="sent").count() == 60, timeout=60, message="all 60 sent")
+    arrived = Counter(m.subject for m in smtp_server.messages)
+    assert len(arrived) == 60 and sum(arrived.values()) - 60 <= 1  # at most the one on the wire twice
 
 
 def test_the_backup_is_a_consistent_copy_taken_while_writes_go_on(tmp_path):

@@ -63,7 +63,7 @@ def test_a_bad_test_email_address_answers_with_the_form(client, staff):
 def test_it_shows_live_numbers_while_a_batch_drains(client, staff, start_consumer, smtp_server):
     for i in range(120):
         send_mail(f"batch {i}", "Body", "from@example.com", ["to@example.com"])
-    smtp_server.slow_down(0.02)
+    smtp_server.slow_down(0.05)
     consumer = start_consumer(smtp_server.url, HUEY_WORKERS=2)
 
     wait_until(lambda: 10 < len(smtp_server.messages) < 110, message="the batch to be draining")
