@@ -48,6 +48,17 @@ def test_it_says_no_consumer_runs_when_none_does(client, staff):
     assert "No consumer has reported" in page
     assert 'id="outbox-queued">1<' in page
     assert "operations.tasks.daily_cleanup" in page and "notifications.tasks.sweep" in page
+    assert "The reports app has no <code>Report</code> model yet." in page  # the hook, until reports lands
+
+
+@pytest.mark.django_db
+def test_hueys_own_dashboard_is_in_the_admin(client):
+    client.force_login(User.objects.create_superuser("boss", "boss@example.com", "pw"))
+
+    response = client.get("/admin/hueystats/hueydashboard/")
+
+    assert response.status_code == 200
+    assert "Pending" in response.content.decode()
 
 
 @pytest.mark.django_db
