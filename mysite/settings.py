@@ -200,9 +200,9 @@ OPERATIONS_OUTBOX_MAX_WAIT_SECONDS = env.float("OPERATIONS_OUTBOX_MAX_WAIT_SECON
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 # A load balancer polls /health/ over plain HTTP on the loopback: no redirect to HTTPS.
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]
-# Django's standard Tasks API (django-tasks backport) runs on our Huey consumer.
 # Days Huey keeps a finished django.tasks result (pruned by the daily cleanup).
 OPERATIONS_TASK_RESULT_RETENTION_DAYS = env.int("OPERATIONS_TASK_RESULT_RETENTION_DAYS", default=7)
+# Django's standard Tasks API (django-tasks backport) runs on our Huey consumer, enqueued on commit.
 TASKS = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend", "ENQUEUE_ON_COMMIT": True}}
 
 # --- Logging -----------------------------------------------------------------
