@@ -37,7 +37,6 @@ def context(now=None):
         "now": now,
         "queue_label": heartbeat.queue_label(HUEY.storage),
         "live": huey_stats.live_counts(HUEY),
-        "pending": huey_stats.pending_tasks(HUEY, 20),
         "scheduled": scheduled(),
         "stats_enabled": stats is not None,
         "running": stats.inflight() if stats else [],
