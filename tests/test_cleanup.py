@@ -44,7 +44,12 @@ def test_it_deletes_exactly_what_is_past_retention(rows):
 
     counts = cleanup.run()
 
-    assert counts == {"sent e-mails": 1, "failed or cancelled e-mails": 2, "expired sessions": 1}
+    assert counts == {
+        "sent e-mails": 1,
+        "failed or cancelled e-mails": 2,
+        "expired sessions": 1,
+        "consumer heartbeats": 0,
+    }
     left = set(Message.objects.values_list("pk", flat=True))
     assert left == {rows["new_sent"].pk, rows["new_failed"].pk, rows["old_queued"].pk}
     assert list(Session.objects.values_list("session_key", flat=True)) == ["live"]
@@ -61,7 +66,12 @@ def test_it_deletes_in_batches(monkeypatch):
 
 def test_it_is_idempotent(rows):
     cleanup.run()
-    assert cleanup.run() == {"sent e-mails": 0, "failed or cancelled e-mails": 0, "expired sessions": 0}
+    assert cleanup.run() == {
+        "sent e-mails": 0,
+        "failed or cancelled e-mails": 0,
+        "expired sessions": 0,
+        "consumer heartbeats": 0,
+    }
 
 
 def test_the_command_dry_run_deletes_nothing(rows, capsys):

@@ -1,6 +1,5 @@
 """Delivery through a real consumer process, on each queue storage, against a real SMTP server."""
 
-import subprocess
 from collections import Counter
 
 import pytest
@@ -9,7 +8,7 @@ from django.test import override_settings
 
 from notifications import delivery, tasks
 from notifications.models import Message
-from testing.plugin import require_service, use_queue, wait_until
+from testing.plugin import use_queue, wait_until
 
 pytestmark = [pytest.mark.consumer, pytest.mark.django_db(transaction=True)]
 
@@ -94,56 +93,6 @@ def test_an_idle_consumer_is_woken_not_polled(tmp_path, start_consumer, smtp_ser
     send_mail("Wake", "Body", "from@example.com", ["to@example.com"])
 
     smtp_server.wait_for(1, timeout=10)  # a 60 s poll would not make it
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    """A Redis server of this test's own, to stop and start."""
-    require_service("127.0.0.1", 6379, "Redis")  # proves redis-server is installed here
-    from testing.smtp import _free_port
-
-    port = _free_port("127.0.0.1")
-    cmd = [
-        "redis-server",
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(tmp_path),
-    ]
-
-    class Server:
-        url = f"redis://127.0.0.1:{port}/0"
-        proc = None
-
-        def start(self):
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-            wait_until(lambda: _answers(port), timeout=10, message="redis-server to start")
-
-        def stop(self):
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    server = Server()
-    server.start()
-    yield server
-    if server.proc.poll() is None:
-        server.stop()
-
-
-def _answers(port):
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def test_redis_down_during_a_request_delays_but_loses_nothing(client, own_redis, start_consumer, smtp_server, caplog):
