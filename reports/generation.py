@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +29,7 @@ from reports.storage import private_storage, temp_dir
 
 logger = logging.getLogger(__name__)
 HOST = socket.gethostname()
+PROGRESS_DB = "reports-progress"  # a second connection to the default database, per generating thread
 
 
 def worker_id():
@@ -148,27 +149,37 @@ def write(report, tmp):
         raise Stop(f"The report's parameters are no longer valid: {exc}") from None
     expected = rtype.count(params)
     Report.objects.filter(pk=report.pk).update(expected_rows=expected if rtype.progress_by == "rows" else None)
-    saver = ProgressSaver(report, expected)
     writer = formats.open_writer(report.format, tmp, rtype.columns)
+    produced = iter(rtype.rows(params))
     try:
-        rows = steps = 0
-        for row in rtype.rows(params):
-            if row is registry.STEP:
-                steps += 1
-            else:
-                writer.write(row)
-                rows += 1
-            saver.tick(rows, steps if rtype.progress_by == "steps" else rows)
-        saver.check(rows, None)  # a last look for cancellation and the time limit before the file is kept
+        with ProgressSaver(report, expected) as saver:
+            rows = steps = 0
+            for row in produced:
+                if row is registry.STEP:
+                    steps += 1
+                else:
+                    writer.write(row)
+                    rows += 1
+                saver.tick(rows, steps if rtype.progress_by == "steps" else rows)
+            saver.check(rows, None)  # a last look for cancellation and the time limit before the file is kept
     except BaseException:
         writer.abort()
         raise
+    finally:
+        # Ends the type's query too, so the default connection has no statement open when the outcome is saved.
+        getattr(produced, "close", lambda: None)()
     writer.close()
     return rows
 
 
 class ProgressSaver:
-    """Saves progress (and renews the lease) at most once per interval; checks for stop orders at each save."""
+    """Saves progress (and renews the lease) at most once per interval; checks for stop orders at each save.
+
+    It writes over a connection of its own: while a type streams rows with ``.iterator()``,
+    the default connection has a read statement open, and on SQLite a write there would
+    see a stale snapshot and fail at once ("database is locked") as soon as anyone else
+    (a cancel, say) has written since.
+    """
 
     def __init__(self, report, expected):
         self.report = report
@@ -177,6 +188,15 @@ class ProgressSaver:
         self.deadline = time.monotonic() + settings.REPORTS_TIME_LIMIT_SECONDS
         self.next_save = time.monotonic() + self.interval
         self.saves = 0
+
+    def __enter__(self):
+        default = connections[DEFAULT_DB_ALIAS]
+        connections[PROGRESS_DB] = type(default)(dict(default.settings_dict), PROGRESS_DB)
+        return self
+
+    def __exit__(self, *exc):
+        connections[PROGRESS_DB].close()
+        del connections[PROGRESS_DB]
 
     def tick(self, rows, done):
         if time.monotonic() >= self.next_save:
@@ -196,12 +216,11 @@ class ProgressSaver:
         }
         if done is not None and self.expected:
             fields["progress"] = min(99, int(done * 100 / self.expected))
-        held = Report.objects.filter(
-            pk=self.report.pk, status=Report.Status.RUNNING, claim_token=self.report.claim_token
-        )
+        reports = Report.objects.using(PROGRESS_DB)
+        held = reports.filter(pk=self.report.pk, status=Report.Status.RUNNING, claim_token=self.report.claim_token)
         self.saves += 1
         if not held.update(**fields):
-            status = Report.objects.filter(pk=self.report.pk).values_list("status", flat=True).first()
+            status = reports.filter(pk=self.report.pk).values_list("status", flat=True).first()
             if status == Report.Status.CANCELLED:
                 raise Stop("cancelled by its owner", status=Report.Status.CANCELLED)
             raise Stop("lost its claim (the sweeper gave it to another worker)", status=Report.Status.CANCELLED)

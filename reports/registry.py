@@ -41,8 +41,8 @@ class ReportType:
 
     def filename(self, params: dict) -> str:
         """The download's file name, without extension."""
-        parts = [self.slug] + [str(v) for _, v in sorted(params.items()) if v not in (None, "")]
-        return "-".join(parts)
+        values = [params.get(name) for name in self.form_class.base_fields]  # in the form's order: from, to
+        return "_".join([self.slug] + [str(v) for v in values if v not in (None, "")])
 
     def form(self, data=None, **kwargs):
         return self.form_class(data, prefix=self.slug, **kwargs)

@@ -1,13 +1,11 @@
 """What the daily cleanup removes for reports: expired files, old records, and files no row points to."""
 
 import logging
-import time
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
 from django.conf import settings
-from django.utils import timezone
 
 from reports.models import Report
 
@@ -63,7 +61,7 @@ def delete_orphans(now, dry_run=False):
         f"{pk}-{token}.part"
         for pk, token in Report.objects.filter(status=Report.Status.RUNNING).values_list("pk", "claim_token")
     }
-    cutoff = time.time() - ORPHAN_GRACE_SECONDS
+    cutoff = now.timestamp() - ORPHAN_GRACE_SECONDS
     count = 0
     for path in root.rglob("*"):
         if not path.is_file():
