@@ -18,10 +18,10 @@ def check_reports_root(app_configs=None, **kwargs):
             )
         )
     existing = next((p for p in [root, *root.parents] if p.exists()), None)
-    if existing is not None and not os.access(existing, os.W_OK):
+    if existing is not None and not (existing.is_dir() and os.access(existing, os.W_OK)):
         problems.append(
             Error(
-                f"REPORTS_ROOT {root} is not writable by this user.",
+                f"REPORTS_ROOT {root} cannot be written: {existing} is not a directory this user may write to.",
                 hint="Give the site's user write access, or point REPORTS_ROOT elsewhere.",
                 id="reports.E002",
             )
