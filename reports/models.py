@@ -103,6 +103,11 @@ class Report(models.Model):
         return rtype.name if rtype else self.type
 
     @property
+    def described_params(self):
+        rtype = self.report_type
+        return rtype.describe(self.params) if rtype else sorted(self.params.items())
+
+    @property
     def is_active(self):
         return self.status in self.ACTIVE
 

@@ -44,6 +44,10 @@ class ReportType:
         values = [params.get(name) for name in self.form_class.base_fields]  # in the form's order: from, to
         return "_".join([self.slug] + [str(v) for v in values if v not in (None, "")])
 
+    def describe(self, params: dict) -> list[tuple[str, object]]:
+        """``(label, value)`` of each parameter, in the form's order, for pages and e-mails."""
+        return [(str(f.label or name), params.get(name)) for name, f in self.form_class.base_fields.items()]
+
     def form(self, data=None, **kwargs):
         return self.form_class(data, prefix=self.slug, **kwargs)
 
