@@ -4,13 +4,21 @@ import csv
 import datetime
 
 from django.utils import timezone
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 
-def _local(value):
-    """Aware datetimes in the site's zone, without tzinfo (Excel has no time zones; CSV readers rarely parse them)."""
-    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
-        return timezone.localtime(value).replace(tzinfo=None)
-    return value
+def _localizer():
+    """A function turning aware datetimes into naive site-local ones (Excel has no time zones; CSV readers rarely
+    parse them). The zone is looked up once per file, not once per cell: that lookup was most of the CSV time."""
+    zone = timezone.get_current_timezone()
+
+    def local(value):
+        if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+            return value.astimezone(zone).replace(tzinfo=None)
+        return value
+
+    return local
 
 
 class CsvWriter:
@@ -23,9 +31,18 @@ class CsvWriter:
         self._file = open(path, "w", encoding="utf-8-sig" if bom else "utf-8", newline="")  # noqa: SIM115
         self._csv = csv.writer(self._file)
         self._csv.writerow(columns)
+        self._local = _localizer()
 
     def write(self, row):
-        self._csv.writerow([_cell(v) for v in row])
+        self._csv.writerow([v if type(v) in _PLAIN else self._cell(v) for v in row])
+
+    def _cell(self, value):
+        value = self._local(value)
+        if isinstance(value, datetime.datetime):
+            return value.isoformat(sep=" ", timespec="seconds")
+        if value is None:
+            return ""
+        return value
 
     def close(self):
         self._file.close()
@@ -34,13 +51,7 @@ class CsvWriter:
         self._file.close()
 
 
-def _cell(value):
-    value = _local(value)
-    if isinstance(value, datetime.datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
-    if value is None:
-        return ""
-    return value
+_PLAIN = {str, int, float, bool}  # written as they are; everything else goes through _cell
 
 
 class XlsxWriter:
@@ -50,15 +61,20 @@ class XlsxWriter:
     content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
     def __init__(self, path, columns):
-        from openpyxl import Workbook
-
         self._path = path
         self._book = Workbook(write_only=True)
         self._sheet = self._book.create_sheet("Report")
         self._sheet.append(list(columns))
+        self._local = _localizer()
 
     def write(self, row):
-        self._sheet.append([_xlsx_cell(v) for v in row])
+        self._sheet.append([self._cell(v) for v in row])
+
+    def _cell(self, value):
+        if isinstance(value, str):
+            # openpyxl refuses characters XML cannot carry (most C0 controls); drop them rather than fail the report.
+            return ILLEGAL_CHARACTERS_RE.sub("", value)
+        return self._local(value)
 
     def close(self):
         self._book.save(self._path)
@@ -69,17 +85,6 @@ class XlsxWriter:
         if writer is not None:
             self._sheet.close()  # finish the XML stream properly, so nothing complains at garbage collection
             writer.cleanup()
-
-
-# openpyxl refuses characters XML cannot carry (most C0 controls); drop them rather than fail the report.
-_ILLEGAL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
-
-
-def _xlsx_cell(value):
-    value = _local(value)
-    if isinstance(value, str):
-        return value.translate(_ILLEGAL)
-    return value
 
 
 def open_writer(fmt, path, columns):
