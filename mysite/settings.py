@@ -185,6 +185,7 @@ REPORTS_MAX_ATTEMPTS = env.int("REPORTS_MAX_ATTEMPTS", default=3)
 REPORTS_PROGRESS_INTERVAL_SECONDS = env.float("REPORTS_PROGRESS_INTERVAL_SECONDS", default=1.0)
 REPORTS_MAX_RANGE_DAYS = env.int("REPORTS_MAX_RANGE_DAYS", default=366)
 REPORTS_REQUEUE_AFTER_SECONDS = env.int("REPORTS_REQUEUE_AFTER_SECONDS", default=300)
+REPORTS_MAX_RUNNING = env.int("REPORTS_MAX_RUNNING", default=2)
 
 # --- Logging -----------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

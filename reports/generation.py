@@ -19,7 +19,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
-from django.db.models import F
+from django.db.models import Count, F, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -93,27 +94,49 @@ def cancel(report):
 
 
 def claim(report_id):
-    """Take ``report_id`` if it is queued; return it, or ``None`` if another worker has it or it is no longer queued."""
+    """Take ``report_id`` if it is queued and fewer than REPORTS_MAX_RUNNING reports run; return it, or ``None``.
+
+    The limit is part of the conditional UPDATE, so workers cannot all start reports at once and leave
+    none for e-mail. A report left waiting is enqueued again when a running one ends (``waiting``).
+    """
     now = timezone.now()
     token = uuid.uuid4().hex
-    won = Report.objects.filter(pk=report_id, status=Report.Status.QUEUED).update(
-        status=Report.Status.RUNNING,
-        claim_token=token,
-        claimed_by=worker_id(),
-        lease_expires_at=now + timedelta(seconds=settings.REPORTS_LEASE_SECONDS),
-        attempts=F("attempts") + 1,
-        started_at=now,
-        progress=0,
-        row_count=0,
+    running = Report.objects.filter(status=Report.Status.RUNNING).values("status").annotate(n=Count("pk")).values("n")
+    won = (
+        Report.objects.filter(pk=report_id, status=Report.Status.QUEUED)
+        .alias(running=Coalesce(Subquery(running), 0))
+        .filter(running__lt=settings.REPORTS_MAX_RUNNING)
+        .update(
+            status=Report.Status.RUNNING,
+            claim_token=token,
+            claimed_by=worker_id(),
+            lease_expires_at=now + timedelta(seconds=settings.REPORTS_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+            started_at=now,
+            progress=0,
+            row_count=0,
+        )
     )
     return Report.objects.get(pk=report_id) if won else None
+
+
+def waiting():
+    """Ids of the oldest queued reports that may start now (free places under REPORTS_MAX_RUNNING)."""
+    free = settings.REPORTS_MAX_RUNNING - Report.objects.filter(status=Report.Status.RUNNING).count()
+    if free <= 0:
+        return []
+    return list(Report.objects.filter(status=Report.Status.QUEUED).order_by("pk").values_list("pk", flat=True)[:free])
 
 
 def generate(report_id):
     """Generate one report if it is still queued; the whole unit of work of the Huey task."""
     report = claim(report_id)
     if report is None:
-        logger.info("report %s: not queued any more; nothing to do", report_id)
+        state = Report.objects.filter(pk=report_id).values_list("status", flat=True).first()
+        if state == Report.Status.QUEUED:
+            logger.info("report %s waits: %s reports are running already", report_id, settings.REPORTS_MAX_RUNNING)
+        else:
+            logger.info("report %s is %s; nothing to do", report_id, state or "gone")
         return None
     started = time.monotonic()
     tmp = temp_dir() / f"{report.pk}-{report.claim_token}.part"

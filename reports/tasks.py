@@ -15,8 +15,10 @@ logger = logging.getLogger(__name__)
 
 @db_task()
 def generate(report_id):
-    """Generate report ``report_id`` if it is still queued."""
+    """Generate report ``report_id`` if it is still queued; then start whatever waited for a free place."""
     generation.generate(report_id)
+    for waiting_id in generation.waiting():
+        enqueue(waiting_id)
 
 
 def enqueue(report_id):

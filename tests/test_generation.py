@@ -234,3 +234,21 @@ def test_start_up_recovery_requeues_reports_of_a_dead_consumer():
     assert generation.recover_orphans() == [report.pk]
     report.refresh_from_db()
     assert report.status == "queued"
+
+
+def test_at_most_reports_max_running_run_at_once_and_the_next_starts_after(settings):
+    settings.REPORTS_MAX_RUNNING = 1
+    ada = user("ada")
+    first, second = ask(ada, "signups-per-day"), ask(ada, "email-log")
+    assert generation.claim(first.pk) is not None
+
+    assert generation.generate(second.pk) is None  # no free place: it stays queued
+    second.refresh_from_db()
+    assert second.status == "queued"
+    assert generation.waiting() == []
+
+    Report.objects.filter(pk=first.pk).update(status="done")
+    assert generation.waiting() == [second.pk]
+    assert generation.generate(second.pk) is not None
+    second.refresh_from_db()
+    assert second.status == "done"

@@ -127,3 +127,20 @@ def test_cancel_stops_a_running_report(client, queue_url, start_report_consumer)
     assert report.status == "cancelled" and not report.file
     assert client.get(f"/reports/{report.pk}/download/").status_code == 409
     assert [p for p in Path(settings.REPORTS_ROOT).rglob("*") if p.is_file()] == []
+
+
+def test_reports_leave_workers_free_for_email(client, queue_url, start_report_consumer):
+    many_outbox(20_000)
+    client.force_login(user("ada"))
+    start_report_consumer(REPORTS_MAX_RUNNING=1, HUEY_WORKERS=4)
+    reports = [ask(client, "email-log", fmt=fmt) for fmt in ("xlsx", "csv", "csv-excel")]
+    most = 0
+
+    def all_done():
+        nonlocal most
+        states = [status(r) for r in reports]
+        most = max(most, states.count("running"))
+        return all(s == "done" for s in states)
+
+    wait_until(all_done, timeout=120, interval=0.02, message="all three reports")
+    assert most == 1  # one at a time; the other three workers stayed free for e-mail
