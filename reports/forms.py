@@ -1,7 +1,10 @@
 """Forms: the date range most report types take, and the choice of format."""
 
+from datetime import timedelta
+
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
 from reports.models import Report
 
@@ -9,8 +12,12 @@ from reports.models import Report
 class DateRangeForm(forms.Form):
     """From and to, inclusive, both required; ``to`` not before ``from``; at most REPORTS_MAX_RANGE_DAYS days."""
 
-    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}), help_text="Inclusive.")
+    start = forms.DateField(
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        initial=lambda: timezone.localdate() - timedelta(days=29),
+    )
+    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}), initial=timezone.localdate)
 
     def clean(self):
         cleaned = super().clean()
