@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from reports import generation, registry, tasks
@@ -69,6 +70,7 @@ def index(request):
     )
 
 
+@never_cache
 @login_required
 @require_GET
 def detail(request, pk):
@@ -77,6 +79,7 @@ def detail(request, pk):
     return render(request, "reports/detail.html", {"report": report, "expired": report.is_expired()})
 
 
+@never_cache
 @login_required
 @require_GET
 def status(request, pk):

@@ -25,7 +25,7 @@ from tests.reports_data import many_outbox, user
 
 pytestmark = [pytest.mark.browser, pytest.mark.consumer, pytest.mark.django_db(transaction=True)]
 CHROMIUM = "/usr/bin/chromium"
-ROWS = 120_000
+ROWS = 200_000
 
 
 @pytest.fixture
