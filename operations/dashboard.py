@@ -12,7 +12,6 @@ import time
 from collections import Counter
 
 import peewee
-from django.apps import apps
 from django.db.models import Count, Min
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -23,6 +22,7 @@ from huey.contrib.djhuey import HUEY
 
 from notifications.models import Message
 from operations import heartbeat
+from reports.models import Report
 
 FINISHED = (signals.SIGNAL_COMPLETE, signals.SIGNAL_ERROR)
 
@@ -88,22 +88,8 @@ def outbox(now):
 
 
 def reports_in_flight(limit=20):
-    """Reports being built, when the reports app has its ``Report`` model; ``None`` otherwise.
-
-    The hook: a model ``reports.Report`` with a ``status`` field; rows whose
-    status is not finished are shown (``FINISHED_STATUSES`` on the model, if
-    it defines it, says which are finished).
-    """
-    try:
-        Report = apps.get_model("reports", "Report")
-    except LookupError:
-        return None
-    finished = getattr(Report, "FINISHED_STATUSES", ("done", "failed", "expired", "cancelled"))
-    try:
-        rows = list(Report.objects.exclude(status__in=finished).order_by("-pk")[:limit])
-    except Exception:  # noqa: BLE001 - a model we do not own; show nothing rather than fail the page
-        return None
-    return rows
+    """Reports queued or running, newest first."""
+    return list(Report.objects.filter(status__in=Report.ACTIVE).select_related("owner").order_by("-pk")[:limit])
 
 
 def next_run(task, now, horizon_days=8):

@@ -48,7 +48,7 @@ def test_it_says_no_consumer_runs_when_none_does(client, staff):
     assert "No consumer has reported" in page
     assert 'id="outbox-queued">1<' in page
     assert "operations.tasks.daily_cleanup" in page and "notifications.tasks.sweep" in page
-    assert "The reports app has no <code>Report</code> model yet." in page  # the hook, until reports lands
+    assert 'id="ops-reports"' in page
 
 
 @pytest.mark.django_db
@@ -93,3 +93,16 @@ def test_it_shows_live_numbers_while_a_batch_drains(client, staff, start_consume
     after = client.get("/operations/").content.decode()
     assert 'id="outbox-sent">120<' in after
     assert "e-mails sent (120)" in after
+
+
+@pytest.mark.django_db
+def test_it_lists_reports_in_flight(client, staff):
+    from reports.models import Report
+
+    Report.objects.create(owner=staff, type="signups-per-day", params_key="a", status="running", progress=40)
+    Report.objects.create(owner=staff, type="email-delivery", params_key="b", status="done", progress=100)
+
+    section = client.get("/operations/").content.decode().split('id="ops-reports"')[1].split("</div>")[0]
+
+    assert "40 %" in section and "running" in section
+    assert "done" not in section
