@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from notifications.models import Message, retry_delay
+from notifications import limits as ratelimits
+from notifications import suppression
+from notifications.models import Attempt, Message, retry_delay
 from notifications.transport import Transport
 
 logger = logging.getLogger(__name__)
@@ -35,7 +38,11 @@ class Outcome:
 
     sent: int = 0
     failed: int = 0
+    suppressed: int = 0
+    throttled: int = 0
     retry_at: list = field(default_factory=list)
+    wake_at: list = field(default_factory=list)  # rate-limit slots throttled rows wait for
+    relay_throttled: bool = False  # the relay limit's next slot is out of reach: stop claiming
     more_due: bool = False
 
 
@@ -61,6 +68,7 @@ def claim(ids=(), limit=None):
         token = uuid.uuid4().hex
         won = due.filter(id__in=candidates).update(
             status=Message.Status.SENDING,
+            reason="",
             claim_token=token,
             claimed_by=worker_id(),
             lease_expires_at=now + timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS),
@@ -99,41 +107,143 @@ def _reply(resp):
 
 
 def send_batch(transport, batch, stop_at, outcome):
-    """Send each claimed row and record its outcome on the row."""
+    """Send each claimed row and record its outcome on the row (and an ``Attempt``), in one transaction.
+
+    Per batch, not per row: one query for suppressed recipients; and, only while a rate limit
+    is configured, one slot per limit key per row.
+    """
+    limits = ratelimits.configured()
+    suppressed = suppression.in_force(batch)
     for index, row in enumerate(batch):
         if time.monotonic() >= stop_at:
             for rest in batch[index:]:
                 rest.release()
             outcome.more_due = True
             return
-        started = time.monotonic()
-        try:
-            refused = transport.send(row)
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
-            if _connection_lost(exc):
-                transport.reset()
-            record_failure(row, exc, outcome)
-        else:
-            note = "; ".join(f"refused {a}: {c} {_reply(r)}" for a, (c, r) in refused.items())
-            row.mark_sent(note)
-            outcome.sent += 1
-            logger.info("outbox %s sent in %.3f s (attempt %s)", row.pk, time.monotonic() - started, row.attempts)
+        recipients, skipped = suppression.split(row.recipients, suppressed)
+        if not recipients:
+            record_suppressed(row, skipped, outcome)
+            continue
+        if limits.active:
+            slot = ratelimits.take_all(limits.keys(recipients))
+            if slot.free_at is not None:
+                if throttle(batch[index:] if slot.key == ratelimits.RELAY else [row], slot, outcome):
+                    return
+                continue
+            if slot.wait:
+                time.sleep(slot.wait)
+        send_one(transport, row, recipients, skipped, outcome, limits)
 
 
-def record_failure(row, exc, outcome):
+def send_one(transport, row, recipients, skipped, outcome, limits):
+    """One attempt at one row: send, then record the outcome and the attempt together."""
+    started_at, started = timezone.now(), time.monotonic()
+    try:
+        refused = transport.send(row, recipients)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+        if _connection_lost(exc):
+            transport.reset()
+        attempt = _attempt(row, recipients, started_at, started, *_reply_of(exc))
+        record_failure(row, exc, outcome, attempt, limits)
+        return
+    attempt = _attempt(row, recipients, started_at, started, *transport.last_reply)
+    attempt.outcome = Attempt.Outcome.SENT
+    rejected = {a: f"{c} {_reply(r)}" for a, (c, r) in refused.items() if 500 <= c < 600}
+    notes = [f"refused {a}: {c} {_reply(r)}" for a, (c, r) in refused.items()]
+    if skipped:
+        notes.append("not sent to " + suppression.describe(skipped))
+    words = []
+    if rejected:
+        words.append(f"{len(rejected)} address(es) rejected")
+    if skipped:
+        words.append(f"{len(skipped)} address(es) suppressed")
+    with transaction.atomic():
+        row.mark_sent("; ".join(notes), reason=", ".join(words))
+        attempt.save()
+        if rejected:
+            suppression.suppress(rejected, row, started_at)
+    outcome.sent += 1
+    logger.info(
+        "outbox %s sent in %.3f s (attempt %s)%s",
+        row.pk,
+        attempt.duration,
+        row.attempts,
+        f"; {'; '.join(notes)}" if notes else "",
+    )
+
+
+def _attempt(row, recipients, started_at, started, code, reply):
+    return Attempt(
+        message_id=row.pk,
+        started_at=started_at,
+        duration=time.monotonic() - started,
+        code=code,
+        reply=reply[:2000],
+        recipients=list(recipients),
+        host=HOST,
+        pid=os.getpid(),
+    )
+
+
+def record_suppressed(row, skipped, outcome):
+    """Every recipient is suppressed: end the row ``suppressed``, saying which, since when and why."""
+    text = suppression.describe(skipped)
+    since = min(s.failed_at for s in skipped)
+    row.mark_suppressed(text, reason=f"address suppressed since {timezone.localtime(since):%Y-%m-%d}")
+    outcome.suppressed += 1
+    logger.warning("outbox %s not sent: %s", row.pk, text)
+
+
+def throttle(rows, slot, outcome):
+    """Put ``rows`` back until ``slot.free_at``, uncounted; True when the whole relay is throttled.
+
+    Over the relay limit, every queued row due before the slot waits for it too, so the outbox
+    shows the whole backlog as waiting (and the drain loop stops claiming for now).
+    """
+    Message.throttle(rows, slot.free_at, slot.words)
+    outcome.throttled += len(rows)
+    outcome.wake_at.append(slot.free_at)
+    if slot.key != ratelimits.RELAY:
+        logger.info("outbox %s waits for %s until %s", rows[0].pk, slot.words, slot.free_at.isoformat())
+        return False
+    outcome.relay_throttled = True
+    waiting = Message.objects.filter(status=Message.Status.QUEUED, due_at__lt=slot.free_at).update(
+        due_at=slot.free_at, reason=slot.words
+    )
+    logger.info("%s outbox rows wait for the relay limit until %s", len(rows) + waiting, slot.free_at.isoformat())
+    return True
+
+
+def record_failure(row, exc, outcome, attempt, limits=None):
+    """Record a failed attempt: failed (and suppressed recipients) if permanent, else a retry with back-off."""
     permanent, text = classify(exc)
     if permanent:
-        row.mark_failed(text)
+        rejected = _rejected(exc)
+        attempt.outcome = Attempt.Outcome.FAILED
+        with transaction.atomic():
+            row.mark_failed(text, reason="address rejected" if rejected else "relay refused it")
+            attempt.save()
+            if rejected:
+                suppression.suppress(rejected, row, attempt.started_at)
         outcome.failed += 1
         logger.warning("outbox %s failed permanently: %s", row.pk, text)
     elif row.attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
-        row.mark_failed(f"gave up after {row.attempts} attempts: {text}")
+        attempt.outcome = Attempt.Outcome.FAILED
+        with transaction.atomic():
+            row.mark_failed(f"gave up after {row.attempts} attempts: {text}", reason=f"gave up: {text[:100]}")
+            attempt.save()
         outcome.failed += 1
         logger.error("outbox %s failed after %s attempts: %s", row.pk, row.attempts, text)
     else:
         delay = retry_delay(row.attempts)
         due = timezone.now() + delay
-        row.mark_retry(text, due)
+        if limits is not None and limits.active and _slow_down(exc):
+            # The relay's own limit: no message goes before the back-off, not just this one.
+            ratelimits.push_back(ratelimits.RELAY, due)
+        attempt.outcome = Attempt.Outcome.RETRY
+        with transaction.atomic():
+            row.mark_retry(text, due)
+            attempt.save()
         outcome.retry_at.append(due)
         logger.warning(
             "outbox %s retry %s/%s in %.0f s: %s",
@@ -145,6 +255,37 @@ def record_failure(row, exc, outcome):
         )
 
 
+def _rejected(exc):
+    """``{address: reply}`` of recipients refused permanently (5xx at RCPT TO)."""
+    if not isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return {}
+    return {a: f"{c} {_reply(r)}" for a, (c, r) in exc.recipients.items() if 500 <= c < 600}
+
+
+def _reply_of(exc):
+    """``(code, text)`` for the attempt row: the relay's code where it gave one."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        return next(iter(exc.recipients.values()))[0], classify(exc)[1]
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code, _reply(exc.smtp_error)
+    return None, classify(exc)[1]
+
+
+def _slow_down(exc):
+    """True for a relay's "slow down": 421/451 with an enhanced code 4.7.x, or "too many" in the text."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        replies = list(exc.recipients.values())
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        replies = [(exc.smtp_code, exc.smtp_error)]
+    else:
+        return False
+    for code, resp in replies:
+        text = _reply(resp).lower()
+        if code in (421, 451) and (text.startswith("4.7.") or "too many" in text):
+            return True
+    return False
+
+
 def deliver(ids=(), transport_factory=Transport):
     """Send ``ids`` and then anything else due, over one connection, until nothing is due.
 
@@ -152,13 +293,14 @@ def deliver(ids=(), transport_factory=Transport):
     """
     outcome = Outcome()
     stop_at = time.monotonic() + settings.NOTIFICATIONS_LEASE_SECONDS / 2
+    limit = ratelimits.configured().claim_size(settings.NOTIFICATIONS_BATCH_SIZE)
     transport = None
     try:
-        while True:
+        while not outcome.relay_throttled:
             if time.monotonic() >= stop_at:
                 outcome.more_due = True
                 break
-            batch = claim(ids)
+            batch = claim(ids, limit=limit)
             ids = ()
             if not batch:
                 break

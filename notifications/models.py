@@ -18,6 +18,7 @@ class Message(models.Model):
         SENT = "sent"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        SUPPRESSED = "suppressed"
 
     status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
     from_email = models.CharField(max_length=320)
@@ -31,6 +32,11 @@ class Message(models.Model):
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True, help_text="When it was sent, failed or was cancelled.")
+    reason = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why it waits (a rate limit) or why it was not sent, in a few words for its reader.",
+    )
 
     # Set while a consumer holds the row; a lease past its expiry means the consumer died.
     claim_token = models.CharField(max_length=32, blank=True, db_index=True)
@@ -65,22 +71,24 @@ class Message(models.Model):
     def _held(self):
         return Message.objects.filter(pk=self.pk, status=self.Status.SENDING, claim_token=self.claim_token)
 
-    def mark_sent(self, note=""):
+    def mark_sent(self, note="", reason=""):
         now = timezone.now()
         return self._held().update(
             status=self.Status.SENT,
             sent_at=now,
             finished_at=now,
             last_error=note[:2000],
+            reason=reason[:200],
             claim_token="",
             lease_expires_at=None,
         )
 
-    def mark_failed(self, error):
+    def mark_failed(self, error, reason=""):
         return self._held().update(
             status=self.Status.FAILED,
             finished_at=timezone.now(),
             last_error=error[:2000],
+            reason=reason[:200],
             claim_token="",
             lease_expires_at=None,
         )
@@ -90,6 +98,19 @@ class Message(models.Model):
             status=self.Status.QUEUED,
             due_at=due_at,
             last_error=error[:2000],
+            reason="",
+            claim_token="",
+            lease_expires_at=None,
+        )
+
+    def mark_suppressed(self, error, reason):
+        """Every recipient is suppressed: nothing was attempted, and nothing will be."""
+        return self._held().update(
+            status=self.Status.SUPPRESSED,
+            attempts=F("attempts") - 1,
+            finished_at=timezone.now(),
+            last_error=error[:2000],
+            reason=reason[:200],
             claim_token="",
             lease_expires_at=None,
         )
@@ -102,6 +123,114 @@ class Message(models.Model):
             claim_token="",
             lease_expires_at=None,
         )
+
+    @classmethod
+    def throttle(cls, rows, until, reason):
+        """Give ``rows`` back untried until ``until`` (a rate limit's next slot); the attempt is not counted.
+
+        One UPDATE for the lot; the rows stay queued (so ``claim`` takes them when due) with ``reason`` set.
+        """
+        if not rows:
+            return 0
+        held = cls.objects.filter(
+            pk__in=[r.pk for r in rows], claim_token__in={r.claim_token for r in rows}, status=cls.Status.SENDING
+        )
+        return held.update(
+            status=cls.Status.QUEUED,
+            due_at=until,
+            attempts=F("attempts") - 1,
+            reason=reason[:200],
+            claim_token="",
+            lease_expires_at=None,
+        )
+
+    def status_in_words(self):
+        """Where it stands, as its reader would say it: "sent 10:42", "waiting: relay limit" ..."""
+
+        def hm(when):
+            return timezone.localtime(when).strftime("%H:%M")
+
+        if self.status == self.Status.SENT:
+            return f"sent {hm(self.sent_at)}" + (f" ({self.reason})" if self.reason else "")
+        if self.status == self.Status.QUEUED:
+            if self.reason:
+                return f"waiting: {self.reason}"
+            if self.last_error and self.attempts:
+                return f"retrying at {hm(self.due_at)}: {_short(self.last_error)}"
+            return "queued"
+        if self.status == self.Status.SENDING:
+            return "sending"
+        if self.status == self.Status.CANCELLED:
+            return "not sent: cancelled"
+        return f"not sent: {self.reason or _short(self.last_error) or self.status}"
+
+
+def _short(text, limit=60):
+    text = text.splitlines()[0] if text else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Attempt(models.Model):
+    """One try at handing a message to the relay: when, how long, and what the relay answered."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent"
+        RETRY = "retry"
+        FAILED = "failed"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attempt_log")
+    started_at = models.DateTimeField()
+    duration = models.FloatField(help_text="Seconds from the first SMTP command to the relay's answer.")
+    outcome = models.CharField(max_length=8, choices=Outcome)
+    code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="SMTP reply code; empty if none came.")
+    reply = models.TextField(blank=True, help_text="The relay's reply text, or the error when it never answered.")
+    recipients = models.JSONField(default=list, help_text="The envelope recipients tried this time.")
+    host = models.CharField(max_length=128)
+    pid = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [models.Index(fields=["started_at"], name="attempt_started")]
+
+    def __str__(self):
+        return f"attempt on outbox {self.message_id} at {self.started_at:%Y-%m-%d %H:%M:%S}: {self.code or '-'}"
+
+
+class Suppression(models.Model):
+    """An address the relay rejected permanently: later messages are not sent to it until lifted."""
+
+    address = models.CharField(max_length=320, unique=True, help_text="Lower-cased envelope address.")
+    reason = models.TextField(help_text="The relay's permanent rejection (code and text).")
+    failed_at = models.DateTimeField(help_text="When the original delivery failed.")
+    message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The message that failed.",
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True, help_text="Set when someone lifted it; empty = in force.")
+
+    class Meta:
+        ordering = ["-failed_at"]
+
+    def __str__(self):
+        return f"{self.address} suppressed since {self.failed_at:%Y-%m-%d}"
+
+    @property
+    def active(self):
+        return self.lifted_at is None
+
+
+class RateLimit(models.Model):
+    """The next free sending slot for one limit key ("relay" or "domain:gmail.com"), shared by all consumers."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    next_at = models.DateTimeField(help_text="No message under this key may start before this time.")
+
+    def __str__(self):
+        return f"{self.key}: next slot {self.next_at:%H:%M:%S.%f}"
 
 
 def retry_delay(attempts):
