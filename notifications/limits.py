@@ -107,11 +107,13 @@ def configured():
 
 @dataclass
 class Slot:
-    """A slot taken: wait ``wait`` seconds, then send. Or none within reach: come back at ``free_at``."""
+    """A slot taken (at ``at``): wait ``wait`` seconds, then send. Or none within reach: come back at ``free_at``."""
 
     wait: float = 0.0
+    at: object = None
     free_at: object = None
     words: str = ""
+    key: str = ""
 
 
 def take(key, rate):
@@ -122,14 +124,14 @@ def take(key, rate):
         now = timezone.now()
         if limit is None:
             RateLimit.objects.create(key=key, next_at=now + interval)
-            return Slot()
+            return Slot(at=now)
         start = max(limit.next_at, now)
         wait = (start - now).total_seconds()
         if wait > SLEEP_AT_MOST:
             return Slot(free_at=start)
         if interval or start != limit.next_at:
             RateLimit.objects.filter(key=key).update(next_at=start + interval)
-        return Slot(wait=wait)
+        return Slot(wait=wait, at=start)
 
 
 def take_all(keys):
@@ -142,8 +144,7 @@ def take_all(keys):
     for key, rate, words in keys:
         slot = take(key, rate)
         if slot.free_at is not None:
-            slot.words = words
-            slot.key = key
+            slot.words, slot.key = words, key
             return slot
         wait = max(wait, slot.wait)
     return Slot(wait=wait)

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from notifications.retention import prunable as outbox_prunable
+from operations import queue_results
 from operations.models import PeriodicRun
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def run(now=None, dry_run=False):
     """Prune everything past retention; return ``{label: count}``."""
     now = now or timezone.now()
     counts = {label: delete_in_batches(qs, dry_run) for label, qs in sources(now).items()}
+    counts["unread queue results"] = queue_results.prune(dry_run)
     logger.info(
         "cleanup%s: %s", " (dry run)" if dry_run else "", ", ".join(f"{n} {label}" for label, n in counts.items())
     )
