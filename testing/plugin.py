@@ -189,7 +189,7 @@ def run_periodic(transactional_db):
             errors.append(exc)
 
         real_now, offset = timezone.now, at - timezone.now()
-        HUEY.connect_signal(on_error, signals.SIGNAL_ERROR)
+        HUEY.signal(signals.SIGNAL_ERROR)(on_error)
         timezone.now = lambda: real_now() + offset
         try:
             due = HUEY.read_periodic(stamp)
@@ -218,7 +218,7 @@ import os, signal, sys, django
 django.setup()
 from notifications import delivery
 rows = delivery.claim(limit=int(sys.argv[1]) or None)
-print(" ".join(str(r.pk) for r in rows), flush=True)
+print(os.getpid(), *(r.pk for r in rows), flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -251,9 +251,9 @@ def dead_consumer(transactional_db):
         )
         if proc.returncode != -9:
             pytest.fail(f"the consumer to kill did not claim and die as planned:\n{proc.stderr[-2000:]}")
-        ids = [int(pk) for pk in proc.stdout.split()]
+        pid, *ids = map(int, proc.stdout.split())
         if expired:
             Message.objects.filter(pk__in=ids).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-        return DeadConsumer(pid=proc.pid, ids=ids)
+        return DeadConsumer(pid=pid, ids=ids)
 
     return die
