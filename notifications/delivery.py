@@ -195,20 +195,23 @@ def record_suppressed(row, skipped, outcome):
 
 
 def throttle(rows, slot, outcome):
-    """Put ``rows`` back until ``slot.free_at``, uncounted; True when the whole relay is throttled.
+    """Put ``rows`` back until just before ``slot.free_at``, uncounted; True when the whole relay is throttled.
 
-    Over the relay limit, every queued row due before the slot waits for it too, so the outbox
-    shows the whole backlog as waiting (and the drain loop stops claiming for now).
+    Over the relay limit, every queued row due before then waits too, so the outbox shows the
+    whole backlog as waiting (and the drain loop stops claiming for now).
     """
-    Message.throttle(rows, slot.free_at, slot.words)
+    until = slot.come_back_at
+    Message.throttle(rows, until, slot.words)
     outcome.throttled += len(rows)
-    outcome.wake_at.append(slot.free_at)
+    outcome.wake_at.append(until)
     if slot.key != ratelimits.RELAY:
         logger.info("outbox %s waits for %s until %s", rows[0].pk, slot.words, slot.free_at.isoformat())
         return False
     outcome.relay_throttled = True
-    waiting = Message.objects.filter(status=Message.Status.QUEUED, due_at__lt=slot.free_at).update(
-        due_at=slot.free_at, reason=slot.words
+    # Every queued row due before then moves to it: one UPDATE per slot, and the
+    # backlog keeps its order (claim takes equal due times by id).
+    waiting = Message.objects.filter(status=Message.Status.QUEUED, due_at__lt=until).update(
+        due_at=until, reason=slot.words
     )
     logger.info("%s outbox rows wait for the relay limit until %s", len(rows) + waiting, slot.free_at.isoformat())
     return True

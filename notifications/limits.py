@@ -21,6 +21,9 @@ from notifications.models import RateLimit
 
 RELAY = "relay"
 SLEEP_AT_MOST = 1.0  # seconds a worker waits in place for a slot before it gives the row back
+# A throttled row comes back this much before its slot: Huey's scheduler wakes it up to a second
+# late (scheduler_interval), and the worker then waits the rest in place, so the slot is not lost.
+EARLY = 0.8 * SLEEP_AT_MOST
 PERIODS = {"s": 1, "m": 60, "h": 3600}
 RATE_FORMS = "N/s, N/m or N/h, e.g. 30/m (empty: no limit)"
 DOMAIN_FORMS = "domain=N/s|m|h, comma-separated, e.g. gmail.com=20/m,outlook.com=30/m"
@@ -115,16 +118,21 @@ class Slot:
     words: str = ""
     key: str = ""
 
+    @property
+    def come_back_at(self):
+        """When a row that could not have this slot should be claimed again (and its wake-up run)."""
+        return self.free_at - timedelta(seconds=EARLY)
+
 
 def take(key, rate):
     """Take the next slot of ``key`` if it comes within ``SLEEP_AT_MOST``; else take nothing, say when."""
     interval = timedelta(seconds=rate.interval if rate else 0)
     with transaction.atomic():
         limit = RateLimit.objects.select_for_update().filter(key=key).first()
+        if limit is None:  # the key's first use; get_or_create settles a race between two first uses
+            RateLimit.objects.get_or_create(key=key, defaults={"next_at": timezone.now()})
+            limit = RateLimit.objects.select_for_update().get(key=key)
         now = timezone.now()
-        if limit is None:
-            RateLimit.objects.create(key=key, next_at=now + interval)
-            return Slot(at=now)
         start = max(limit.next_at, now)
         wait = (start - now).total_seconds()
         if wait > SLEEP_AT_MOST:
