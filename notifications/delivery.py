@@ -159,7 +159,7 @@ def send_one(transport, row, recipients, skipped, outcome, limits):
         words.append(f"{len(skipped)} address(es) suppressed")
     with transaction.atomic():
         row.mark_sent("; ".join(notes), reason=", ".join(words))
-        attempt.save()
+        attempt.insert()
         if rejected:
             suppression.suppress(rejected, row, started_at)
     outcome.sent += 1
@@ -225,7 +225,7 @@ def record_failure(row, exc, outcome, attempt, limits=None):
         attempt.outcome = Attempt.Outcome.FAILED
         with transaction.atomic():
             row.mark_failed(text, reason="address rejected" if rejected else "relay refused it")
-            attempt.save()
+            attempt.insert()
             if rejected:
                 suppression.suppress(rejected, row, attempt.started_at)
         outcome.failed += 1
@@ -234,7 +234,7 @@ def record_failure(row, exc, outcome, attempt, limits=None):
         attempt.outcome = Attempt.Outcome.FAILED
         with transaction.atomic():
             row.mark_failed(f"gave up after {row.attempts} attempts: {text}", reason=f"gave up: {text[:100]}")
-            attempt.save()
+            attempt.insert()
         outcome.failed += 1
         logger.error("outbox %s failed after %s attempts: %s", row.pk, row.attempts, text)
     else:
@@ -246,7 +246,7 @@ def record_failure(row, exc, outcome, attempt, limits=None):
         attempt.outcome = Attempt.Outcome.RETRY
         with transaction.atomic():
             row.mark_retry(text, due)
-            attempt.save()
+            attempt.insert()
         outcome.retry_at.append(due)
         logger.warning(
             "outbox %s retry %s/%s in %.0f s: %s",

@@ -4,7 +4,7 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -194,6 +194,24 @@ class Attempt(models.Model):
 
     def __str__(self):
         return f"attempt on outbox {self.message_id} at {self.started_at:%Y-%m-%d %H:%M:%S}: {self.code or '-'}"
+
+    _COLUMNS = ("message_id", "started_at", "duration", "outcome", "code", "reply", "recipients", "host", "pid")
+
+    def insert(self):
+        """INSERT this row with one plain statement: it is written once per message sent, on the hot path.
+
+        ``save()`` costs several times more in Python than the statement itself; values are
+        still converted by each field, so every database gets what Django would send.
+        """
+        conn = connections[router.db_for_write(Attempt)]
+        fields = [self._meta.get_field(name) for name in self._COLUMNS]
+        sql = "INSERT INTO {} ({}) VALUES ({})".format(
+            conn.ops.quote_name(self._meta.db_table),
+            ", ".join(conn.ops.quote_name(f.column) for f in fields),
+            ", ".join(["%s"] * len(fields)),
+        )
+        with conn.cursor() as cursor:
+            cursor.execute(sql, [f.get_db_prep_save(getattr(self, f.attname), conn) for f in fields])
 
 
 class Suppression(models.Model):
