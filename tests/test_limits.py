@@ -151,11 +151,13 @@ def test_two_consumers_share_one_limit(start_consumer, smtp_server):
     assert len({m.subject for m in arrived}) == total
     times = sorted(m.at for m in arrived)
     # At most 10 a second: any 11 consecutive arrivals span a second or more. The slots are
-    # exactly 0.1 s apart; the server's clock sees them with a few ms of jitter either way.
+    # exactly 0.1 s apart, but a busy machine (2 cores, parallel test runs) delays a send now and
+    # then by up to ~0.15 s, so allow 0.2 s of jitter. Without the shared limit, two consumers
+    # at 10/s each would send these 11 within 0.5 s; with no limit, within a few ms.
     spans = [b - a for a, b in zip(times, times[10:], strict=False)]
-    assert min(spans) > 0.97
-    assert times[-1] - times[0] > (total - 1) / 10 - 0.05
+    assert min(spans) > 0.8
+    assert times[-1] - times[0] > (total - 1) / 10 - 0.1
     started = sorted(Attempt.objects.values_list("started_at", flat=True))
-    gaps = [(b - a).total_seconds() for a, b in zip(started, started[1:], strict=False)]
-    assert min(gaps) > 0.09  # the slots the consumers took, as each wrote them down
+    starts = [(b - a).total_seconds() for a, b in zip(started, started[10:], strict=False)]
+    assert min(starts) > 0.8  # the same, as the consumers wrote their attempts down
     assert len({pid for pid in Attempt.objects.values_list("pid", flat=True)}) == 2  # both did their share
