@@ -197,24 +197,24 @@ def record_suppressed(row, skipped, outcome):
 def throttle(rows, slot, outcome):
     """Put ``rows`` back until just before ``slot.free_at``, uncounted; True when the whole relay is throttled.
 
-    Over the relay limit, every queued row due before then waits too, so the outbox shows the
-    whole backlog as waiting (and the drain loop stops claiming for now).
+    Every other queued row under the same limit (all of them for the relay, those with a recipient
+    at the domain for a domain) waits for the same slot: one UPDATE per slot, so a backlog is not
+    claimed and given back row by row; equal due times keep their order (claim takes them by id).
+    The outbox shows them all as waiting.
     """
     until = slot.come_back_at
     Message.throttle(rows, until, slot.words)
     outcome.throttled += len(rows)
     outcome.wake_at.append(until)
-    if slot.key != ratelimits.RELAY:
-        logger.info("outbox %s waits for %s until %s", rows[0].pk, slot.words, slot.free_at.isoformat())
-        return False
-    outcome.relay_throttled = True
-    # Every queued row due before then moves to it: one UPDATE per slot, and the
-    # backlog keeps its order (claim takes equal due times by id).
-    waiting = Message.objects.filter(status=Message.Status.QUEUED, due_at__lt=until).update(
-        due_at=until, reason=slot.words
-    )
-    logger.info("%s outbox rows wait for the relay limit until %s", len(rows) + waiting, slot.free_at.isoformat())
-    return True
+    same_limit = Message.objects.filter(status=Message.Status.QUEUED, due_at__lt=until)
+    if slot.key == ratelimits.RELAY:
+        outcome.relay_throttled = True
+    else:
+        # The JSON list holds each address in quotes: '@gmail.com"' ends an address at gmail.com.
+        same_limit = same_limit.filter(recipients__icontains=f'@{slot.key.split(":", 1)[1]}"')
+    waiting = same_limit.update(due_at=until, reason=slot.words)
+    logger.info("%s outbox rows wait for the %s until %s", len(rows) + waiting, slot.words, slot.free_at.isoformat())
+    return outcome.relay_throttled
 
 
 def record_failure(row, exc, outcome, attempt, limits=None):
