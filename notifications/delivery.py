@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -132,10 +133,10 @@ def send_batch(transport, batch, stop_at, outcome):
                 continue
             if slot.wait:
                 time.sleep(slot.wait)
-        send_one(transport, row, recipients, skipped, outcome, limits)
+        send_one(transport, row, recipients, skipped, outcome, limits, suppressed)
 
 
-def send_one(transport, row, recipients, skipped, outcome, limits):
+def send_one(transport, row, recipients, skipped, outcome, limits, suppressed=None):
     """One attempt at one row: send, then record the outcome and the attempt together."""
     started_at, started = timezone.now(), time.monotonic()
     try:
@@ -144,7 +145,7 @@ def send_one(transport, row, recipients, skipped, outcome, limits):
         if _connection_lost(exc):
             transport.reset()
         attempt = _attempt(row, recipients, started_at, started, *_reply_of(exc))
-        record_failure(row, exc, outcome, attempt, limits)
+        record_failure(row, exc, outcome, attempt, limits, suppressed)
         return
     attempt = _attempt(row, recipients, started_at, started, *transport.last_reply)
     attempt.outcome = Attempt.Outcome.SENT
@@ -161,7 +162,9 @@ def send_one(transport, row, recipients, skipped, outcome, limits):
         row.mark_sent("; ".join(notes), reason=", ".join(words))
         attempt.insert()
         if rejected:
-            suppression.suppress(rejected, row, started_at)
+            added = suppression.suppress(rejected, row, started_at)
+    if rejected and suppressed is not None:
+        suppressed.update(added)
     outcome.sent += 1
     logger.info(
         "outbox %s sent in %.3f s (attempt %s)%s",
@@ -217,24 +220,22 @@ def throttle(rows, slot, outcome):
     return outcome.relay_throttled
 
 
-def record_failure(row, exc, outcome, attempt, limits=None):
-    """Record a failed attempt: failed (and suppressed recipients) if permanent, else a retry with back-off."""
+def record_failure(row, exc, outcome, attempt, limits=None, suppressed=None):
+    """Record a failed attempt: failed if permanent, else a retry with back-off.
+
+    Either way, recipients refused with a 5xx are suppressed (and added to ``suppressed``, the
+    batch's own view, so a later row of the same batch skips them too).
+    """
     permanent, text = classify(exc)
+    rejected = _rejected(exc)
     if permanent:
-        rejected = _rejected(exc)
         attempt.outcome = Attempt.Outcome.FAILED
-        with transaction.atomic():
-            row.mark_failed(text, reason="address rejected" if rejected else "relay refused it")
-            attempt.insert()
-            if rejected:
-                suppression.suppress(rejected, row, attempt.started_at)
+        update = partial(row.mark_failed, text, reason="address rejected" if rejected else "relay refused it")
         outcome.failed += 1
         logger.warning("outbox %s failed permanently: %s", row.pk, text)
     elif row.attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
         attempt.outcome = Attempt.Outcome.FAILED
-        with transaction.atomic():
-            row.mark_failed(f"gave up after {row.attempts} attempts: {text}", reason=f"gave up: {text[:100]}")
-            attempt.insert()
+        update = partial(row.mark_failed, f"gave up after {row.attempts} attempts: {text}", f"gave up: {text[:100]}")
         outcome.failed += 1
         logger.error("outbox %s failed after %s attempts: %s", row.pk, row.attempts, text)
     else:
@@ -244,9 +245,7 @@ def record_failure(row, exc, outcome, attempt, limits=None):
             # The relay's own limit: no message goes before the back-off, not just this one.
             ratelimits.push_back(ratelimits.RELAY, due)
         attempt.outcome = Attempt.Outcome.RETRY
-        with transaction.atomic():
-            row.mark_retry(text, due)
-            attempt.insert()
+        update = partial(row.mark_retry, text, due)
         outcome.retry_at.append(due)
         logger.warning(
             "outbox %s retry %s/%s in %.0f s: %s",
@@ -256,6 +255,13 @@ def record_failure(row, exc, outcome, attempt, limits=None):
             delay.total_seconds(),
             text,
         )
+    with transaction.atomic():
+        update()
+        attempt.insert()
+        if rejected:
+            added = suppression.suppress(rejected, row, attempt.started_at)
+    if rejected and suppressed is not None:
+        suppressed.update(added)
 
 
 def _rejected(exc):

@@ -40,14 +40,19 @@ def describe(skipped):
 
 
 def suppress(refusals, message, failed_at=None):
-    """Suppress each address of ``refusals`` (``{address: reason}``) for what ``message`` met."""
+    """Suppress each address of ``refusals`` (``{address: reason}``) for what ``message`` met.
+
+    Returns ``{address: Suppression}`` for what it suppressed.
+    """
     failed_at = failed_at or timezone.now()
+    added = {}
     for address, reason in refusals.items():
-        Suppression.objects.update_or_create(
+        added[address.lower()], _ = Suppression.objects.update_or_create(
             address=address.lower(),
             defaults={"reason": reason[:2000], "failed_at": failed_at, "message": message, "lifted_at": None},
         )
         logger.warning("address %s suppressed after outbox %s: %s", address.lower(), message.pk, reason)
+    return added
 
 
 def lift(address):

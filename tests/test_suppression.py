@@ -32,6 +32,29 @@ def test_a_permanent_rejection_suppresses_the_address(deliver_now, smtp_server):
     assert first.status_in_words() == "not sent: address rejected"
 
 
+def test_a_later_message_in_the_same_batch_skips_it_too(deliver_now, smtp_server):
+    smtp_server.reject("gone@example.com")
+    send_mail("First", "Body", "from@example.com", ["gone@example.com"])
+    send_mail("Second", "Body", "from@example.com", ["gone@example.com"])
+
+    deliver_now()  # one claim, one batch
+
+    assert smtp_server.handler.rcpt_attempts == ["gone@example.com"]
+    assert Message.objects.get(subject="Second").status == Message.Status.SUPPRESSED
+
+
+def test_a_rejected_address_is_suppressed_even_when_the_message_is_retried(deliver_now, smtp_server):
+    smtp_server.reject("gone@example.com")
+    smtp_server.reject("full@example.com", reply="452 4.2.2 Mailbox full")
+    send_mail("Hi", "Body", "from@example.com", ["gone@example.com", "full@example.com"])
+
+    deliver_now()
+
+    row = Message.objects.get()
+    assert row.status == Message.Status.QUEUED  # full@ may take it later
+    assert list(Suppression.objects.values_list("address", flat=True)) == ["gone@example.com"]
+
+
 def test_a_transient_refusal_does_not_suppress(deliver_now, smtp_server):
     smtp_server.reject("full@example.com", reply="452 4.2.2 Mailbox full")
     send_mail("Hi", "Body", "from@example.com", ["full@example.com"])
@@ -94,6 +117,8 @@ def test_the_command_lists_and_lifts(deliver_now, smtp_server, capsys):
     assert "Done! Lifted 1 suppressions." in capsys.readouterr().out
     with pytest.raises(CommandError, match="already lifted"):
         call_command("suppression", "--lift", "gone@example.com")
+    with pytest.raises(CommandError, match="nobody@example.com is not on the suppression list"):
+        call_command("suppression", "--lift", "nobody@example.com")
 
 
 def test_the_admin_lists_and_lifts(client, deliver_now, smtp_server):
