@@ -1,5 +1,6 @@
 """Relay and per-domain rate limits: shared by every consumer, throttled rows wait without counting."""
 
+import smtplib
 from datetime import timedelta
 
 import pytest
@@ -169,3 +170,18 @@ def test_two_consumers_share_one_limit(start_consumer, smtp_server):
     starts = [(b - a).total_seconds() for a, b in zip(started, started[10:], strict=False)]
     assert min(starts) > 0.8  # the same, as the consumers wrote their attempts down
     assert len({pid for pid in Attempt.objects.values_list("pid", flat=True)}) == 2  # both did their share
+
+
+@pytest.mark.parametrize(
+    "exc, slow",
+    [
+        (smtplib.SMTPDataError(421, b"4.7.0 Too many messages, slow down"), True),
+        (smtplib.SMTPDataError(451, b"4.7.1 Rate limited"), True),
+        (smtplib.SMTPRecipientsRefused({"a@x.org": (451, b"Too many recipients this hour")}), True),
+        (smtplib.SMTPDataError(421, b"4.3.2 Service busy"), False),
+        (smtplib.SMTPDataError(550, b"5.7.1 Too many bad words"), False),
+        (ConnectionRefusedError(), False),
+    ],
+)
+def test_it_knows_a_relays_slow_down(exc, slow):
+    assert delivery._slow_down(exc) is slow
