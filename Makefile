@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run setup test test-pg-redis lint format browser bench faults clean
+.PHONY: run setup test test-pg-redis lint format browser nginx bench faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,13 +17,16 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# `make run` and `make setup` are for development: DEBUG is on unless the environment says otherwise.
+DEV := DEBUG=$${DEBUG:-true}
+
 ## setup: virtualenv, requirements, migrations
 setup: $(VENV)/.runtime
-	$(BIN)/python manage.py migrate --noinput
+	$(DEV) $(BIN)/python manage.py migrate --noinput
 
 ## run: the site on http://127.0.0.1:8000/ and the Huey consumer, together (Ctrl-C stops both)
 run: setup
-	@export DEBUG=$${DEBUG:-true}; \
+	@export $(DEV); \
 	trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/python manage.py run_huey & \
 	$(BIN)/python manage.py runserver --noreload 127.0.0.1:8000
@@ -35,12 +38,19 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is not installed: browser tests will be skipped (apt-get install chromium)"; fi; }
 
+## nginx: Debian's nginx and openssl for the deploy/nginx.conf test (installed when missing and we are root)
+nginx:
+	@command -v nginx >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light openssl >/dev/null; \
+	  else echo "nginx is not installed: the nginx sample test will be skipped (apt-get install nginx-light)"; fi; }
+
 ## test: the whole suite on SQLite (database and queue), plus the Redis queue tests
-test: $(VENV)/.dev browser
+test: $(VENV)/.dev browser nginx
 	$(BIN)/pytest
 
 ## test-pg-redis: the whole suite again on PostgreSQL + Redis queue
-test-pg-redis: $(VENV)/.dev browser
+test-pg-redis: $(VENV)/.dev browser nginx
 	DATABASE_URL=$${PG_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	HUEY_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
 	$(BIN)/pytest

@@ -106,6 +106,8 @@ def huey_settings(url, *, name="mysite", immediate=False, consumer=None):
         path = parts.path
         if not path or path == "/" or parts.netloc:
             raise QueueURLError(f"HUEY_URL={url!r}: expected sqlite:////absolute/path.sqlite3")
+        if not os.path.isdir(os.path.dirname(path)):
+            raise QueueURLError(f"HUEY_URL={url!r}: folder {os.path.dirname(path)} does not exist")
         return {
             **common,
             "huey_class": "mysite.queue.WakeupSqliteHuey",

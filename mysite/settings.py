@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
+    "huey.contrib.djhuey.stats",
+    "django_tasks",
     "accounts",
     "notifications",
     "reports",
@@ -83,6 +85,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_PATH", default=str(VAR_DIR / "test-db.sqlite3"))}
+else:
+    # Checkouts sharing one PostgreSQL keep their test databases apart (default: test_<NAME>).
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -175,10 +180,36 @@ try:
             "periodic": True,
             "check_worker_health": True,
             "health_check_interval": 10,
+            # SIGINT (Huey's graceful signal) lets in-flight tasks finish for this long; deploy/ sends SIGINT.
+            "shutdown_timeout": env.float("HUEY_SHUTDOWN_TIMEOUT", default=60),
         },
     )
 except QueueURLError as exc:
     raise ImproperlyConfigured(str(exc)) from None
+
+# --- Operations (issue 4): task stats, heartbeat, health, django.tasks -------
+# Huey's own stats recorder (huey.contrib.djhuey.stats) keeps task events in a
+# small SQLite file of its own (or any peewee db-url, e.g. postgresql://...).
+HUEY_STATS = {
+    "filename": env.str("HUEY_STATS_PATH", default=str(VAR_DIR / "huey-stats.sqlite3")),
+    "retention_hours": 48,
+    "max_events": env.int("HUEY_STATS_MAX_EVENTS", default=50000),
+}
+if env.str("HUEY_STATS_URL", default=""):
+    HUEY_STATS["database"] = env.str("HUEY_STATS_URL")
+# Each consumer records host/pid/last-seen this often; /health/ calls it dead after STALE seconds.
+OPERATIONS_HEARTBEAT_SECONDS = env.float("OPERATIONS_HEARTBEAT_SECONDS", default=10)
+OPERATIONS_HEARTBEAT_STALE_SECONDS = env.float("OPERATIONS_HEARTBEAT_STALE_SECONDS", default=30)
+# /health/ turns 503 when a due e-mail has waited longer than this (seconds).
+OPERATIONS_OUTBOX_MAX_WAIT_SECONDS = env.float("OPERATIONS_OUTBOX_MAX_WAIT_SECONDS", default=600)
+# Checks deliberately silenced, comma-separated (see .env.example).
+SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
+# A load balancer polls /health/ over plain HTTP on the loopback: no redirect to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+# Days Huey keeps a finished django.tasks result (pruned by the daily cleanup).
+OPERATIONS_TASK_RESULT_RETENTION_DAYS = env.int("OPERATIONS_TASK_RESULT_RETENTION_DAYS", default=7)
+# Django's standard Tasks API (django-tasks backport) runs on our Huey consumer, enqueued on commit.
+TASKS = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend", "ENQUEUE_ON_COMMIT": True}}
 
 # --- Logging -----------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from notifications.retention import prunable as outbox_prunable
 from operations import queue_results
+from operations.heartbeat import prunable as heartbeat_prunable
 from operations.models import PeriodicRun
 
 logger = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ def sources(now):
     """Every app's prunable querysets, by label."""
     return {
         **outbox_prunable(now),
+        **heartbeat_prunable(now),
         "expired sessions": Session.objects.filter(expire_date__lt=now),
     }
 

@@ -14,3 +14,22 @@ class PeriodicRun(models.Model):
 
     def __str__(self):
         return f"{self.name} (last run for {self.last_run_for})"
+
+
+class Heartbeat(models.Model):
+    """One consumer process saying it is alive: written every few seconds while it runs."""
+
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    queue = models.CharField(max_length=255, help_text="HUEY_URL's storage, without credentials.")
+    workers = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField()
+    last_seen = models.DateTimeField(db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True, help_text="Set when it shut down cleanly.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host", "pid", "started_at"], name="heartbeat_process")]
+        ordering = ["-last_seen"]
+
+    def __str__(self):
+        return f"consumer {self.host}:{self.pid} (last seen {self.last_seen:%Y-%m-%d %H:%M:%S})"

@@ -1,11 +1,19 @@
 """Periodic housekeeping on the Huey consumer."""
 
 import datetime
+import logging
 
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import close_old_connections
 from django.utils import timezone
-from huey.contrib.djhuey import HUEY, db_periodic_task, on_startup
+from django_tasks import task
+from huey.contrib.djhuey import HUEY, db_periodic_task, on_shutdown, on_startup
 
-from operations import cleanup
+from operations import cleanup, heartbeat, task_results
+
+logger = logging.getLogger(__name__)
+TEST_SUBJECT = "mysite test e-mail"
 
 
 def at_site_midnight(utc_now):
@@ -17,7 +25,8 @@ def at_site_midnight(utc_now):
 @db_periodic_task(at_site_midnight)
 def daily_cleanup():
     """Prune what is past retention; at most once per site-local day."""
-    cleanup.run_if_due()
+    if cleanup.run_if_due() is not None:
+        task_results.prune()
 
 
 _caught_up = False
@@ -31,3 +40,47 @@ def catch_up():
         return
     _caught_up = True
     daily_cleanup()  # enqueue; run_if_due makes a second start the same day a no-op
+
+
+@on_startup(name="operations.heartbeat")
+def start_heartbeat():
+    """Each consumer process records host, pid and last-seen while it runs (see ``operations.heartbeat``)."""
+    if HUEY.immediate:
+        return
+    try:
+        heartbeat.worker_started(HUEY.storage, settings.HUEY.get("consumer", {}).get("workers", 1))
+    finally:
+        close_old_connections()
+
+
+@on_shutdown(name="operations.heartbeat")
+def stop_heartbeat():
+    if HUEY.immediate:
+        return
+    try:
+        heartbeat.worker_stopped()
+    finally:
+        close_old_connections()
+
+
+@task()
+def send_test_email(to, requested_by=""):
+    """Send a test e-mail through the outbox (written with Django's standard Tasks API).
+
+    Returns the outbox row id, so the caller can follow it on the operations page.
+    """
+    from notifications.models import Message
+
+    before = Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    send_mail(
+        TEST_SUBJECT,
+        f"This is a test e-mail from mysite, requested by {requested_by or 'an operator'}.\n"
+        "If you can read it, the outbox, the consumer and the mail relay all work.",
+        None,
+        [to],
+    )
+    row = (
+        Message.objects.filter(id__gt=before, subject=TEST_SUBJECT).order_by("id").values_list("id", flat=True).first()
+    )
+    logger.info("test e-mail to %s queued as outbox %s", to, row)
+    return row

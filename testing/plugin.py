@@ -136,6 +136,58 @@ def _current_queue_url():
 
 
 @pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of this test's own, to stop and start."""
+    require_service("127.0.0.1", 6379, "Redis")  # proves redis-server is installed here
+    import subprocess
+
+    from testing.smtp import _free_port
+
+    port = _free_port("127.0.0.1")
+    cmd = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        proc = None
+
+        def start(self):
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+            wait_until(lambda: _answers(port), timeout=10, message="redis-server to start")
+
+        def stop(self):
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    server = Server()
+    server.start()
+    yield server
+    if server.proc.poll() is None:
+        server.stop()
+
+
+def _answers(port):
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
 def deliver_now(smtp_server):
     """Deliver everything queued now, in this process, through a real loopback SMTP server.
 

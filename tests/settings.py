@@ -13,6 +13,7 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("HUEY_URL", f"sqlite:///{_var / 'test-huey.sqlite3'}")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("LOG_LEVEL", "INFO")
+os.environ.setdefault("HUEY_STATS_PATH", str(_var / "test-huey-stats.sqlite3"))
 
 from mysite.settings import *  # noqa: E402,F403
 

@@ -1,6 +1,5 @@
 """Delivery through a real consumer process, on each queue storage, against a real SMTP server."""
 
-import subprocess
 from collections import Counter
 
 import pytest
@@ -10,7 +9,7 @@ from huey.contrib.djhuey import HUEY
 
 from notifications import delivery, tasks
 from notifications.models import Attempt, Message
-from testing.plugin import require_service, use_queue, wait_until
+from testing.plugin import use_queue, wait_until
 
 pytestmark = [pytest.mark.consumer, pytest.mark.django_db(transaction=True)]
 
@@ -116,56 +115,6 @@ def test_an_idle_consumer_is_woken_not_polled(tmp_path, start_consumer, smtp_ser
     smtp_server.wait_for(1, timeout=10)  # a 60 s poll would not make it
 
 
-@pytest.fixture
-def own_redis(tmp_path):
-    """A Redis server of this test's own, to stop and start."""
-    require_service("127.0.0.1", 6379, "Redis")  # proves redis-server is installed here
-    from testing.smtp import _free_port
-
-    port = _free_port("127.0.0.1")
-    cmd = [
-        "redis-server",
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(tmp_path),
-    ]
-
-    class Server:
-        url = f"redis://127.0.0.1:{port}/0"
-        proc = None
-
-        def start(self):
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-            wait_until(lambda: _answers(port), timeout=10, message="redis-server to start")
-
-        def stop(self):
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    server = Server()
-    server.start()
-    yield server
-    if server.proc.poll() is None:
-        server.stop()
-
-
-def _answers(port):
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
-
-
 def test_redis_down_during_a_request_delays_but_loses_nothing(client, own_redis, start_consumer, smtp_server, caplog):
     use_queue(own_redis.url)
     start_consumer(smtp_server.url, queue=own_redis.url)
@@ -189,3 +138,34 @@ def test_redis_down_during_a_request_delays_but_loses_nothing(client, own_redis,
         tasks.wake_consumers(delivery.sweep())  # what the periodic sweeper does each minute
     [welcome] = smtp_server.wait_for(1, timeout=30)
     assert welcome.rcpt_tos == ["bob@example.com"]
+
+
+def test_requests_writing_while_the_consumer_drains_never_hit_a_locked_database(start_consumer, smtp_server):
+    import threading
+
+    from django.db import connection
+
+    for i in range(300):
+        send_mail(f"backlog {i}", "Body", "from@example.com", ["to@example.com"])
+    consumer = start_consumer(smtp_server.url, HUEY_WORKERS=4)
+    errors = []
+
+    def web_worker(n):
+        try:
+            for i in range(25):
+                send_mail(f"live {n}-{i}", "Body", "from@example.com", ["to@example.com"])
+        except Exception as exc:  # noqa: BLE001 - any error is the failure we look for
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=web_worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    wait_until(lambda: statuses() == {"sent": 400}, timeout=60, message="all 400 sent")
+    assert "database is locked" not in consumer.log()
+    assert len({m.subject for m in smtp_server.messages}) == 400

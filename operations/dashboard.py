@@ -1,0 +1,212 @@
+"""Numbers for the operations page: Huey's own stats where they serve, the rest from our rows.
+
+Huey's stats recorder (``huey.contrib.djhuey.stats``) gives the queue counts,
+pending and scheduled tasks, tasks running now and recent runs with their
+duration and error. Added here: consumer heartbeats, the outbox, reports in
+flight, periodic tasks with their last and next run, and tasks and e-mails per
+hour over a day.
+"""
+
+import datetime
+import time
+from collections import Counter
+
+import peewee
+from django.apps import apps
+from django.conf import settings
+from django.db.models import Count, Min
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
+from huey import signals
+from huey.contrib import stats as huey_stats
+from huey.contrib.djhuey import HUEY
+
+from notifications.models import Message
+from operations import heartbeat
+
+FINISHED = (signals.SIGNAL_COMPLETE, signals.SIGNAL_ERROR)
+
+
+def context(now=None):
+    """Everything the page shows, each part computed on its own so one failure hides only itself."""
+    now = now or timezone.now()
+    autodiscover_modules("tasks")  # the web process knows the periodic tasks only once imported
+    stats = getattr(HUEY, "_stats", None)
+    consumers, alive = heartbeat.latest(now)
+    return {
+        "now": now,
+        "queue_label": heartbeat.queue_label(HUEY.storage),
+        "live": huey_stats.live_counts(HUEY),
+        "scheduled": scheduled(),
+        "stats_enabled": stats is not None,
+        "running": stats.inflight() if stats else [],
+        "runs": recent_runs(stats) if stats else [],
+        "overview": stats.overview() if stats else {},
+        "consumers": consumers,
+        "consumer_alive": alive,
+        "outbox": outbox(now),
+        "reports": reports_in_flight(),
+        "periodic": periodic(stats, now),
+        "chart": chart(stats, now),
+    }
+
+
+def scheduled(limit=20):
+    """Tasks waiting for their time; ``retry`` when Huey put one back after a failure."""
+    try:
+        tasks = HUEY.scheduled(limit)
+    except Exception:  # noqa: BLE001 - the queue may be down; the page still answers
+        return None
+    return [
+        {
+            "task": type(t).__name__,
+            "id": t.id,
+            "eta": t.eta.replace(tzinfo=datetime.UTC) if t.eta else None,
+            "retry": t.retries < type(t).default_retries,
+        }
+        for t in tasks
+    ]
+
+
+def recent_runs(stats, limit=25):
+    """The last finished task runs, with how long each took and its error."""
+    runs = [e for e in stats.recent_events(limit * 3) if e["signal"] in FINISHED][:limit]
+    for run in runs:
+        run["at"] = datetime.datetime.fromtimestamp(run["ts"], datetime.UTC)
+    return runs
+
+
+def outbox(now):
+    by_status = dict(Message.objects.values_list("status").annotate(n=Count("id")).order_by())
+    oldest = Message.objects.filter(status=Message.Status.QUEUED).aggregate(oldest=Min("created_at"))["oldest"]
+    return {
+        "counts": [(status.label, by_status.get(status.value, 0), status.value) for status in Message.Status],
+        "oldest_queued": oldest,
+        "oldest_queued_age": (now - oldest).total_seconds() if oldest else None,
+        "retrying": Message.objects.filter(status=Message.Status.QUEUED, attempts__gt=0).count(),
+        # Rate limits (notifications.limits): how many wait for a slot, and how fast mail leaves.
+        "throttled": Message.objects.filter(status=Message.Status.QUEUED).exclude(reason="").count(),
+        "sent_last_minute": Message.objects.filter(
+            status=Message.Status.SENT, sent_at__gte=now - datetime.timedelta(minutes=1)
+        ).count(),
+        "rate_limit": settings.EMAIL_RATE_LIMIT,
+    }
+
+
+def reports_in_flight(limit=20):
+    """Reports being built, when the reports app has its ``Report`` model; ``None`` otherwise.
+
+    The hook: a model ``reports.Report`` with a ``status`` field; rows whose
+    status is not finished are shown (``FINISHED_STATUSES`` on the model, if
+    it defines it, says which are finished).
+    """
+    try:
+        Report = apps.get_model("reports", "Report")
+    except LookupError:
+        return None
+    finished = getattr(Report, "FINISHED_STATUSES", ("done", "failed", "expired", "cancelled"))
+    try:
+        rows = list(Report.objects.exclude(status__in=finished).order_by("-pk")[:limit])
+    except Exception:  # noqa: BLE001 - a model we do not own; show nothing rather than fail the page
+        return None
+    return rows
+
+
+def next_run(task, now, horizon_days=8):
+    """The next minute (site time) a periodic task's schedule accepts, looking up to ``horizon_days`` ahead."""
+    # Huey validates naive UTC minutes.
+    minute = now.astimezone(datetime.UTC).replace(second=0, microsecond=0, tzinfo=None) + datetime.timedelta(minutes=1)
+    for step in range(horizon_days * 24 * 60):
+        candidate = minute + datetime.timedelta(minutes=step)
+        if task.validate_datetime(candidate):
+            return candidate.replace(tzinfo=datetime.UTC)
+    return None
+
+
+def periodic(stats, now):
+    last = {}
+    if stats is not None:
+        event = huey_stats.HueyEvent
+        rows = (
+            event.select(event.task, event.signal, peewee.fn.MAX(event.ts))
+            .where(event.queue == HUEY.name, event.signal.in_(FINISHED))
+            .group_by(event.task, event.signal)
+            .tuples()
+        )
+        for task, signal, ts in rows:
+            if task not in last or last[task][0] < ts:
+                last[task] = (ts, signal)
+    last = {task: (datetime.datetime.fromtimestamp(ts, datetime.UTC), signal) for task, (ts, signal) in last.items()}
+    out = []
+    for task in HUEY._registry.periodic_tasks:
+        full = f"{type(task).__module__}.{type(task).__name__}"
+        when, signal = last.get(full, (None, None))
+        out.append({"task": full, "last": when, "last_ok": signal != signals.SIGNAL_ERROR, "next": next_run(task, now)})
+    return out
+
+
+def chart(stats, now, hours=24, width=720, height=140):
+    """Tasks finished and e-mails sent per hour over the last ``hours``, laid out as SVG bars."""
+    end = now.replace(minute=0, second=0, microsecond=0) + datetime.timedelta(hours=1)
+    start = end - datetime.timedelta(hours=hours)
+    tasks = Counter()
+    if stats is not None:
+        for (ts,) in (
+            huey_stats.HueyEvent.select(huey_stats.HueyEvent.ts)
+            .where(
+                huey_stats.HueyEvent.queue == HUEY.name,
+                huey_stats.HueyEvent.signal.in_(FINISHED),
+                huey_stats.HueyEvent.ts >= start.timestamp(),
+            )
+            .tuples()
+        ):
+            tasks[int((ts - start.timestamp()) // 3600)] += 1
+    emails = Counter()
+    sent = (
+        Message.objects.filter(sent_at__gte=start)
+        .annotate(hour=TruncHour("sent_at", tzinfo=datetime.UTC))
+        .values_list("hour")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for hour, n in sent:
+        emails[int((hour - start).total_seconds() // 3600)] += n
+    top = max([1, *tasks.values(), *emails.values()])
+    slot = width / hours
+    bar = slot * 0.4
+    plot = height - 20
+    bars = []
+    for i in range(hours):
+        at = start + datetime.timedelta(hours=i)
+        for offset, count, kind in ((0, tasks[i], "tasks"), (bar, emails[i], "emails")):
+            h = plot * count / top
+            bars.append(
+                {
+                    "x": round(i * slot + slot * 0.1 + offset, 1),
+                    "y": round(plot - h, 1),
+                    "w": round(bar, 1),
+                    "h": round(h, 1),
+                    "kind": kind,
+                    "count": count,
+                    "hour": timezone.localtime(at),
+                }
+            )
+    labels = [
+        {
+            "x": round(i * slot + slot / 2, 1),
+            "text": timezone.localtime(start + datetime.timedelta(hours=i)).strftime("%H"),
+        }
+        for i in range(0, hours, 3)
+    ]
+    return {
+        "bars": bars,
+        "labels": labels,
+        "width": width,
+        "height": height,
+        "plot": plot,
+        "top": top,
+        "tasks_total": sum(tasks.values()),
+        "emails_total": sum(emails.values()),
+        "measured_at": time.time(),
+    }

@@ -1,0 +1,83 @@
+"""What ``/health/`` reports: the database, the queue storage, the consumer, the outbox.
+
+Each probe is one cheap query; a probe that fails says why instead of raising,
+so the endpoint answers even when half the system is down.
+"""
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Min
+from django.utils import timezone
+from huey.contrib.djhuey import HUEY
+
+from notifications.models import Message
+from operations.models import Heartbeat
+
+logger = logging.getLogger(__name__)
+
+
+def _probe(func):
+    started = time.monotonic()
+    try:
+        result = func()
+    except Exception as exc:  # noqa: BLE001 - a probe reports any failure instead of raising
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    result["ms"] = round((time.monotonic() - started) * 1000, 1)
+    return result
+
+
+def database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"ok": True, "vendor": connection.vendor}
+
+
+def queue():
+    return {"ok": True, "pending": HUEY.pending_count()}
+
+
+def consumer(now):
+    stale = settings.OPERATIONS_HEARTBEAT_STALE_SECONDS
+    last = Heartbeat.objects.filter(stopped_at=None).order_by("-last_seen").values_list("last_seen", flat=True).first()
+    if last is None:
+        return {"ok": False, "heartbeat_age_seconds": None, "error": "no consumer has ever reported"}
+    age = round((now - last).total_seconds(), 1)
+    result = {"ok": age <= stale, "heartbeat_age_seconds": age}
+    if not result["ok"]:
+        result["error"] = f"no consumer heartbeat for {age:.0f} s (limit {stale:.0f} s)"
+    return result
+
+
+def outbox(now):
+    limit = settings.OPERATIONS_OUTBOX_MAX_WAIT_SECONDS
+    queued = Message.objects.filter(status=Message.Status.QUEUED)
+    oldest = queued.aggregate(created=Min("created_at"))["created"]
+    # An e-mail waiting out its retry back-off is not late; one due and untouched is.
+    due = queued.filter(due_at__lte=now).aggregate(due=Min("due_at"))["due"]
+    wait = (now - due).total_seconds() if due else 0.0
+    result = {
+        "ok": wait <= limit,
+        "oldest_queued_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
+        "oldest_due_wait_seconds": round(wait, 1),
+    }
+    if not result["ok"]:
+        result["error"] = f"an e-mail due {wait:.0f} s ago is still queued (limit {limit:.0f} s)"
+    return result
+
+
+def report(now=None):
+    """All probes, and whether every one passed."""
+    now = now or timezone.now()
+    checks = {
+        "database": _probe(database),
+        "queue": _probe(queue),
+        "consumer": _probe(lambda: consumer(now)),
+        "outbox": _probe(lambda: outbox(now)),
+    }
+    healthy = all(c["ok"] for c in checks.values())
+    if not healthy:
+        logger.info("health: %s", "; ".join(f"{k}: {c.get('error')}" for k, c in checks.items() if not c["ok"]))
+    return {"status": "ok" if healthy else "fail", "checks": checks, "at": now.isoformat()}

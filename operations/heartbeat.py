@@ -1,0 +1,96 @@
+"""Each consumer process says it is alive: host, pid and last-seen, every few seconds, in the database.
+
+The web side reads it (``latest``) for the operations page and ``/health/``: no
+row seen within ``OPERATIONS_HEARTBEAT_STALE_SECONDS`` means no consumer runs.
+A beat is written by a thread of its own, so a worker busy with a long task
+does not look dead.
+"""
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from operations.models import Heartbeat
+
+logger = logging.getLogger(__name__)
+HOST = socket.gethostname()
+
+_lock = threading.Lock()
+_state = {"pid": None, "row": None, "workers": 0, "stop": None}
+
+
+def queue_label(storage):
+    """Where a Huey storage keeps its queue, for people to read (no credentials)."""
+    if hasattr(storage, "filename"):
+        return f"sqlite:{storage.filename}"
+    kwargs = getattr(getattr(storage, "pool", None), "connection_kwargs", {})
+    return f"redis:{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+
+
+def worker_started(storage, workers):
+    """Called by every consumer worker at start; the first in a process starts the heartbeat."""
+    with _lock:
+        if _state["pid"] != os.getpid():  # a new process (or a fork): start afresh
+            _state.update(pid=os.getpid(), row=None, workers=0, stop=None)
+        _state["workers"] += 1
+        if _state["row"] is not None:
+            return
+        now = timezone.now()
+        row = Heartbeat.objects.create(
+            host=HOST, pid=os.getpid(), queue=queue_label(storage), workers=workers, started_at=now, last_seen=now
+        )
+        stop = threading.Event()
+        _state.update(row=row, stop=stop)
+    threading.Thread(target=_beat, args=(row.pk, stop), name="heartbeat", daemon=True).start()
+    logger.info("heartbeat %s: consumer %s:%s started on %s", row.pk, HOST, os.getpid(), row.queue)
+
+
+def worker_stopped():
+    """Called by every worker as it stops; the last one in the process records a clean stop."""
+    with _lock:
+        if _state["pid"] != os.getpid() or _state["row"] is None:
+            return
+        _state["workers"] -= 1
+        if _state["workers"] > 0:
+            return
+        row, stop = _state["row"], _state["stop"]
+        _state.update(row=None, stop=None)
+    stop.set()
+    now = timezone.now()
+    Heartbeat.objects.filter(pk=row.pk).update(last_seen=now, stopped_at=now)
+    logger.info("heartbeat %s: consumer %s:%s stopped cleanly", row.pk, HOST, os.getpid())
+
+
+def _beat(pk, stop):
+    interval = settings.OPERATIONS_HEARTBEAT_SECONDS
+    try:
+        while not stop.wait(interval):
+            try:
+                close_old_connections()
+                Heartbeat.objects.filter(pk=pk, stopped_at=None).update(last_seen=timezone.now())
+            except Exception as exc:  # noqa: BLE001 - the database may be away for a while; keep beating
+                logger.warning("heartbeat %s: could not record (%s: %s)", pk, type(exc).__name__, exc)
+    finally:
+        connection.close()
+
+
+def latest(now=None):
+    """The consumers seen recently (newest first), and whether one of them is alive now."""
+    now = now or timezone.now()
+    stale = timedelta(seconds=settings.OPERATIONS_HEARTBEAT_STALE_SECONDS)
+    recent = list(Heartbeat.objects.filter(last_seen__gte=now - timedelta(hours=1))[:20])
+    for row in recent:
+        row.age = (now - row.last_seen).total_seconds()
+        row.alive = row.stopped_at is None and now - row.last_seen <= stale
+    return recent, any(row.alive for row in recent)
+
+
+def prunable(now):
+    """Heartbeats of consumers gone for a day, for the daily cleanup."""
+    return {"consumer heartbeats": Heartbeat.objects.filter(last_seen__lt=now - timedelta(days=1))}

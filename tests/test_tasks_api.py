@@ -1,0 +1,61 @@
+"""Django's standard Tasks API (django-tasks backport) runs on our Huey consumer through Huey's HueyBackend."""
+
+import pytest
+from django.contrib.auth.models import User
+from django_tasks import TaskResultStatus, task_backends
+from huey.contrib.djhuey.tasks_backend import HueyBackend
+
+from notifications.models import Message
+from operations.tasks import TEST_SUBJECT, send_test_email
+from testing.plugin import wait_until
+
+
+def test_tasks_go_to_hueys_backend():
+    assert isinstance(task_backends["default"], HueyBackend)
+
+
+@pytest.mark.django_db
+def test_it_runs_in_process_when_called_directly():
+    row = send_test_email.call("ops@example.com", requested_by="ada")
+
+    message = Message.objects.get(pk=row)
+    assert message.recipients == ["ops@example.com"] and message.subject == TEST_SUBJECT
+    assert "requested by ada" in message.body_text()
+
+
+@pytest.mark.consumer
+@pytest.mark.django_db(transaction=True)
+def test_the_operations_page_button_sends_a_test_email_through_a_real_consumer(client, start_consumer, smtp_server):
+    client.force_login(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True))
+    start_consumer(smtp_server.url)
+
+    response = client.post("/operations/test-email/", {"to": "me@example.com"}, follow=True)
+
+    assert response.status_code == 200
+    [notice] = [str(m) for m in response.context["messages"]]
+    assert notice.startswith("Test e-mail to me@example.com queued (task ")
+    task_id = notice.rsplit("task ", 1)[1].rstrip(").")
+    [received] = smtp_server.wait_for(1)
+    assert received.rcpt_tos == ["me@example.com"] and received.subject == TEST_SUBJECT
+    result = wait_until(
+        lambda: (r := send_test_email.get_result(task_id)).status == TaskResultStatus.SUCCESSFUL and r,
+        message="the task result to be recorded",
+    )
+    assert result.return_value == Message.objects.get(subject=TEST_SUBJECT).pk
+    assert result.worker_ids and result.finished_at
+    wait_until(lambda: Message.objects.filter(status="sent").count() == 1, message="the outbox row to be sent")
+
+
+@pytest.mark.django_db(transaction=True)  # enqueue happens on commit, as in a real request
+def test_a_queue_that_is_down_is_a_message_not_a_500(client, own_redis):
+    from testing.plugin import use_queue
+
+    use_queue(own_redis.url)
+    own_redis.stop()
+    client.force_login(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True))
+
+    response = client.post("/operations/test-email/", {"to": "me@example.com"}, follow=True)
+
+    assert response.status_code == 200
+    [notice] = [str(m) for m in response.context["messages"]]
+    assert notice.startswith("Could not queue the test e-mail: ConnectionError")
