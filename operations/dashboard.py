@@ -87,8 +87,8 @@ def outbox(now):
         "retrying": Message.objects.filter(status=Message.Status.QUEUED, attempts__gt=0).count(),
         # Rate limits (notifications.limits): how many wait for a slot, and how fast mail leaves.
         "throttled": Message.objects.filter(status=Message.Status.QUEUED).exclude(reason="").count(),
-        "sent_last_minute": Message.objects.filter(
-            status=Message.Status.SENT, sent_at__gte=now - datetime.timedelta(minutes=1)
+        "sent_last_minute": Message.objects.filter(  # finished_at: the (status, finished_at) index
+            status=Message.Status.SENT, finished_at__gte=now - datetime.timedelta(minutes=1)
         ).count(),
         "rate_limit": settings.EMAIL_RATE_LIMIT,
     }
