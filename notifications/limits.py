@@ -45,7 +45,7 @@ class Rate:
         return self.period / self.count
 
     def __str__(self):
-        return f"{self.count}/{ {1: 's', 60: 'm', 3600: 'h'}[self.period]}"
+        return f"{self.count}/{ {1: 's', 60: 'm', 3600: 'h'}[self.period] }"
 
 
 def parse_rate(text):
