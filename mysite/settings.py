@@ -211,6 +211,19 @@ OPERATIONS_TASK_RESULT_RETENTION_DAYS = env.int("OPERATIONS_TASK_RESULT_RETENTIO
 # Django's standard Tasks API (django-tasks backport) runs on our Huey consumer, enqueued on commit.
 TASKS = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend", "ENQUEUE_ON_COMMIT": True}}
 
+# --- Reports (issue 3) ---------------------------------------------------------
+# Report files live here, outside any URL: only reports.views.download serves them.
+REPORTS_ROOT = env.str("REPORTS_ROOT", default=str(Path(MEDIA_ROOT) / "private" / "reports"))
+REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)
+REPORTS_HISTORY_DAYS = env.int("REPORTS_HISTORY_DAYS", default=90)
+REPORTS_TIME_LIMIT_SECONDS = env.int("REPORTS_TIME_LIMIT_SECONDS", default=3600)
+REPORTS_LEASE_SECONDS = env.int("REPORTS_LEASE_SECONDS", default=120)
+REPORTS_MAX_ATTEMPTS = env.int("REPORTS_MAX_ATTEMPTS", default=3)
+REPORTS_PROGRESS_INTERVAL_SECONDS = env.float("REPORTS_PROGRESS_INTERVAL_SECONDS", default=1.0)
+REPORTS_MAX_RANGE_DAYS = env.int("REPORTS_MAX_RANGE_DAYS", default=366)
+REPORTS_REQUEUE_AFTER_SECONDS = env.int("REPORTS_REQUEUE_AFTER_SECONDS", default=300)
+REPORTS_MAX_RUNNING = env.int("REPORTS_MAX_RUNNING", default=2)
+
 # --- Logging -----------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

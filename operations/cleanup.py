@@ -11,6 +11,7 @@ from notifications.retention import prunable as outbox_prunable
 from operations import queue_results
 from operations.heartbeat import prunable as heartbeat_prunable
 from operations.models import PeriodicRun
+from reports.retention import prunable as reports_prunable
 
 logger = logging.getLogger(__name__)
 JOB = "daily-cleanup"
@@ -18,11 +19,13 @@ BATCH = 500
 
 
 def sources(now):
-    """Every app's prunable querysets, by label."""
+    """Every app's prunable sources, by label: a queryset, or a callable ``f(dry_run=False) -> count``."""
     return {
         **outbox_prunable(now),
         **heartbeat_prunable(now),
         "expired sessions": Session.objects.filter(expire_date__lt=now),
+        **reports_prunable(now),
+        "unread queue results": queue_results.prune,
     }
 
 
@@ -42,8 +45,11 @@ def delete_in_batches(queryset, dry_run=False):
 def run(now=None, dry_run=False):
     """Prune everything past retention; return ``{label: count}``."""
     now = now or timezone.now()
-    counts = {label: delete_in_batches(qs, dry_run) for label, qs in sources(now).items()}
-    counts["unread queue results"] = queue_results.prune(dry_run)
+    counts = {
+        # A callable (files to delete, say) does its own work; a queryset is deleted in batches.
+        label: source(dry_run=dry_run) if callable(source) else delete_in_batches(source, dry_run)
+        for label, source in sources(now).items()
+    }
     logger.info(
         "cleanup%s: %s", " (dry run)" if dry_run else "", ", ".join(f"{n} {label}" for label, n in counts.items())
     )

@@ -1,0 +1,395 @@
+"""Claim a queued report, stream its rows to a file, record the outcome on the row.
+
+Huey only carries wake-ups with a report id: the row is the truth. A claim is a
+conditional UPDATE; the claim's lease is renewed at every progress save (at most
+once per REPORTS_PROGRESS_INTERVAL_SECONDS), so a report whose consumer died is
+found by its expired lease (``sweep``) or, on the same host, at the next
+consumer start (``recover_orphans``).
+"""
+
+import logging
+import os
+import socket
+import time
+import traceback
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
+from django.db.models import Count, F, Subquery
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+from reports import formats, registry
+from reports.models import Report, params_key
+from reports.storage import private_storage, temp_dir
+
+logger = logging.getLogger(__name__)
+HOST = socket.gethostname()
+PROGRESS_DB = "reports-progress"  # a second connection to the default database, per generating thread
+
+
+def worker_id():
+    return f"{HOST}:{os.getpid()}"
+
+
+class Stop(Exception):
+    """Generation must stop: cancelled, lease lost, or over the time limit (``user_error`` says which)."""
+
+    def __init__(self, user_error, status=Report.Status.FAILED):
+        super().__init__(user_error)
+        self.user_error = user_error
+        self.status = status
+
+
+# --- asking for a report (the request side) ------------------------------------
+
+
+def request_report(owner, rtype, params, fmt, site_url="", on_commit=None):
+    """Create a queued report, or return the one already queued or running for the same request.
+
+    Returns ``(report, created)``. The database enforces "one active per request"
+    (a conditional unique constraint), so two simultaneous requests cannot both
+    create one. ``on_commit(report_id)`` runs after the new row is committed.
+    """
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                report = Report.objects.create(
+                    owner=owner, type=rtype.slug, params=params, format=fmt, site_url=site_url[:200]
+                )
+                if on_commit is not None:
+                    transaction.on_commit(lambda pk=report.pk: on_commit(pk))
+            logger.info("report %s queued: %s for user %s (%s)", report.pk, rtype.slug, owner.pk, fmt)
+            return report, True
+        except IntegrityError:
+            existing = (
+                Report.objects.filter(
+                    owner=owner, type=rtype.slug, format=fmt, status__in=Report.ACTIVE, params_key=params_key(params)
+                )
+                .order_by("-id")
+                .first()
+            )
+            if existing is not None:
+                return existing, False
+            # It finished between our INSERT and this look: try again.
+    raise RuntimeError("could not create or find the report after 3 tries")
+
+
+def cancel(report):
+    """Cancel a queued or running report; return True if it was. The consumer stops at its next save."""
+    n = Report.objects.filter(pk=report.pk, status__in=Report.ACTIVE).update(
+        status=Report.Status.CANCELLED, finished_at=timezone.now(), claim_token="", lease_expires_at=None
+    )
+    if n:
+        logger.info("report %s cancelled", report.pk)
+    return bool(n)
+
+
+# --- generating (the consumer side) -------------------------------------------
+
+
+def claim(report_id):
+    """Take ``report_id`` if it is queued and fewer than REPORTS_MAX_RUNNING reports run; return it, or ``None``.
+
+    The limit is part of the conditional UPDATE, so workers cannot all start reports at once and leave
+    none for e-mail. A report left waiting is enqueued again when a running one ends (``waiting``).
+    """
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    running = Report.objects.filter(status=Report.Status.RUNNING).values("status").annotate(n=Count("pk")).values("n")
+    won = (
+        Report.objects.filter(pk=report_id, status=Report.Status.QUEUED)
+        .alias(running=Coalesce(Subquery(running), 0))
+        .filter(running__lt=settings.REPORTS_MAX_RUNNING)
+        .update(
+            status=Report.Status.RUNNING,
+            claim_token=token,
+            claimed_by=worker_id(),
+            lease_expires_at=now + timedelta(seconds=settings.REPORTS_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+            started_at=now,
+            progress=0,
+            row_count=0,
+        )
+    )
+    return Report.objects.get(pk=report_id) if won else None
+
+
+def waiting():
+    """Ids of the oldest queued reports that may start now (free places under REPORTS_MAX_RUNNING)."""
+    free = settings.REPORTS_MAX_RUNNING - Report.objects.filter(status=Report.Status.RUNNING).count()
+    if free <= 0:
+        return []
+    return list(Report.objects.filter(status=Report.Status.QUEUED).order_by("pk").values_list("pk", flat=True)[:free])
+
+
+def generate(report_id):
+    """Generate one report if it is still queued; the whole unit of work of the Huey task."""
+    report = claim(report_id)
+    if report is None:
+        state = Report.objects.filter(pk=report_id).values_list("status", flat=True).first()
+        if state == Report.Status.QUEUED:
+            logger.info("report %s waits: %s reports are running already", report_id, settings.REPORTS_MAX_RUNNING)
+        else:
+            logger.info("report %s is %s; nothing to do", report_id, state or "gone")
+        return None
+    started = time.monotonic()
+    tmp = temp_dir() / f"{report.pk}-{report.claim_token}.part"
+    try:
+        rows = write(report, tmp)
+        finish(report, tmp, rows)
+    except Stop as stop:
+        _discard(tmp)
+        if stop.status == Report.Status.CANCELLED:
+            logger.info("report %s stopped after %.1f s: %s", report.pk, time.monotonic() - started, stop.user_error)
+        else:
+            _fail(report, stop.user_error, "")
+            logger.warning("report %s failed after %.1f s: %s", report.pk, time.monotonic() - started, stop.user_error)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+        _discard(tmp)
+        logger.exception("report %s failed after %.1f s", report.pk, time.monotonic() - started)
+        _fail(report, _user_message(exc), traceback.format_exc())
+    else:
+        logger.info(
+            "report %s done in %.1f s: %s rows, %s bytes", report.pk, time.monotonic() - started, rows, report.size
+        )
+    return report
+
+
+def write(report, tmp):
+    """Stream the report's rows into ``tmp``; return the row count. Raises ``Stop`` at a save point when told."""
+    rtype = registry.get(report.type)
+    if rtype is None:
+        raise Stop(f"This report type ({report.type}) no longer exists.")
+    try:
+        params = rtype.clean_params(report.params)
+    except ValueError as exc:
+        raise Stop(f"The report's parameters are no longer valid: {exc}") from None
+    expected = rtype.count(params)
+    Report.objects.filter(pk=report.pk).update(expected_rows=expected if rtype.progress_by == "rows" else None)
+    writer = formats.open_writer(report.format, tmp, rtype.columns)
+    produced = iter(rtype.rows(params))
+    try:
+        with ProgressSaver(report, expected) as saver:
+            rows = steps = 0
+            for row in produced:
+                if row is registry.STEP:
+                    steps += 1
+                else:
+                    writer.write(row)
+                    rows += 1
+                saver.tick(rows, steps if rtype.progress_by == "steps" else rows)
+            saver.check(rows, None)  # a last look for cancellation and the time limit before the file is kept
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        # Ends the type's query too, so the default connection has no statement open when the outcome is saved.
+        getattr(produced, "close", lambda: None)()
+    writer.close()
+    return rows
+
+
+class ProgressSaver:
+    """Saves progress (and renews the lease) at most once per interval; checks for stop orders at each save.
+
+    It writes over a connection of its own: while a type streams rows with ``.iterator()``,
+    the default connection has a read statement open, and on SQLite a write there would
+    see a stale snapshot and fail at once ("database is locked") as soon as anyone else
+    (a cancel, say) has written since.
+    """
+
+    def __init__(self, report, expected):
+        self.report = report
+        self.expected = expected
+        self.interval = settings.REPORTS_PROGRESS_INTERVAL_SECONDS
+        self.deadline = time.monotonic() + settings.REPORTS_TIME_LIMIT_SECONDS
+        self.next_save = time.monotonic() + self.interval
+        self.saves = 0
+
+    def __enter__(self):
+        default = connections[DEFAULT_DB_ALIAS]
+        connections[PROGRESS_DB] = type(default)(dict(default.settings_dict), PROGRESS_DB)
+        return self
+
+    def __exit__(self, *exc):
+        connections[PROGRESS_DB].close()
+        del connections[PROGRESS_DB]
+
+    def tick(self, rows, done):
+        if time.monotonic() >= self.next_save:
+            self.check(rows, done)
+
+    def check(self, rows, done):
+        now = time.monotonic()
+        self.next_save = now + self.interval
+        if now >= self.deadline:
+            raise Stop(
+                f"The report took longer than the time limit ({settings.REPORTS_TIME_LIMIT_SECONDS} s) and was stopped. "
+                "Try a shorter date range."
+            )
+        fields = {
+            "row_count": rows,
+            "lease_expires_at": timezone.now() + timedelta(seconds=settings.REPORTS_LEASE_SECONDS),
+        }
+        if done is not None and self.expected:
+            fields["progress"] = min(99, int(done * 100 / self.expected))
+        reports = Report.objects.using(PROGRESS_DB)
+        held = reports.filter(pk=self.report.pk, status=Report.Status.RUNNING, claim_token=self.report.claim_token)
+        self.saves += 1
+        if not held.update(**fields):
+            status = reports.filter(pk=self.report.pk).values_list("status", flat=True).first()
+            if status == Report.Status.CANCELLED:
+                raise Stop("cancelled by its owner", status=Report.Status.CANCELLED)
+            raise Stop("lost its claim (the sweeper gave it to another worker)", status=Report.Status.CANCELLED)
+
+
+def finish(report, tmp, rows):
+    """Move the finished file into place and mark the report done (and tell its owner), unless it was cancelled."""
+    now = timezone.now()
+    name = f"{now:%Y/%m}/{report.pk}-{uuid.uuid4().hex}.{'xlsx' if report.format == 'xlsx' else 'csv'}"
+    final = Path(private_storage.path(name))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, final)
+    size = final.stat().st_size
+    with transaction.atomic():
+        done = Report.objects.filter(pk=report.pk, status=Report.Status.RUNNING, claim_token=report.claim_token).update(
+            status=Report.Status.DONE,
+            progress=100,
+            row_count=rows,
+            size=size,
+            file=name,
+            finished_at=now,
+            claim_token="",
+            lease_expires_at=None,
+            error="",
+        )
+        if done:
+            report.refresh_from_db()
+            notify_owner(report)
+    if not done:
+        final.unlink(missing_ok=True)
+        raise Stop("cancelled just before it was done", status=Report.Status.CANCELLED)
+
+
+def notify_owner(report):
+    """E-mail the owner the link (through the outbox, committed with the report's new state)."""
+    email = report.owner.email
+    if not email:
+        return
+    link = (report.site_url or "") + reverse("reports:download", args=[report.pk])
+    page = (report.site_url or "") + report.get_absolute_url()
+    send_mail(
+        subject=f"Your report is ready: {report.type_name}",
+        message=(
+            f"Hello {report.owner.get_username()},\n\n"
+            f"your report “{report.type_name}” is ready: {report.row_count} rows.\n\n"
+            f"Download: {link}\nDetails: {page}\n\n"
+            f"It can be downloaded until {timezone.localtime(report.expires_at):%Y-%m-%d %H:%M %Z}.\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[email],
+    )
+
+
+def _fail(report, user_error, trace):
+    Report.objects.filter(pk=report.pk, status=Report.Status.RUNNING, claim_token=report.claim_token).update(
+        status=Report.Status.FAILED,
+        error=user_error[:500],
+        traceback=trace,
+        finished_at=timezone.now(),
+        claim_token="",
+        lease_expires_at=None,
+    )
+
+
+def _user_message(exc):
+    """A short message for the owner; the traceback goes to the log and the admin."""
+    return f"The report could not be generated ({type(exc).__name__}). The site's staff can see the details."
+
+
+def _discard(path):
+    Path(path).unlink(missing_ok=True)
+
+
+# --- recovery -----------------------------------------------------------------
+
+
+def _requeue_or_fail(queryset, reason):
+    """Give held reports back to the queue, or fail those that already used every attempt; return requeued ids."""
+    now = timezone.now()
+    exhausted = queryset.filter(attempts__gte=settings.REPORTS_MAX_ATTEMPTS)
+    failed = exhausted.update(
+        status=Report.Status.FAILED,
+        error=(
+            f"The report was interrupted {settings.REPORTS_MAX_ATTEMPTS} times while it was being generated "
+            "(the background worker stopped). Please try again later or with a shorter range."
+        ),
+        traceback=reason,
+        finished_at=now,
+        claim_token="",
+        lease_expires_at=None,
+    )
+    if failed:
+        logger.error("reports: %s failed after %s interrupted attempts", failed, settings.REPORTS_MAX_ATTEMPTS)
+    ids = list(queryset.values_list("pk", flat=True))
+    requeued = Report.objects.filter(pk__in=ids, status=Report.Status.RUNNING).update(
+        status=Report.Status.QUEUED, claim_token="", lease_expires_at=None, enqueued_at=now, progress=0, row_count=0
+    )
+    if requeued:
+        logger.warning("reports %s requeued: %s", ", ".join(map(str, ids)), reason)
+    return ids
+
+
+def sweep(now=None):
+    """Requeue (or fail) reports whose lease expired; return the ids of reports that need a task enqueued."""
+    now = now or timezone.now()
+    expired = Report.objects.filter(status=Report.Status.RUNNING, lease_expires_at__lt=now)
+    ids = _requeue_or_fail(expired, "lease expired: the consumer generating it stopped reporting progress")
+    stale_before = now - timedelta(seconds=settings.REPORTS_REQUEUE_AFTER_SECONDS)
+    stale = Report.objects.filter(status=Report.Status.QUEUED, enqueued_at__lt=stale_before)
+    stale_ids = list(stale.values_list("pk", flat=True))
+    if stale_ids:
+        stale.filter(pk__in=stale_ids).update(enqueued_at=now)
+        logger.warning(
+            "reports %s waited over %s s in the queue; enqueued again",
+            stale_ids,
+            settings.REPORTS_REQUEUE_AFTER_SECONDS,
+        )
+    return sorted(set(ids) | set(stale_ids))
+
+
+def recover_orphans():
+    """At consumer start: requeue (or fail) reports held by a consumer on this host that no longer runs."""
+    orphans = []
+    for pk, holder in Report.objects.filter(
+        status=Report.Status.RUNNING, claimed_by__startswith=f"{HOST}:"
+    ).values_list("pk", "claimed_by"):
+        pid = int(holder.rsplit(":", 1)[1])
+        if pid != os.getpid() and not _alive(pid):
+            orphans.append(pk)
+    if not orphans:
+        return []
+    return _requeue_or_fail(
+        Report.objects.filter(pk__in=orphans, status=Report.Status.RUNNING),
+        "requeued: the consumer generating it was gone at start-up",
+    )
+
+
+def queued_ids():
+    return list(Report.objects.filter(status=Report.Status.QUEUED).values_list("pk", flat=True))
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

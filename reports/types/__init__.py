@@ -1,0 +1,1 @@
+"""One module per report type; each registers itself with ``reports.registry.register``."""

@@ -1,0 +1,148 @@
+"""Ask for a report, watch it, download it, cancel it. Owner or staff only; anyone else gets a 404."""
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from reports import generation, registry, tasks
+from reports.formats import CONTENT_TYPES
+from reports.forms import FormatForm
+from reports.models import Report
+
+logger = logging.getLogger(__name__)
+
+
+def _own(request, pk):
+    """The report if the user owns it or is staff; 404 otherwise (no hint that it exists)."""
+    reports = Report.objects.select_related("owner")
+    if not request.user.is_staff:
+        reports = reports.filter(owner=request.user)
+    return get_object_or_404(reports, pk=pk)
+
+
+def _site_url(request):
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def index(request):
+    """The user's reports, and a form per report type to generate a new one."""
+    forms = {t.slug: t.form() for t in registry.all_types()}
+    format_form = FormatForm()
+    status = 200
+    chosen = None
+    if request.method == "POST":
+        chosen = registry.get(request.POST.get("type", ""))
+        if chosen is None:
+            messages.error(request, "Unknown report type: choose one of the reports below.")
+            status = 400
+        else:
+            form = forms[chosen.slug] = chosen.form(request.POST)
+            format_form = FormatForm(request.POST)
+            if form.is_valid() and format_form.is_valid():
+                report, created = generation.request_report(
+                    request.user,
+                    chosen,
+                    registry.to_params(form.cleaned_data),
+                    format_form.cleaned_data["format"],
+                    site_url=_site_url(request),
+                    on_commit=tasks.enqueue,
+                )
+                if not created:
+                    messages.info(request, "This report is already being generated: here it is.")
+                return redirect(report)
+            status = 400
+    page = Paginator(Report.objects.filter(owner=request.user).order_by("-id"), 25).get_page(request.GET.get("page"))
+    types = [(t, forms[t.slug]) for t in registry.all_types()]
+    return render(
+        request,
+        "reports/index.html",
+        {"page": page, "types": types, "format_form": format_form, "chosen": chosen},
+        status=status,
+    )
+
+
+@never_cache
+@login_required
+@require_GET
+def detail(request, pk):
+    """One report: a progress bar while it runs, the download link when done."""
+    report = _own(request, pk)
+    return render(request, "reports/detail.html", {"report": report, "expired": report.is_expired()})
+
+
+@never_cache
+@login_required
+@require_GET
+def status(request, pk):
+    """Where the report stands, as JSON, for the progress bar."""
+    report = _own(request, pk)
+    return JsonResponse(_status(report))
+
+
+def _status(report):
+    expired = report.is_expired()
+    return {
+        "id": report.pk,
+        "status": Report.Status.EXPIRED.value if expired else report.status,
+        "status_display": Report.Status.EXPIRED.label if expired else report.get_status_display(),
+        "progress": report.progress,
+        "row_count": report.row_count,
+        "size": report.size,
+        "error": report.error,
+        "download_url": reverse("reports:download", args=[report.pk])
+        if report.status == Report.Status.DONE and not expired
+        else None,
+    }
+
+
+@login_required
+@require_GET
+def download(request, pk):
+    """The file as an attachment; 409 while it is not ready, 410 once expired."""
+    report = _own(request, pk)
+    if report.is_expired():
+        return render(request, "reports/expired.html", {"report": report}, status=410)
+    if report.status != Report.Status.DONE:
+        return render(request, "reports/not_ready.html", {"report": report}, status=409)
+    logger.info("report %s downloaded by user %s", report.pk, request.user.pk)
+    return FileResponse(
+        report.file.open("rb"),
+        as_attachment=True,
+        filename=report.download_name,
+        content_type=CONTENT_TYPES[report.format],
+    )
+
+
+@login_required
+@require_POST
+def cancel(request, pk):
+    """Stop a queued or running report; 409 if it already finished."""
+    report = _own(request, pk)
+    if not generation.cancel(report):
+        report.refresh_from_db()
+        return render(request, "reports/not_cancellable.html", {"report": report}, status=409)
+    messages.info(request, "The report was cancelled.")
+    return redirect(report)
+
+
+@login_required
+@require_POST
+def again(request, pk):
+    """Generate a finished, failed, cancelled or expired report again, with the same parameters and format."""
+    report = _own(request, pk)
+    rtype = report.report_type
+    if rtype is None:
+        return render(request, "reports/not_cancellable.html", {"report": report, "gone": True}, status=410)
+    new, _ = generation.request_report(
+        request.user, rtype, report.params, report.format, site_url=_site_url(request), on_commit=tasks.enqueue
+    )
+    return redirect(new)

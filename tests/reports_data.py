@@ -1,0 +1,48 @@
+"""Data for the reports tests: users and outbox rows on chosen days."""
+
+from datetime import UTC, datetime
+
+from django.contrib.auth.models import User
+
+from notifications.models import Message
+
+
+def at(day, hour=12):
+    """Noon (or ``hour``) UTC on ``day`` (a 'YYYY-MM-DD' string); the test site's zone is UTC."""
+    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
+
+
+def user(name, joined=None, **extra):
+    u = User.objects.create_user(name, f"{name}@example.com", "a-Long-pass-42", **extra)
+    if joined:
+        User.objects.filter(pk=u.pk).update(date_joined=at(joined))
+    return u
+
+
+def outbox(day, recipients, status="sent", subject="Hi", hour=12):
+    return Message.objects.create(
+        status=status,
+        from_email="noreply@example.com",
+        recipients=recipients,
+        subject=subject,
+        raw=b"x",
+        created_at=at(day, hour),
+    )
+
+
+def many_outbox(n, day="2026-03-01", batch=5000):
+    """``n`` sent e-mails on ``day``, fast (bulk INSERT)."""
+    when = at(day)
+    for start in range(0, n, batch):
+        Message.objects.bulk_create(
+            Message(
+                status="sent",
+                from_email="noreply@example.com",
+                recipients=[f"user{i}@example.com"],
+                subject=f"Message {i}",
+                raw=b"x",
+                created_at=when,
+                sent_at=when,
+            )
+            for i in range(start, min(n, start + batch))
+        )

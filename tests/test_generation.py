@@ -1,0 +1,254 @@
+"""Generating a report in this process: rows, files, progress, cancellation, limits, failures, recovery."""
+
+import csv
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from notifications.models import Message
+from reports import generation, registry
+from reports.models import Report
+from reports.registry import ReportType
+from tests.reports_data import outbox, user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def ask(owner, slug, fmt="csv", **params):
+    params = {"start": "2026-03-01", "end": "2026-03-03", **params}
+    report, _ = generation.request_report(owner, registry.get(slug), params, fmt, site_url="http://testserver")
+    return report
+
+
+def read_csv(report):
+    with report.file.open("rb") as f:
+        text = f.read().decode("utf-8-sig")
+    return list(csv.reader(text.splitlines()))
+
+
+def test_it_counts_sign_ups_per_day_including_empty_days():
+    ada = user("ada", joined="2026-03-01")
+    user("bob", joined="2026-03-01")
+    user("cy", joined="2026-03-03")
+    user("dee", joined="2026-03-04")  # outside the range
+
+    report = generation.generate(ask(ada, "signups-per-day").pk)
+
+    report.refresh_from_db()
+    assert report.status == "done" and report.progress == 100 and report.row_count == 3
+    assert read_csv(report) == [["date", "sign-ups"], ["2026-03-01", "2"], ["2026-03-02", "0"], ["2026-03-03", "1"]]
+    assert report.size == report.file.size > 0
+
+
+def test_it_counts_email_delivery_per_day_and_domain():
+    ada = user("ada")
+    outbox("2026-03-01", ["a@example.com"], "sent")
+    outbox("2026-03-01", ["b@Example.com", "c@other.org"], "failed")
+    outbox("2026-03-01", ["d@other.org"], "queued")
+    outbox("2026-03-02", ["e@example.com"], "cancelled")
+    outbox("2026-03-05", ["f@example.com"], "sent")  # outside
+
+    report = generation.generate(ask(ada, "email-delivery").pk)
+
+    report.refresh_from_db()
+    assert report.status == "done", report.traceback
+    assert read_csv(report) == [
+        ["date", "recipient domain", "queued", "sent", "failed", "pending", "cancelled"],
+        ["2026-03-01", "(all domains)", "3", "1", "1", "1", "0"],
+        ["2026-03-01", "example.com", "2", "1", "1", "0", "0"],
+        ["2026-03-01", "other.org", "2", "0", "1", "1", "0"],
+        ["2026-03-02", "(all domains)", "1", "0", "0", "0", "1"],
+        ["2026-03-02", "example.com", "1", "0", "0", "0", "1"],
+    ]
+
+
+def test_it_writes_one_log_row_per_email_with_a_bom_for_excel():
+    ada = user("ada")
+    outbox("2026-03-02", ["x@example.com", "y@example.com"], "sent", subject="Grüße, “quoted”")
+
+    report = generation.generate(ask(ada, "email-log", fmt="csv-excel").pk)
+
+    report.refresh_from_db()
+    raw = report.file.open("rb").read()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    [header, row] = read_csv(report)
+    assert header[:3] == ["id", "queued at", "status"]
+    assert row[2:6] == ["sent", "noreply@example.com", "x@example.com, y@example.com", "Grüße, “quoted”"]
+    assert row[1] == "2026-03-02 12:00:00"
+
+
+def test_the_owner_gets_an_email_with_the_download_link():
+    ada = user("ada")
+    report = generation.generate(ask(ada, "signups-per-day").pk)
+
+    [mail] = Message.objects.filter(recipients=["ada@example.com"])
+    body = mail.body_text()
+    assert mail.subject == "Your report is ready: Sign-ups per day"
+    assert f"http://testserver/reports/{report.pk}/download/" in body
+
+
+def test_the_same_request_while_one_is_active_returns_it():
+    ada, bob = user("ada"), user("bob")
+    first = ask(ada, "signups-per-day")
+
+    again, created = generation.request_report(ada, registry.get("signups-per-day"), dict(first.params), "csv")
+
+    assert not created and again.pk == first.pk
+    assert ask(ada, "signups-per-day", fmt="xlsx").pk != first.pk  # another format is another report
+    assert ask(bob, "signups-per-day").pk != first.pk  # another owner too
+    generation.generate(first.pk)
+    assert ask(ada, "signups-per-day").pk != first.pk  # once done, asking again makes a new one
+    assert Report.objects.count() == 4
+
+
+def test_a_report_already_claimed_is_not_generated_twice():
+    ada = user("ada")
+    report = ask(ada, "signups-per-day")
+    assert generation.claim(report.pk) is not None
+
+    assert generation.generate(report.pk) is None  # a duplicate task finds it running: nothing to do
+    assert not any(generation.temp_dir().iterdir())
+
+
+class _Slow(ReportType):
+    """Test type: many rows, and a hook to act on the world half-way."""
+
+    slug = "test-slow"
+    name = "Test slow"
+    columns = ("n",)
+    halfway = None
+
+    def count(self, params):
+        return 1000
+
+    def rows(self, params):
+        for n in range(1000):
+            if n == 500 and self.halfway:
+                self.halfway()
+            yield (n,)
+
+
+@pytest.fixture
+def slow_type(settings):
+    settings.REPORTS_PROGRESS_INTERVAL_SECONDS = 0  # a save point after every row
+    registry.register(_Slow)
+    yield registry.get("test-slow")
+    registry._types.pop("test-slow")
+
+
+def test_cancelling_stops_it_at_the_next_save_and_leaves_no_file(slow_type):
+    ada = user("ada")
+    report, _ = generation.request_report(ada, slow_type, {}, "csv")
+    slow_type.halfway = lambda: generation.cancel(report)
+
+    generation.generate(report.pk)
+
+    report.refresh_from_db()
+    assert report.status == "cancelled" and 50 <= report.progress < 60
+    assert not report.file
+    assert [p for p in generation.temp_dir().parent.rglob("*") if p.is_file()] == []
+    assert not Message.objects.exists()  # no "ready" e-mail
+
+
+def test_progress_is_saved_at_a_bounded_rate(slow_type, settings, monkeypatch):
+    saves = []
+    original = generation.ProgressSaver.check
+    monkeypatch.setattr(generation.ProgressSaver, "check", lambda self, *a: saves.append(a) or original(self, *a))
+    settings.REPORTS_PROGRESS_INTERVAL_SECONDS = 3600
+    report, _ = generation.request_report(user("ada"), slow_type, {}, "csv")
+
+    generation.generate(report.pk)
+
+    report.refresh_from_db()
+    assert report.status == "done" and report.row_count == 1000
+    assert saves == [(1000, None)]  # 1000 rows, one save: the last look before the file is kept
+
+
+def test_the_time_limit_fails_it_with_a_clear_message(slow_type, settings):
+    settings.REPORTS_TIME_LIMIT_SECONDS = 0
+    report, _ = generation.request_report(user("ada"), slow_type, {}, "xlsx")
+
+    generation.generate(report.pk)
+
+    report.refresh_from_db()
+    assert report.status == "failed"
+    assert "longer than the time limit (0 s)" in report.error
+
+
+def test_a_crash_shows_a_short_message_and_keeps_the_traceback_for_staff(slow_type):
+    def boom():
+        raise ZeroDivisionError("secret internals")
+
+    slow_type.halfway = boom
+    report, _ = generation.request_report(user("ada"), slow_type, {}, "csv")
+
+    generation.generate(report.pk)
+
+    report.refresh_from_db()
+    assert report.status == "failed"
+    assert "secret" not in report.error and "ZeroDivisionError" in report.error
+    assert "secret internals" in report.traceback and "Traceback" in report.traceback
+
+
+def test_a_removed_type_fails_with_a_message():
+    report = ask(user("ada"), "signups-per-day")
+    Report.objects.filter(pk=report.pk).update(type="gone")
+
+    generation.generate(report.pk)
+
+    report.refresh_from_db()
+    assert report.status == "failed" and "no longer exists" in report.error
+
+
+def test_the_sweeper_requeues_an_expired_lease_then_gives_up(settings):
+    settings.REPORTS_MAX_ATTEMPTS = 2
+    report = ask(user("ada"), "signups-per-day")
+    generation.claim(report.pk)
+    later = timezone.now() + timedelta(seconds=settings.REPORTS_LEASE_SECONDS + 1)
+
+    assert generation.sweep(later) == [report.pk]
+    report.refresh_from_db()
+    assert report.status == "queued"
+
+    generation.claim(report.pk)
+    assert generation.sweep(later) == []
+    report.refresh_from_db()
+    assert report.status == "failed" and "interrupted 2 times" in report.error
+
+
+def test_the_sweeper_enqueues_a_queued_report_nobody_took(settings):
+    report = ask(user("ada"), "signups-per-day")
+    later = timezone.now() + timedelta(seconds=settings.REPORTS_REQUEUE_AFTER_SECONDS + 1)
+
+    assert generation.sweep(timezone.now()) == []
+    assert generation.sweep(later) == [report.pk]
+    assert generation.sweep(later) == []  # not again until it has waited once more
+
+
+def test_start_up_recovery_requeues_reports_of_a_dead_consumer():
+    report = ask(user("ada"), "signups-per-day")
+    generation.claim(report.pk)
+    Report.objects.filter(pk=report.pk).update(claimed_by=f"{generation.HOST}:999999")
+
+    assert generation.recover_orphans() == [report.pk]
+    report.refresh_from_db()
+    assert report.status == "queued"
+
+
+def test_at_most_reports_max_running_run_at_once_and_the_next_starts_after(settings):
+    settings.REPORTS_MAX_RUNNING = 1
+    ada = user("ada")
+    first, second = ask(ada, "signups-per-day"), ask(ada, "email-log")
+    assert generation.claim(first.pk) is not None
+
+    assert generation.generate(second.pk) is None  # no free place: it stays queued
+    second.refresh_from_db()
+    assert second.status == "queued"
+    assert generation.waiting() == []
+
+    Report.objects.filter(pk=first.pk).update(status="done")
+    assert generation.waiting() == [second.pk]
+    assert generation.generate(second.pk) is not None
+    second.refresh_from_db()
+    assert second.status == "done"
