@@ -18,7 +18,7 @@ def home(request):
     emails = []
     if request.user.is_authenticated and request.user.email:
         emails = Message.objects.filter(recipients__icontains=request.user.email).only(
-            "subject", "status", "created_at", "sent_at", "last_error", "due_at", "recipients"
+            "subject", "status", "created_at", "sent_at", "last_error", "due_at", "recipients", "reason", "attempts"
         )[:10]
         emails = [m for m in emails if request.user.email.lower() in (r.lower() for r in m.recipients)]
     return render(request, "accounts/home.html", {"emails": emails})

@@ -158,6 +158,12 @@ NOTIFICATIONS_REQUEUE_AFTER_SECONDS = env.int("NOTIFICATIONS_REQUEUE_AFTER_SECON
 NOTIFICATIONS_SENT_RETENTION_DAYS = env.int("NOTIFICATIONS_SENT_RETENTION_DAYS", default=30)
 NOTIFICATIONS_FAILED_RETENTION_DAYS = env.int("NOTIFICATIONS_FAILED_RETENTION_DAYS", default=90)
 
+# --- Sender limits (issue 7) ---------------------------------------------------
+# Parsed and checked by notifications (system check notifications.E001/E002).
+EMAIL_RATE_LIMIT = env.str("EMAIL_RATE_LIMIT", default="")
+EMAIL_DOMAIN_RATE_LIMITS = env.str("EMAIL_DOMAIN_RATE_LIMITS", default="")
+NOTIFICATIONS_ATTEMPT_RETENTION_DAYS = env.int("NOTIFICATIONS_ATTEMPT_RETENTION_DAYS", default=90)
+
 # --- Background work (Huey) --------------------------------------------------
 try:
     HUEY = huey_settings(

@@ -1,18 +1,59 @@
-"""The outbox in the admin: filter, search, read, retry, cancel."""
+"""The outbox in the admin: filter, search, read, retry, cancel; each message's attempts; the suppression list."""
 
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html
 
-from notifications.models import Message
+from notifications import suppression
+from notifications.models import Attempt, Message, Suppression
 from notifications.tasks import deliver_on_commit
+
+
+class AttemptInline(admin.TabularInline):
+    """Every delivery attempt of the message, oldest first: what the relay answered, and who asked."""
+
+    model = Attempt
+    extra = 0
+    can_delete = False
+    fields = ("started_at", "duration_ms", "outcome", "code", "reply", "recipients", "host", "pid")
+    readonly_fields = fields
+    ordering = ("started_at", "id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="duration")
+    def duration_ms(self, obj):
+        return f"{obj.duration * 1000:.0f} ms"
+
+
+class WaitingFilter(admin.SimpleListFilter):
+    """Queued rows that wait for a rate limit, as opposed to queued for the first time or retrying."""
+
+    title = "waiting"
+    parameter_name = "waiting"
+
+    def lookups(self, request, model_admin):
+        return [("throttled", "throttled (rate limit)"), ("retrying", "retrying")]
+
+    def queryset(self, request, queryset):
+        queued = queryset.filter(status=Message.Status.QUEUED)
+        if self.value() == "throttled":
+            return queued.exclude(reason="")
+        if self.value() == "retrying":
+            return queued.filter(reason="", attempts__gt=0)
+        return queryset
 
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("id", "subject", "to", "status", "attempts", "created_at", "sent_at", "short_error")
-    list_filter = ("status", "created_at")
+    list_display = ("id", "subject", "to", "status", "state", "attempts", "created_at", "sent_at", "short_error")
+    list_filter = ("status", WaitingFilter, "created_at")
+    inlines = (AttemptInline,)
     search_fields = ("recipients", "subject")
     date_hierarchy = "created_at"
     actions = ("retry", "cancel")
@@ -26,6 +67,7 @@ class MessageAdmin(admin.ModelAdmin):
         "attempts",
         "sent_at",
         "finished_at",
+        "reason",
         "last_error",
         "claimed_by",
         "lease_expires_at",
@@ -46,6 +88,10 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="to")
     def to(self, obj):
         return ", ".join(obj.recipients)
+
+    @admin.display(description="in words")
+    def state(self, obj):
+        return obj.status_in_words()
 
     @admin.display(description="last error")
     def short_error(self, obj):
@@ -88,3 +134,46 @@ class MessageAdmin(admin.ModelAdmin):
         self.message_user(request, f"{n} e-mail(s) cancelled.")
         if n < queryset.count():
             self.message_user(request, "E-mails already sent or being sent cannot be cancelled.", messages.WARNING)
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    """Addresses not tried any more, why and since when; lift one to try it again."""
+
+    list_display = ("address", "in_force", "failed_at", "reason", "message_link", "lifted_at")
+    list_filter = (("lifted_at", admin.EmptyFieldListFilter), "failed_at")
+    search_fields = ("address",)
+    actions = ("lift",)
+    readonly_fields = ("address", "reason", "failed_at", "message", "lifted_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_lift_permission(self, request):
+        return request.user.has_perm("notifications.change_suppression")
+
+    @admin.display(description="in force", boolean=True)
+    def in_force(self, obj):
+        return obj.active
+
+    @admin.display(description="message")
+    def message_link(self, obj):
+        if obj.message_id is None:
+            return "-"
+        return format_html('<a href="../message/{}/change/">outbox {}</a>', obj.message_id, obj.message_id)
+
+    @admin.action(description="Lift the suppression (try these addresses again)", permissions=["lift"])
+    def lift(self, request, queryset):
+        lifted = []
+        for entry in queryset:
+            try:
+                suppression.lift(entry.address)
+            except suppression.NotSuppressed as exc:
+                self.message_user(request, f"{exc}.", messages.WARNING)
+            else:
+                lifted.append(entry.address)
+        if lifted:
+            self.message_user(request, f"Suppression lifted for {', '.join(lifted)}.")

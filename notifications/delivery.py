@@ -13,12 +13,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from notifications.models import Message, retry_delay
+from notifications import limits as ratelimits
+from notifications import suppression
+from notifications.models import Attempt, Message, retry_delay
 from notifications.transport import Transport
 
 logger = logging.getLogger(__name__)
@@ -35,7 +39,11 @@ class Outcome:
 
     sent: int = 0
     failed: int = 0
+    suppressed: int = 0
+    throttled: int = 0
     retry_at: list = field(default_factory=list)
+    wake_at: list = field(default_factory=list)  # rate-limit slots throttled rows wait for
+    relay_throttled: bool = False  # the relay limit's next slot is out of reach: stop claiming
     more_due: bool = False
 
 
@@ -61,6 +69,7 @@ def claim(ids=(), limit=None):
         token = uuid.uuid4().hex
         won = due.filter(id__in=candidates).update(
             status=Message.Status.SENDING,
+            reason="",
             claim_token=token,
             claimed_by=worker_id(),
             lease_expires_at=now + timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS),
@@ -99,41 +108,144 @@ def _reply(resp):
 
 
 def send_batch(transport, batch, stop_at, outcome):
-    """Send each claimed row and record its outcome on the row."""
+    """Send each claimed row and record its outcome on the row (and an ``Attempt``), in one transaction.
+
+    Per batch, not per row: one query for suppressed recipients; and, only while a rate limit
+    is configured, one slot per limit key per row.
+    """
+    limits = ratelimits.configured()
+    suppressed = suppression.in_force(batch)
     for index, row in enumerate(batch):
         if time.monotonic() >= stop_at:
             for rest in batch[index:]:
                 rest.release()
             outcome.more_due = True
             return
-        started = time.monotonic()
-        try:
-            refused = transport.send(row)
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
-            if _connection_lost(exc):
-                transport.reset()
-            record_failure(row, exc, outcome)
-        else:
-            note = "; ".join(f"refused {a}: {c} {_reply(r)}" for a, (c, r) in refused.items())
-            row.mark_sent(note)
-            outcome.sent += 1
-            logger.info("outbox %s sent in %.3f s (attempt %s)", row.pk, time.monotonic() - started, row.attempts)
+        recipients, skipped = suppression.split(row.recipients, suppressed)
+        if not recipients:
+            record_suppressed(row, skipped, outcome)
+            continue
+        if limits.active:
+            slot = ratelimits.take_all(limits.keys(recipients))
+            if slot.free_at is not None:
+                if throttle(batch[index:] if slot.key == ratelimits.RELAY else [row], slot, outcome):
+                    return
+                continue
+            if slot.wait:
+                time.sleep(slot.wait)
+        send_one(transport, row, recipients, skipped, outcome, limits, suppressed)
 
 
-def record_failure(row, exc, outcome):
+def send_one(transport, row, recipients, skipped, outcome, limits, suppressed=None):
+    """One attempt at one row: send, then record the outcome and the attempt together."""
+    started_at, started = timezone.now(), time.monotonic()
+    try:
+        refused = transport.send(row, recipients)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+        if _connection_lost(exc):
+            transport.reset()
+        attempt = _attempt(row, recipients, started_at, started, *_reply_of(exc))
+        record_failure(row, exc, outcome, attempt, limits, suppressed)
+        return
+    attempt = _attempt(row, recipients, started_at, started, *transport.last_reply)
+    attempt.outcome = Attempt.Outcome.SENT
+    rejected = {a: f"{c} {_reply(r)}" for a, (c, r) in refused.items() if 500 <= c < 600}
+    notes = [f"refused {a}: {c} {_reply(r)}" for a, (c, r) in refused.items()]
+    if skipped:
+        notes.append("not sent to " + suppression.describe(skipped))
+    words = []
+    if rejected:
+        words.append(f"{len(rejected)} address(es) rejected")
+    if skipped:
+        words.append(f"{len(skipped)} address(es) suppressed")
+    with transaction.atomic():
+        row.mark_sent("; ".join(notes), reason=", ".join(words))
+        attempt.insert()
+        if rejected:
+            added = suppression.suppress(rejected, row, started_at)
+    if rejected and suppressed is not None:
+        suppressed.update(added)
+    outcome.sent += 1
+    logger.info(
+        "outbox %s sent in %.3f s (attempt %s)%s",
+        row.pk,
+        attempt.duration,
+        row.attempts,
+        f"; {'; '.join(notes)}" if notes else "",
+    )
+
+
+def _attempt(row, recipients, started_at, started, code, reply):
+    return Attempt(
+        message_id=row.pk,
+        started_at=started_at,
+        duration=time.monotonic() - started,
+        code=code,
+        reply=reply[:2000],
+        recipients=list(recipients),
+        host=HOST,
+        pid=os.getpid(),
+    )
+
+
+def record_suppressed(row, skipped, outcome):
+    """Every recipient is suppressed: end the row ``suppressed``, saying which, since when and why."""
+    text = suppression.describe(skipped)
+    since = min(s.failed_at for s in skipped)
+    row.mark_suppressed(text, reason=f"address suppressed since {timezone.localtime(since):%Y-%m-%d}")
+    outcome.suppressed += 1
+    logger.warning("outbox %s not sent: %s", row.pk, text)
+
+
+def throttle(rows, slot, outcome):
+    """Put ``rows`` back until just before ``slot.free_at``, uncounted; True when the whole relay is throttled.
+
+    Every other queued row under the same limit (all of them for the relay, those with a recipient
+    at the domain for a domain) waits for the same slot: one UPDATE per slot, so a backlog is not
+    claimed and given back row by row; equal due times keep their order (claim takes them by id).
+    The outbox shows them all as waiting.
+    """
+    until = slot.come_back_at
+    Message.throttle(rows, until, slot.words)
+    outcome.throttled += len(rows)
+    outcome.wake_at.append(until)
+    same_limit = Message.objects.filter(status=Message.Status.QUEUED, due_at__lt=until)
+    if slot.key == ratelimits.RELAY:
+        outcome.relay_throttled = True
+    else:
+        # The JSON list holds each address in quotes: '@gmail.com"' ends an address at gmail.com.
+        same_limit = same_limit.filter(recipients__icontains=f'@{slot.key.split(":", 1)[1]}"')
+    waiting = same_limit.update(due_at=until, reason=slot.words)
+    logger.info("%s outbox rows wait for the %s until %s", len(rows) + waiting, slot.words, slot.free_at.isoformat())
+    return outcome.relay_throttled
+
+
+def record_failure(row, exc, outcome, attempt, limits=None, suppressed=None):
+    """Record a failed attempt: failed if permanent, else a retry with back-off.
+
+    Either way, recipients refused with a 5xx are suppressed (and added to ``suppressed``, the
+    batch's own view, so a later row of the same batch skips them too).
+    """
     permanent, text = classify(exc)
+    rejected = _rejected(exc)
     if permanent:
-        row.mark_failed(text)
+        attempt.outcome = Attempt.Outcome.FAILED
+        update = partial(row.mark_failed, text, reason="address rejected" if rejected else "relay refused it")
         outcome.failed += 1
         logger.warning("outbox %s failed permanently: %s", row.pk, text)
     elif row.attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
-        row.mark_failed(f"gave up after {row.attempts} attempts: {text}")
+        attempt.outcome = Attempt.Outcome.FAILED
+        update = partial(row.mark_failed, f"gave up after {row.attempts} attempts: {text}", f"gave up: {text[:100]}")
         outcome.failed += 1
         logger.error("outbox %s failed after %s attempts: %s", row.pk, row.attempts, text)
     else:
         delay = retry_delay(row.attempts)
         due = timezone.now() + delay
-        row.mark_retry(text, due)
+        if limits is not None and limits.active and _slow_down(exc):
+            # The relay's own limit: no message goes before the back-off, not just this one.
+            ratelimits.push_back(ratelimits.RELAY, due)
+        attempt.outcome = Attempt.Outcome.RETRY
+        update = partial(row.mark_retry, text, due)
         outcome.retry_at.append(due)
         logger.warning(
             "outbox %s retry %s/%s in %.0f s: %s",
@@ -143,6 +255,44 @@ def record_failure(row, exc, outcome):
             delay.total_seconds(),
             text,
         )
+    with transaction.atomic():
+        update()
+        attempt.insert()
+        if rejected:
+            added = suppression.suppress(rejected, row, attempt.started_at)
+    if rejected and suppressed is not None:
+        suppressed.update(added)
+
+
+def _rejected(exc):
+    """``{address: reply}`` of recipients refused permanently (5xx at RCPT TO)."""
+    if not isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return {}
+    return {a: f"{c} {_reply(r)}" for a, (c, r) in exc.recipients.items() if 500 <= c < 600}
+
+
+def _reply_of(exc):
+    """``(code, text)`` for the attempt row: the relay's code where it gave one."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        return next(iter(exc.recipients.values()))[0], classify(exc)[1]
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code, _reply(exc.smtp_error)
+    return None, classify(exc)[1]
+
+
+def _slow_down(exc):
+    """True for a relay's "slow down": 421/451 with an enhanced code 4.7.x, or "too many" in the text."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        replies = list(exc.recipients.values())
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        replies = [(exc.smtp_code, exc.smtp_error)]
+    else:
+        return False
+    for code, resp in replies:
+        text = _reply(resp).lower()
+        if code in (421, 451) and (text.startswith("4.7.") or "too many" in text):
+            return True
+    return False
 
 
 def deliver(ids=(), transport_factory=Transport):
@@ -152,13 +302,14 @@ def deliver(ids=(), transport_factory=Transport):
     """
     outcome = Outcome()
     stop_at = time.monotonic() + settings.NOTIFICATIONS_LEASE_SECONDS / 2
+    limit = ratelimits.configured().claim_size(settings.NOTIFICATIONS_BATCH_SIZE)
     transport = None
     try:
-        while True:
+        while not outcome.relay_throttled:
             if time.monotonic() >= stop_at:
                 outcome.more_due = True
                 break
-            batch = claim(ids)
+            batch = claim(ids, limit=limit)
             ids = ()
             if not batch:
                 break

@@ -4,7 +4,7 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ class Message(models.Model):
         SENT = "sent"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        SUPPRESSED = "suppressed"
 
     status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
     from_email = models.CharField(max_length=320)
@@ -31,6 +32,11 @@ class Message(models.Model):
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True, help_text="When it was sent, failed or was cancelled.")
+    reason = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why it waits (a rate limit) or why it was not sent, in a few words for its reader.",
+    )
 
     # Set while a consumer holds the row; a lease past its expiry means the consumer died.
     claim_token = models.CharField(max_length=32, blank=True, db_index=True)
@@ -65,31 +71,67 @@ class Message(models.Model):
     def _held(self):
         return Message.objects.filter(pk=self.pk, status=self.Status.SENDING, claim_token=self.claim_token)
 
-    def mark_sent(self, note=""):
+    def _update_held(self, **values):
+        """``self._held().update(**values)`` as one plain UPDATE; for the per-message outcome on the hot path.
+
+        The queryset path spends several times the statement's own cost building it; values
+        are still converted by each field, so every database gets what Django would send.
+        """
+        conn = connections[router.db_for_write(Message)]
+        fields = [self._meta.get_field(name) for name in values]
+        quote = conn.ops.quote_name
+        sql = "UPDATE {} SET {} WHERE {} = %s AND {} = %s AND {} = %s".format(
+            quote(self._meta.db_table),
+            ", ".join(f"{quote(f.column)} = %s" for f in fields),
+            quote("id"),
+            quote("status"),
+            quote("claim_token"),
+        )
+        params = [f.get_db_prep_save(v, conn) for f, v in zip(fields, values.values(), strict=True)]
+        with conn.cursor() as cursor:
+            cursor.execute(sql, [*params, self.pk, self.Status.SENDING, self.claim_token])
+            return cursor.rowcount
+
+    def mark_sent(self, note="", reason=""):
         now = timezone.now()
-        return self._held().update(
+        return self._update_held(
             status=self.Status.SENT,
             sent_at=now,
             finished_at=now,
             last_error=note[:2000],
+            reason=reason[:200],
             claim_token="",
             lease_expires_at=None,
         )
 
-    def mark_failed(self, error):
-        return self._held().update(
+    def mark_failed(self, error, reason=""):
+        return self._update_held(
             status=self.Status.FAILED,
             finished_at=timezone.now(),
             last_error=error[:2000],
+            reason=reason[:200],
             claim_token="",
             lease_expires_at=None,
         )
 
     def mark_retry(self, error, due_at):
-        return self._held().update(
+        return self._update_held(
             status=self.Status.QUEUED,
             due_at=due_at,
             last_error=error[:2000],
+            reason="",
+            claim_token="",
+            lease_expires_at=None,
+        )
+
+    def mark_suppressed(self, error, reason):
+        """Every recipient is suppressed: nothing was attempted, and nothing will be."""
+        return self._held().update(
+            status=self.Status.SUPPRESSED,
+            attempts=F("attempts") - 1,
+            finished_at=timezone.now(),
+            last_error=error[:2000],
+            reason=reason[:200],
             claim_token="",
             lease_expires_at=None,
         )
@@ -102,6 +144,132 @@ class Message(models.Model):
             claim_token="",
             lease_expires_at=None,
         )
+
+    @classmethod
+    def throttle(cls, rows, until, reason):
+        """Give ``rows`` back untried until ``until`` (a rate limit's next slot); the attempt is not counted.
+
+        One UPDATE for the lot; the rows stay queued (so ``claim`` takes them when due) with ``reason`` set.
+        """
+        if not rows:
+            return 0
+        held = cls.objects.filter(
+            pk__in=[r.pk for r in rows], claim_token__in={r.claim_token for r in rows}, status=cls.Status.SENDING
+        )
+        return held.update(
+            status=cls.Status.QUEUED,
+            due_at=until,
+            attempts=F("attempts") - 1,
+            reason=reason[:200],
+            claim_token="",
+            lease_expires_at=None,
+        )
+
+    def status_in_words(self):
+        """Where it stands, as its reader would say it: "sent 10:42", "waiting: relay limit" ..."""
+
+        def hm(when):
+            return timezone.localtime(when).strftime("%H:%M")
+
+        if self.status == self.Status.SENT:
+            return f"sent {hm(self.sent_at)}" + (f" ({self.reason})" if self.reason else "")
+        if self.status == self.Status.QUEUED:
+            if self.reason:
+                return f"waiting: {self.reason}"
+            if self.last_error and self.attempts:
+                return f"retrying at {hm(self.due_at)}: {_short(self.last_error)}"
+            return "queued"
+        if self.status == self.Status.SENDING:
+            return "sending"
+        if self.status == self.Status.CANCELLED:
+            return "not sent: cancelled"
+        return f"not sent: {self.reason or _short(self.last_error) or self.status}"
+
+
+def _short(text, limit=60):
+    text = text.splitlines()[0] if text else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Attempt(models.Model):
+    """One try at handing a message to the relay: when, how long, and what the relay answered."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent"
+        RETRY = "retry"
+        FAILED = "failed"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attempt_log")
+    started_at = models.DateTimeField()
+    duration = models.FloatField(help_text="Seconds from the first SMTP command to the relay's answer.")
+    outcome = models.CharField(max_length=8, choices=Outcome)
+    code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="SMTP reply code; empty if none came.")
+    reply = models.TextField(blank=True, help_text="The relay's reply text, or the error when it never answered.")
+    recipients = models.JSONField(default=list, help_text="The envelope recipients tried this time.")
+    host = models.CharField(max_length=128)
+    pid = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [models.Index(fields=["started_at"], name="attempt_started")]
+
+    def __str__(self):
+        return f"attempt on outbox {self.message_id} at {self.started_at:%Y-%m-%d %H:%M:%S}: {self.code or '-'}"
+
+    _COLUMNS = ("message_id", "started_at", "duration", "outcome", "code", "reply", "recipients", "host", "pid")
+
+    def insert(self):
+        """INSERT this row with one plain statement: it is written once per message sent, on the hot path.
+
+        ``save()`` costs several times more in Python than the statement itself; values are
+        still converted by each field, so every database gets what Django would send.
+        """
+        conn = connections[router.db_for_write(Attempt)]
+        fields = [self._meta.get_field(name) for name in self._COLUMNS]
+        sql = "INSERT INTO {} ({}) VALUES ({})".format(
+            conn.ops.quote_name(self._meta.db_table),
+            ", ".join(conn.ops.quote_name(f.column) for f in fields),
+            ", ".join(["%s"] * len(fields)),
+        )
+        with conn.cursor() as cursor:
+            cursor.execute(sql, [f.get_db_prep_save(getattr(self, f.attname), conn) for f in fields])
+
+
+class Suppression(models.Model):
+    """An address the relay rejected permanently: later messages are not sent to it until lifted."""
+
+    address = models.CharField(max_length=320, unique=True, help_text="Lower-cased envelope address.")
+    reason = models.TextField(help_text="The relay's permanent rejection (code and text).")
+    failed_at = models.DateTimeField(help_text="When the original delivery failed.")
+    message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The message that failed.",
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True, help_text="Set when someone lifted it; empty = in force.")
+
+    class Meta:
+        ordering = ["-failed_at"]
+
+    def __str__(self):
+        return f"{self.address} suppressed since {self.failed_at:%Y-%m-%d}"
+
+    @property
+    def active(self):
+        return self.lifted_at is None
+
+
+class RateLimit(models.Model):
+    """The next free sending slot for one limit key ("relay" or "domain:gmail.com"), shared by all consumers."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    next_at = models.DateTimeField(help_text="No message under this key may start before this time.")
+
+    def __str__(self):
+        return f"{self.key}: next slot {self.next_at:%H:%M:%S.%f}"
 
 
 def retry_delay(attempts):

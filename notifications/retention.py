@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from notifications.models import Message
+from notifications.models import Attempt, Message
 
 
 def prunable(now):
@@ -14,6 +14,11 @@ def prunable(now):
     return {
         "sent e-mails": Message.objects.filter(status=Message.Status.SENT, finished_at__lt=sent_before),
         "failed or cancelled e-mails": Message.objects.filter(
-            status__in=[Message.Status.FAILED, Message.Status.CANCELLED], finished_at__lt=failed_before
+            status__in=[Message.Status.FAILED, Message.Status.CANCELLED, Message.Status.SUPPRESSED],
+            finished_at__lt=failed_before,
+        ),
+        # Attempts of pruned e-mails go with them; these are old attempts of e-mails still kept.
+        "delivery attempts": Attempt.objects.filter(
+            started_at__lt=now - timedelta(days=settings.NOTIFICATIONS_ATTEMPT_RETENTION_DAYS)
         ),
     }

@@ -21,6 +21,8 @@ def deliver(ids=()):
     outcome = delivery.deliver(ids)
     if outcome.retry_at:
         enqueue(eta=max(outcome.retry_at))
+    if outcome.wake_at:
+        enqueue(eta=min(outcome.wake_at))  # the next rate-limit slot: throttled rows go then
     if outcome.more_due:
         enqueue()
 

@@ -1,5 +1,6 @@
 """The real e-mail transport (from EMAIL_URL), sending stored MIME bytes as they are."""
 
+import smtplib
 from email import message_from_bytes
 
 from django.conf import settings
@@ -10,8 +11,8 @@ from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 class StoredEmail(EmailMessage):
     """A stored outbox row presented to Django's non-SMTP backends (console, file, locmem)."""
 
-    def __init__(self, row):
-        super().__init__(subject=row.subject, from_email=row.from_email, to=list(row.recipients))
+    def __init__(self, row, recipients=None):
+        super().__init__(subject=row.subject, from_email=row.from_email, to=list(recipients or row.recipients))
         self._raw = bytes(row.raw)
 
     def message(self, *, policy=None):
@@ -29,15 +30,55 @@ class Transport:
     def __init__(self, backend=None, **options):
         self.backend = get_connection(backend or settings.NOTIFICATIONS_TRANSPORT, fail_silently=False, **options)
         self.is_smtp = isinstance(self.backend, SMTPBackend)
+        self.last_reply = (None, "")
 
-    def send(self, row):
-        """Send one outbox row; return ``{address: (code, reply)}`` of recipients the relay refused."""
+    def send(self, row, recipients=None):
+        """Send one outbox row to ``recipients`` (default: all of its own).
+
+        Return ``{address: (code, reply)}`` of recipients the relay refused; the relay's
+        answer to the message itself is left in ``last_reply`` as ``(code, text)``.
+        """
+        recipients = list(recipients or row.recipients)
         if not self.is_smtp:
-            self.backend.send_messages([StoredEmail(row)])
+            self.backend.send_messages([StoredEmail(row, recipients)])
+            self.last_reply = (None, f"handed to {type(self.backend).__module__}")
             return {}
         if self.backend.connection is None:
             self.backend.open()
-        return self.backend.connection.sendmail(row.from_email, list(row.recipients), bytes(row.raw))
+        return self._sendmail(self.backend.connection, row.from_email, recipients, bytes(row.raw))
+
+    def _sendmail(self, conn, sender, recipients, raw):
+        """``smtplib.SMTP.sendmail``, keeping the relay's reply to DATA (sendmail drops it)."""
+        conn.ehlo_or_helo_if_needed()
+        options = [f"size={len(raw)}"] if conn.does_esmtp and conn.has_extn("size") else []
+        code, resp = conn.mail(sender, options)
+        if code != 250:
+            self._abandon(conn, code)
+            raise smtplib.SMTPSenderRefused(code, resp, sender)
+        refused = {}
+        for address in recipients:
+            code, resp = conn.rcpt(address)
+            if code not in (250, 251):
+                refused[address] = (code, resp)
+            if code == 421:
+                self._abandon(conn, code)
+                raise smtplib.SMTPRecipientsRefused(refused)
+        if len(refused) == len(recipients):
+            self._abandon(conn, 0)
+            raise smtplib.SMTPRecipientsRefused(refused)
+        code, resp = conn.data(raw)
+        if code != 250:
+            self._abandon(conn, code)
+            raise smtplib.SMTPDataError(code, resp)
+        self.last_reply = (code, resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp))
+        return refused
+
+    @staticmethod
+    def _abandon(conn, code):
+        if code == 421:
+            conn.close()
+        else:
+            conn._rset()
 
     def reset(self):
         """Drop a connection that failed, so the next send opens a fresh one."""

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from notifications.retention import prunable as outbox_prunable
+from operations import queue_results
 from operations.heartbeat import prunable as heartbeat_prunable
 from operations.models import PeriodicRun
 from reports.retention import prunable as reports_prunable
@@ -24,6 +25,7 @@ def sources(now):
         **heartbeat_prunable(now),
         "expired sessions": Session.objects.filter(expire_date__lt=now),
         **reports_prunable(now),
+        "unread queue results": queue_results.prune,
     }
 
 

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 
 import peewee
+from django.conf import settings
 from django.db.models import Count, Min
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -84,6 +85,12 @@ def outbox(now):
         "oldest_queued": oldest,
         "oldest_queued_age": (now - oldest).total_seconds() if oldest else None,
         "retrying": Message.objects.filter(status=Message.Status.QUEUED, attempts__gt=0).count(),
+        # Rate limits (notifications.limits): how many wait for a slot, and how fast mail leaves.
+        "throttled": Message.objects.filter(status=Message.Status.QUEUED).exclude(reason="").count(),
+        "sent_last_minute": Message.objects.filter(  # finished_at: the (status, finished_at) index
+            status=Message.Status.SENT, finished_at__gte=now - datetime.timedelta(minutes=1)
+        ).count(),
+        "rate_limit": settings.EMAIL_RATE_LIMIT,
     }
 
 

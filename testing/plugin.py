@@ -6,13 +6,17 @@ Enable with ``pytest_plugins = ["testing.plugin"]`` in your ``conftest.py``;
 
 import os
 import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC
 
 import pytest
 from django.utils.module_loading import import_string
 from huey.contrib.djhuey import HUEY
 
 from mysite.queue import huey_settings
-from testing.consumer import Consumer, consumer_env, database_url
+from testing.consumer import BASE_DIR, Consumer, consumer_env, database_url
 from testing.smtp import SMTPServer
 
 # Tests flush this Redis database; TEST_REDIS_DB lets parallel checkouts keep apart.
@@ -215,3 +219,93 @@ def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout} s waiting for {message}")
+
+
+@pytest.fixture
+def run_periodic(transactional_db):
+    """Move the clock to ``at`` and run the periodic tasks due then, in this process, as the consumer would.
+
+    ``run_periodic(at)`` asks Huey which periodic tasks are due at ``at`` (``read_periodic``) and
+    runs each through ``HUEY.execute``; while they run, ``django.utils.timezone.now()`` reads
+    ``at`` (plus the time since the call). Returns the names of the tasks run; a task that
+    raises fails the test.
+    """
+    from django.utils import timezone
+    from huey import signals
+
+    def run(at):
+        stamp = at.astimezone(UTC).replace(tzinfo=None) if HUEY.utc else timezone.make_naive(at)
+        errors = []
+
+        def on_error(signal, task, exc=None):
+            errors.append(exc)
+
+        real_now, offset = timezone.now, at - timezone.now()
+        HUEY.signal(signals.SIGNAL_ERROR)(on_error)
+        timezone.now = lambda: real_now() + offset
+        try:
+            due = HUEY.read_periodic(stamp)
+            for task in due:
+                HUEY.execute(task, timestamp=stamp)
+        finally:
+            timezone.now = real_now
+            HUEY.disconnect_signal(on_error, signals.SIGNAL_ERROR)
+        if errors:
+            raise errors[0]
+        return [task.name for task in due]
+
+    return run
+
+
+@dataclass
+class DeadConsumer:
+    """A consumer process that claimed outbox rows and was killed (-9) holding their lease."""
+
+    pid: int
+    ids: list
+
+
+_CLAIM_AND_DIE = """
+import os, signal, sys, django
+django.setup()
+from notifications import delivery
+rows = delivery.claim(limit=int(sys.argv[1]) or None)
+print(os.getpid(), *(r.pk for r in rows), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.fixture
+def dead_consumer(transactional_db):
+    """Factory: ``dead_consumer(limit=None, expired=True)`` -> ``DeadConsumer(pid, ids)``.
+
+    A real process on this host claims up to ``limit`` due outbox rows (as a consumer does)
+    and is killed with SIGKILL holding them. With ``expired=True`` the clock has also passed
+    its lease, so the sweeper takes them back; with ``expired=False`` only a consumer starting
+    on this host (which sees the pid is gone) does.
+    """
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from notifications.models import Message
+
+    def die(limit=None, expired=True):
+        env = consumer_env(database_url(connection.settings_dict), _current_queue_url(), "memorymail://")
+        proc = subprocess.run(
+            [sys.executable, "-c", _CLAIM_AND_DIE, str(limit or 0)],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if proc.returncode != -9:
+            pytest.fail(f"the consumer to kill did not claim and die as planned:\n{proc.stderr[-2000:]}")
+        pid, *ids = map(int, proc.stdout.split())
+        if expired:
+            Message.objects.filter(pk__in=ids).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+        return DeadConsumer(pid=pid, ids=ids)
+
+    return die

@@ -40,8 +40,10 @@ class RecordingHandler:
         self.rejected = {}  # address -> reply for RCPT TO
         self.delay = 0.0  # seconds to wait before answering DATA (a slow relay)
         self.data_attempts = 0
+        self.rcpt_attempts = []  # every RCPT TO address offered, accepted or not
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.rcpt_attempts.append(address)
         if address.lower() in self.rejected:
             return self.rejected[address.lower()]
         envelope.rcpt_tos.append(address)

@@ -1,6 +1,7 @@
 """The daily cleanup: exactly what is past retention, in batches, once a day."""
 
 import datetime
+import zoneinfo
 from datetime import timedelta
 
 import pytest
@@ -8,8 +9,9 @@ from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.utils import timezone
 
-from notifications.models import Message
+from notifications.models import Attempt, Message
 from operations import cleanup
+from operations.models import PeriodicRun
 from operations.tasks import at_site_midnight
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,9 +50,11 @@ def test_it_deletes_exactly_what_is_past_retention(rows):
     assert counts == {
         "sent e-mails": 1,
         "failed or cancelled e-mails": 2,
+        "delivery attempts": 0,
         "expired sessions": 1,
         "consumer heartbeats": 0,
         **NO_REPORTS,
+        "unread queue results": 0,
     }
     left = set(Message.objects.values_list("pk", flat=True))
     assert left == {rows["new_sent"].pk, rows["new_failed"].pk, rows["old_queued"].pk}
@@ -71,9 +75,11 @@ def test_it_is_idempotent(rows):
     assert cleanup.run() == {
         "sent e-mails": 0,
         "failed or cancelled e-mails": 0,
+        "delivery attempts": 0,
         "expired sessions": 0,
         "consumer heartbeats": 0,
         **NO_REPORTS,
+        "unread queue results": 0,
     }
 
 
@@ -95,6 +101,46 @@ def test_it_runs_once_per_site_day(rows):
     row("sent", 40)
     # A day on: the new row, and the 29-day-old one that is now past 30 days.
     assert cleanup.run_if_due(now + timedelta(days=1))["sent e-mails"] == 2
+
+
+def test_the_periodic_task_runs_it_at_site_midnight(rows, run_periodic, settings):
+    settings.TIME_ZONE = "Europe/Paris"
+    midnight = datetime.datetime(2031, 1, 15, 0, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+
+    assert "daily_cleanup" not in run_periodic(midnight - timedelta(minutes=1))
+    assert "daily_cleanup" in run_periodic(midnight)
+
+    assert PeriodicRun.objects.get(name=cleanup.JOB).last_run_for == datetime.date(2031, 1, 15)
+    assert Message.objects.count() == 1  # years on, only the queued row is left
+
+
+def test_it_prunes_attempts_past_retention(deliver_now, settings):
+    from django.core.mail import send_mail
+
+    settings.NOTIFICATIONS_ATTEMPT_RETENTION_DAYS = 10
+    send_mail("Hi", "Body", "from@example.com", ["to@example.com"])
+    deliver_now()
+    Attempt.objects.update(started_at=timezone.now() - timedelta(days=11))
+
+    assert cleanup.run()["delivery attempts"] == 1
+    assert not Attempt.objects.exists() and Message.objects.exists()
+
+
+def test_it_prunes_queue_results_nobody_read_a_run_later():
+    import uuid
+
+    from huey.contrib.djhuey import HUEY
+
+    unread = str(uuid.uuid4())
+    HUEY.storage.put_data(unread, b"a result", is_result=True)
+    HUEY.storage.put_data("mysite.lock.reports", b"1")
+
+    assert cleanup.run()["unread queue results"] == 0  # seen now; may still be read
+    fresh = str(uuid.uuid4())
+    HUEY.storage.put_data(fresh, b"another", is_result=True)
+    assert cleanup.run()["unread queue results"] == 1
+
+    assert set(HUEY.storage.result_items()) == {fresh, "mysite.lock.reports"}
 
 
 def test_midnight_is_the_site_time_zone_midnight(settings):

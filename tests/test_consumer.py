@@ -5,9 +5,10 @@ from collections import Counter
 import pytest
 from django.core.mail import send_mail
 from django.test import override_settings
+from huey.contrib.djhuey import HUEY
 
 from notifications import delivery, tasks
-from notifications.models import Message
+from notifications.models import Attempt, Message
 from testing.plugin import use_queue, wait_until
 
 pytestmark = [pytest.mark.consumer, pytest.mark.django_db(transaction=True)]
@@ -71,6 +72,25 @@ def test_a_relay_refusing_for_a_while_gets_everything_later(queue_url, start_con
     assert len(seen) == 20 and max(seen.values()) == 1
     assert Message.objects.filter(attempts__gt=1).exists()
     assert smtp_server.handler.data_attempts > 20
+
+
+def test_the_attempt_rows_match_what_the_server_saw(queue_url, start_consumer, smtp_server):
+    smtp_server.refuse_for(2, reply="421 4.3.2 Service busy")
+    for i in range(10):
+        send_mail(f"seen {i}", "Body", "from@example.com", ["to@example.com"])
+    consumer = start_consumer(smtp_server.url, NOTIFICATIONS_RETRY_BASE_SECONDS=1)
+
+    wait_until(lambda: statuses() == {"sent": 10}, timeout=60, message="all 10 sent")
+    arrived = smtp_server.messages
+    attempts = Attempt.objects.all()
+    assert attempts.filter(outcome="sent").count() == len(arrived) == 10
+    assert attempts.count() == smtp_server.handler.data_attempts  # each DATA the server answered is a row
+    assert set(attempts.filter(outcome="retry").values_list("code", "reply")) == {(421, "4.3.2 Service busy")}
+    assert set(attempts.values_list("pid", flat=True)) == {consumer.pid}
+    for message in Message.objects.all():
+        replies = [a.code for a in message.attempt_log.all()]
+        assert replies[-1] == 250 and set(replies[:-1]) <= {421} and len(replies) == message.attempts
+    assert HUEY.storage.result_store_size() == 0  # our tasks return nothing and store nothing
 
 
 def test_a_permanent_rejection_ends_failed_at_once(queue_url, start_consumer, smtp_server):

@@ -1,5 +1,6 @@
 """Claim, send, record: in this process, against a real SMTP server on loopback."""
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from django.core.mail import send_mail
 from django.utils import timezone
 
 from notifications import delivery
-from notifications.models import Message
+from notifications.models import Attempt, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,14 +109,22 @@ def test_a_claim_is_recorded_before_sending():
     assert stored.claim_token == row.claim_token
 
 
-def test_the_sweeper_recovers_an_expired_lease(deliver_now):
+def test_the_sweeper_recovers_an_expired_lease(deliver_now, dead_consumer):
     queue(1)
-    delivery.claim()  # a consumer took it ... and died
-    Message.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    dead = dead_consumer(expired=True)  # a consumer took it ... and died
 
+    assert Message.objects.get().claimed_by == f"{delivery.HOST}:{dead.pid}"
     assert delivery.sweep() == 1
     assert Message.objects.get().status == Message.Status.QUEUED
     assert [m.subject for m in deliver_now()] == ["Hello 0"]
+
+
+def test_a_live_lease_is_left_alone_by_the_sweeper(dead_consumer):
+    queue(1)
+    dead_consumer(expired=False)
+
+    assert delivery.sweep() == 0
+    assert Message.objects.get().status == Message.Status.SENDING
 
 
 def test_a_consumer_that_lost_its_lease_cannot_overwrite_the_outcome():
@@ -129,11 +138,11 @@ def test_a_consumer_that_lost_its_lease_cannot_overwrite_the_outcome():
     assert Message.objects.get().status == Message.Status.SENDING
 
 
-def test_orphans_of_a_dead_consumer_on_this_host_are_requeued():
-    queue(2)
-    delivery.claim()
-    Message.objects.update(claimed_by=f"{delivery.HOST}:999999")  # no such pid
+def test_orphans_of_a_dead_consumer_on_this_host_are_requeued(dead_consumer):
+    queue(3)
+    dead = dead_consumer(limit=2, expired=False)
 
+    assert len(dead.ids) == 2
     assert delivery.recover_orphans() == 2
     assert set(Message.objects.values_list("status", flat=True)) == {"queued"}
 
@@ -145,3 +154,33 @@ def test_one_connection_serves_a_whole_batch(deliver_now, smtp_server):
     peers = {m.peer for m in smtp_server.messages}
     assert len(smtp_server.messages) == 20
     assert len(peers) == 1 and peers != {()}
+
+
+def test_each_attempt_is_a_row_with_the_relays_answer(deliver_now, smtp_server):
+    smtp_server.refuse_for(60, reply="421 4.3.2 Service busy")
+    queue(1)
+    deliver_now()
+    smtp_server.refuse_for(0)
+    Message.objects.update(due_at=timezone.now())
+    deliver_now()
+
+    row = Message.objects.get()
+    attempts = list(row.attempt_log.all())
+    assert [(a.outcome, a.code) for a in attempts] == [("retry", 421), ("sent", 250)]
+    assert attempts[0].reply == "4.3.2 Service busy" and "accepted" in attempts[1].reply
+    assert all(a.host == delivery.HOST and a.pid == os.getpid() and 0 < a.duration < 5 for a in attempts)
+    assert attempts[1].started_at <= row.sent_at
+
+
+def test_an_unanswered_attempt_has_no_code(settings):
+    queue(1)
+    from notifications.transport import Transport
+
+    delivery.deliver(
+        transport_factory=lambda: Transport(
+            "django.core.mail.backends.smtp.EmailBackend", host="127.0.0.1", port=1, timeout=2
+        )
+    )
+
+    [attempt] = Attempt.objects.all()
+    assert attempt.code is None and attempt.outcome == "retry" and "ConnectionRefusedError" in attempt.reply

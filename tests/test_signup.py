@@ -81,3 +81,24 @@ def test_the_home_page_shows_only_the_users_own_emails(client):
     content = client.get("/").content
     assert b"Welcome to mysite, ada" in content
     assert b"For someone else" not in content
+
+
+def test_the_home_page_says_where_each_email_stands(client, deliver_now, smtp_server, settings):
+    from django.core.mail import send_mail
+    from django.utils import timezone
+
+    settings.EMAIL_RATE_LIMIT = "1/h"
+    client.post("/accounts/signup/", GOOD)
+    smtp_server.reject("ada@example.com", reply="550 5.1.1 No such user")
+    deliver_now()  # the welcome is rejected: ada@ is now suppressed
+    send_mail("After", "x", "from@example.com", ["ada@example.com"])
+    deliver_now()
+    smtp_server.handler.rejected.clear()
+    send_mail("Waiting", "x", "from@example.com", ["ada@example.com", "other@example.com"])
+    deliver_now()  # the hourly slot is taken: it waits
+
+    content = client.get("/").content.decode()
+    assert "not sent: address rejected" in content
+    today = timezone.localdate().isoformat()
+    assert f"not sent: address suppressed since {today}" in content
+    assert "waiting: relay limit" in content

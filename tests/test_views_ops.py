@@ -106,3 +106,18 @@ def test_it_lists_reports_in_flight(client, staff):
 
     assert "40 %" in section and "running" in section
     assert "done" not in section
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_shows_mail_waiting_for_the_rate_limit_and_the_rate(client, staff, settings):
+    from notifications import delivery
+
+    settings.EMAIL_RATE_LIMIT = "30/m"
+    for i in range(5):
+        send_mail(f"Hi {i}", "Body", "from@example.com", ["to@example.com"])
+    delivery.deliver()  # one slot now; the rest wait 2 s each
+
+    page = client.get("/operations/").content.decode()
+
+    assert '<td id="outbox-throttled">4</td>' in page
+    assert '<td id="outbox-sent-last-minute">1 (limit 30/m)</td>' in page

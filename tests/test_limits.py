@@ -1,0 +1,187 @@
+"""Relay and per-domain rate limits: shared by every consumer, throttled rows wait without counting."""
+
+import smtplib
+from datetime import timedelta
+
+import pytest
+from django.core.mail import send_mail
+from django.utils import timezone
+
+from notifications import delivery, limits
+from notifications.models import Attempt, Message, RateLimit
+from testing.plugin import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def queue(n=1, to="to@example.com"):
+    for i in range(n):
+        send_mail(f"Hello {i}", "Body", "from@example.com", [to])
+
+
+@pytest.mark.parametrize(
+    "text, rate",
+    [("30/m", (30, 60)), ("14/s", (14, 1)), ("1000/h", (1000, 3600)), (" 5 / m ", (5, 60)), ("", None)],
+)
+def test_it_reads_the_accepted_forms(text, rate):
+    parsed = limits.parse_rate(text)
+    assert (parsed and (parsed.count, parsed.period)) == rate
+
+
+@pytest.mark.parametrize("text", ["30", "30/min", "0/s", "x/m", "-1/s", "30/d", "1.5/s"])
+def test_it_refuses_anything_else(text):
+    with pytest.raises(limits.LimitError):
+        limits.parse_rate(text)
+
+
+def test_it_reads_domain_limits():
+    assert limits.parse_domain_rates("gmail.com=20/m, Outlook.com=30/m") == {
+        "gmail.com": limits.Rate(20, 60),
+        "outlook.com": limits.Rate(30, 60),
+    }
+    for bad in ("gmail.com", "gmail.com=", "=20/m", "gmail.com=20/x", "a@gmail.com=1/s"):
+        with pytest.raises(limits.LimitError):
+            limits.parse_domain_rates(bad)
+
+
+def test_slots_are_spaced_and_shared_through_the_database():
+    rate = limits.Rate(10, 1)
+    slots = [limits.take("relay", rate) for _ in range(10)]
+
+    assert slots[0].wait == 0
+    assert all(0.8 < s.wait < 0.9 for s in slots[-1:])
+    starts = [s.at for s in slots]
+    assert {(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)} == {0.1}
+    limits.take("relay", rate)  # about 1 s ahead: still waited for in place
+    over = limits.take("relay", rate)  # 1.1 s ahead: out of reach, and nothing taken
+    assert over.free_at is not None and over.wait == 0
+    assert RateLimit.objects.get(key="relay").next_at == over.free_at
+
+
+def test_without_a_limit_the_hot_path_pays_nothing(deliver_now, django_assert_max_num_queries, settings):
+    settings.EMAIL_RATE_LIMIT = ""
+    queue(20)
+    deliver_now()  # warm up connections and caches
+    queue(20)
+
+    # Per batch: the claim (select, update, select), an empty claim, the suppression lookup. Per
+    # message: its outcome and its attempt row in one transaction (BEGIN and COMMIT count on SQLite).
+    with django_assert_max_num_queries(3 + 1 + 1 + 20 * 4):
+        assert len(deliver_now()) == 20
+    assert not RateLimit.objects.exists()
+
+
+def test_over_the_limit_rows_wait_their_turn_uncounted(deliver_now, settings):
+    settings.EMAIL_RATE_LIMIT = "2/m"  # a slot every 30 s
+    queue(3)
+
+    outcome = delivery.deliver()  # through memorymail: the first goes, the rest wait
+    rows = list(Message.objects.order_by("id"))
+
+    assert [r.status for r in rows] == ["sent", "queued", "queued"]
+    assert [r.attempts for r in rows] == [1, 0, 0]
+    assert {r.status_in_words() for r in rows[1:]} == {"waiting: relay limit"}
+    slot = RateLimit.objects.get(key="relay").next_at
+    assert all(r.due_at == slot - timedelta(seconds=limits.EARLY) for r in rows[1:])
+    assert outcome.wake_at == [rows[1].due_at]
+    assert delivery.deliver().sent == 0  # not before the slot
+    Message.objects.filter(status="queued").update(due_at=timezone.now())
+    RateLimit.objects.update(next_at=timezone.now())  # the slot has come
+    assert delivery.deliver().sent == 1
+    assert Attempt.objects.count() == 2
+
+
+def test_a_domain_limit_holds_back_only_that_domain(settings, django_assert_max_num_queries):
+    settings.EMAIL_DOMAIN_RATE_LIMITS = "gmail.com=1/h"
+    queue(30, to="a@gmail.com")
+    queue(2, to="b@example.com")
+    send_mail("Both", "Body", "from@example.com", ["c@example.com", "D@Gmail.com"])
+    send_mail("Look-alike", "Body", "from@example.com", ["e@gmail.com.example.org"])
+
+    delivery.deliver()
+
+    words = {}
+    for row in Message.objects.order_by("id"):
+        words.setdefault(row.recipients[-1].lower(), []).append(row.status_in_words())
+    assert words["a@gmail.com"][0].startswith("sent")
+    assert set(words["a@gmail.com"][1:]) == {"waiting: gmail.com limit"}
+    assert all(w.startswith("sent") for w in words["b@example.com"] + words["e@gmail.com.example.org"])
+    assert words["d@gmail.com"] == ["waiting: gmail.com limit"]
+    gmail = Message.objects.filter(reason="gmail.com limit")
+    assert len(set(gmail.values_list("due_at", flat=True))) == 1 and not gmail.filter(attempts__gt=0).exists()
+    # Waiting rows are not claimed and given back one by one: the next run does nothing.
+    with django_assert_max_num_queries(3):
+        assert delivery.deliver().throttled == 0
+
+
+def test_a_relay_slow_down_pushes_the_next_slot_back(deliver_now, smtp_server, settings):
+    settings.EMAIL_RATE_LIMIT = "100/s"
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 60
+    smtp_server.refuse_for(60, reply="421 4.7.0 Too many messages, slow down")
+    queue(5)
+
+    deliver_now()
+
+    rows = list(Message.objects.order_by("id"))
+    assert smtp_server.handler.data_attempts == 1  # the others were not tried into the relay's face
+    assert rows[0].attempts == 1 and "421" in rows[0].last_error
+    assert [r.attempts for r in rows[1:]] == [0, 0, 0, 0]
+    assert RateLimit.objects.get(key="relay").next_at > timezone.now() + timedelta(seconds=50)
+    assert {r.status_in_words() for r in rows[1:]} == {"waiting: relay limit"}
+
+
+def test_a_bad_limit_is_a_system_check_error(settings):
+    from notifications.checks import check_rate_limits
+
+    settings.EMAIL_RATE_LIMIT = "30 per minute"
+    settings.EMAIL_DOMAIN_RATE_LIMITS = "gmail.com:20/m"
+
+    errors = check_rate_limits(None)
+
+    assert [e.id for e in errors] == ["notifications.E001", "notifications.E002"]
+    assert "EMAIL_RATE_LIMIT" in errors[0].msg and "N/s, N/m or N/h" in errors[0].msg
+    assert "EMAIL_DOMAIN_RATE_LIMITS" in errors[1].msg and "gmail.com=20/m" in errors[1].msg
+
+
+@pytest.mark.consumer
+@pytest.mark.slow
+def test_two_consumers_share_one_limit(start_consumer, smtp_server):
+    """60 e-mails under 10/s through two real consumers: all arrive, never faster than 10 a second."""
+    total = 60
+    for i in range(total):
+        send_mail(f"limited {i}", "Body", "from@example.com", [f"to{i}@example.com"])
+    env = {"EMAIL_RATE_LIMIT": "10/s", "HUEY_WORKERS": 4}
+    start_consumer(smtp_server.url, **env)
+    start_consumer(smtp_server.url, **env)
+
+    arrived = smtp_server.wait_for(total, timeout=60)
+
+    wait_until(lambda: Message.objects.filter(status="sent").count() == total, message="every row sent")
+    assert len({m.subject for m in arrived}) == total
+    times = sorted(m.at for m in arrived)
+    # At most 10 a second: any 11 consecutive arrivals span a second or more. The slots are
+    # exactly 0.1 s apart, but a busy machine (2 cores, parallel test runs) delays a send now and
+    # then by up to ~0.15 s, so allow 0.2 s of jitter. Without the shared limit, two consumers
+    # at 10/s each would send these 11 within 0.5 s; with no limit, within a few ms.
+    spans = [b - a for a, b in zip(times, times[10:], strict=False)]
+    assert min(spans) > 0.8
+    assert times[-1] - times[0] > (total - 1) / 10 - 0.1
+    started = sorted(Attempt.objects.values_list("started_at", flat=True))
+    starts = [(b - a).total_seconds() for a, b in zip(started, started[10:], strict=False)]
+    assert min(starts) > 0.8  # the same, as the consumers wrote their attempts down
+    assert len({pid for pid in Attempt.objects.values_list("pid", flat=True)}) == 2  # both did their share
+
+
+@pytest.mark.parametrize(
+    "exc, slow",
+    [
+        (smtplib.SMTPDataError(421, b"4.7.0 Too many messages, slow down"), True),
+        (smtplib.SMTPDataError(451, b"4.7.1 Rate limited"), True),
+        (smtplib.SMTPRecipientsRefused({"a@x.org": (451, b"Too many recipients this hour")}), True),
+        (smtplib.SMTPDataError(421, b"4.3.2 Service busy"), False),
+        (smtplib.SMTPDataError(550, b"5.7.1 Too many bad words"), False),
+        (ConnectionRefusedError(), False),
+    ],
+)
+def test_it_knows_a_relays_slow_down(exc, slow):
+    assert delivery._slow_down(exc) is slow
