@@ -90,12 +90,40 @@ def run(examples):
     def other_methods(method, path):
         check("other methods", client.generic(method, path), (method, path))
 
-    cases = [form_case(p, f) for p, f in FORMS.items()] + [
+    staff = Client(raise_request_exception=False)
+    staff.force_login(User.objects.create_superuser("boss", "boss@example.com", "a-Long-pass-42"))
+    outbox_admin = "/admin/notifications/message/"
+    admin_params = st.sampled_from(["q", "status__exact", "o", "p", "created_at__gte", "e", "all"]) | TEXT
+
+    @config
+    @given(st.dictionaries(admin_params, TEXT, max_size=4))
+    def admin_changelist(params):
+        check(f"GET {outbox_admin} (staff)", staff.get(outbox_admin, params), params)
+
+    @config
+    @given(
+        st.sampled_from(["retry", "cancel", "delete_selected", ""]) | TEXT,
+        st.lists(TEXT | st.integers().map(str), max_size=5),
+    )
+    def admin_actions(action, selected):
+        data = {"action": action, "_selected_action": selected, "index": "0"}
+        check(f"POST {outbox_admin} actions (staff)", staff.post(outbox_admin, data), data)
+
+    @config
+    @given(TEXT | st.integers().map(str))
+    def admin_change_page(pk):
+        check(f"GET {outbox_admin}<id>/change/ (staff)", staff.get(f"{outbox_admin}{quote(pk, safe='')}/change/"), pk)
+
+    cases = [form_case(p, f) for p, f in FORMS.items()]
+    cases += [
         raw_bodies,
         query_strings,
         reset_links,
         any_path,
         other_methods,
+        admin_changelist,
+        admin_actions,
+        admin_change_page,
     ]
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         for case in cases:
