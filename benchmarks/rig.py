@@ -105,7 +105,12 @@ def start_consumer(work, email_url, label="consumer", workers=4, wait=True, **ex
     from testing.consumer import Consumer, consumer_env
 
     env = consumer_env(os.environ["DATABASE_URL"], os.environ["HUEY_URL"], email_url, HUEY_WORKERS=workers, **extra)
-    return Consumer(env, Path(work) / f"{label}.log").start(wait=wait)
+    consumer = Consumer(env, Path(work) / f"{label}.log")
+    try:
+        return consumer.start(wait=wait)
+    except Exception:
+        consumer.kill()  # never leave a consumer behind that did not come up in time
+        raise
 
 
 def clear_outbox():
