@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run setup test test-pg-redis lint format browser nginx bench faults clean
+.PHONY: run setup test test-pg-redis lint format browser nginx bench bench-quick faults faults-quick profile-drain clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,25 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## bench: the benchmarks (about 15 minutes); prints the table and writes docs/benchmarks.md
+bench: $(VENV)/.dev
+	$(BIN)/python -m benchmarks
+
+bench-quick: $(VENV)/.dev
+	BENCH_QUICK=1 $(BIN)/python -m benchmarks
+
+## faults: the fault suite (about 10 minutes); writes docs/reliability.md, fails when a scenario fails
+faults: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.faults
+
+## faults-quick: the same scenarios, smaller (a couple of minutes; CI runs it)
+faults-quick: $(VENV)/.dev
+	FAULTS_QUICK=1 $(BIN)/python -m benchmarks.faults
+
+## profile-drain: where a draining consumer spends its time (py-spy)
+profile-drain: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.profile_drain
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,6 +1,8 @@
 """The outbox in the admin: filter, search, read, retry, cancel; each message's attempts; the suppression list."""
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import BadRequest
 from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html
@@ -84,6 +86,12 @@ class MessageAdmin(admin.ModelAdmin):
     def has_manage_permission(self, request):
         """Retry and cancel need the model's change permission, though the rows stay read-only."""
         return request.user.has_perm("notifications.change_message")
+
+    def response_action(self, request, queryset):
+        """A selection that is not a list of ids (a tampered form) is a 400, not Django's ValueError 500."""
+        if not all(pk.isascii() and pk.isdigit() for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)):
+            raise BadRequest("The selected e-mails must be given by their ids.")
+        return super().response_action(request, queryset)
 
     @admin.display(description="to")
     def to(self, obj):

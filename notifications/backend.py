@@ -2,6 +2,7 @@
 
 import logging
 from email.utils import parseaddr
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
@@ -20,11 +21,23 @@ def to_row(email_message):
     # message() refuses header injection (BadHeaderError); sanitize_address refuses newlines.
     raw = email_message.message().as_bytes(linesep="\r\n")
     return Message(
-        from_email=parseaddr(sanitize_address(email_message.from_email, encoding))[1],
-        recipients=[parseaddr(sanitize_address(a, encoding))[1] for a in email_message.recipients()],
+        from_email=envelope_address(email_message.from_email, encoding),
+        recipients=[envelope_address(a, encoding) for a in email_message.recipients()],
         subject=str(email_message.subject)[:255],
         raw=raw,
     )
+
+
+def envelope_address(address, encoding):
+    """The bare address for the SMTP envelope; refuses what Django's SMTP backend would refuse."""
+    return _envelope_address(address if isinstance(address, tuple) else str(address), encoding)
+
+
+@lru_cache(maxsize=1024)
+def _envelope_address(address, encoding):
+    # Django's address parser costs ~50 µs a call; the sender (and many recipients) repeat
+    # on every message. A refused address raises, and exceptions are not cached.
+    return parseaddr(sanitize_address(address, encoding))[1]
 
 
 class OutboxBackend(BaseEmailBackend):
@@ -37,10 +50,10 @@ class OutboxBackend(BaseEmailBackend):
         rows = [to_row(m) for m in email_messages if m.recipients()]
         if not rows:
             return 0
-        with transaction.atomic():
-            if len(rows) == 1:
-                rows[0].save()
-            else:
+        if len(rows) == 1:
+            rows[0].save()  # one INSERT is atomic by itself; in the caller's transaction it joins it
+        else:
+            with transaction.atomic():
                 rows = Message.objects.bulk_create(rows)
-            deliver_on_commit([r.pk for r in rows])
+        deliver_on_commit([r.pk for r in rows])  # after the caller's commit, or now in autocommit
         return len(rows)

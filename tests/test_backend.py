@@ -61,6 +61,20 @@ def test_a_recipient_with_a_newline_cannot_inject_headers():
     assert Message.objects.count() == 0
 
 
+def test_it_refuses_a_bad_sender_every_time_and_keeps_each_envelope_apart():
+    for _ in range(2):  # a refusal is never remembered as an answer
+        with pytest.raises((BadHeaderError, ValueError)):
+            send_mail("Hi", "Body", "from@example.com\nBcc: victim@example.com", ["to@example.com"])
+    send_mail("One", "Body", "Ada <ada@example.com>", ["bob@example.com"])
+    send_mail("Two", "Body", "Ada <ada@example.com>", ["Carol <carol@example.com>", "bob@example.com"])
+
+    envelopes = list(Message.objects.order_by("id").values_list("from_email", "recipients"))
+    assert envelopes == [
+        ("ada@example.com", ["bob@example.com"]),
+        ("ada@example.com", ["carol@example.com", "bob@example.com"]),
+    ]
+
+
 def test_it_still_succeeds_when_the_queue_is_unreachable(caplog):
     from mysite.queue import huey_settings  # noqa: F401 - the storage below is the real Redis client
     from testing.plugin import use_queue

@@ -1,0 +1,217 @@
+"""``python -m benchmarks`` (``make bench``): measure, print the table, write docs/benchmarks.md.
+
+``BENCH_QUICK=1`` runs every section once on small batches (a smoke run, not figures to quote).
+"""
+
+import importlib.util
+import sys
+import time
+
+from benchmarks import drain, enqueue, footprint, machine, pickup, request_cost, rig
+from benchmarks.report import Table
+from benchmarks.sink import Sink
+from benchmarks.stats import median, percentile
+
+QUICK = rig.quick("BENCH_QUICK")
+P = (
+    {
+        "runs": 1,
+        "requests": 200,
+        "inline": 5,
+        "enqueues": 500,
+        "drain": 1000,
+        "pickups": 6,
+        "idle": 5,
+        "footprint": 1000,
+    }
+    if QUICK
+    else {
+        "runs": 3,
+        "requests": 500,
+        "inline": 15,
+        "enqueues": 2000,
+        "drain": 10000,
+        "pickups": 12,
+        "idle": 15,
+        "footprint": 10000,
+    }
+)
+WORKERS = (1, 2, 4)
+
+
+def med_pct(runs, p):
+    """Median over runs of each run's ``p``-th percentile, in ms."""
+    return median([percentile(r, p) * 1000 for r in runs])
+
+
+def main():
+    work = rig.setup("bench")
+    started = time.monotonic()
+    sink, slow = Sink().start(), Sink().start()
+    storages = {
+        "SQLite": {"outbox": rig.sqlite_url(work / "huey.sqlite3"), "plain": rig.sqlite_url(work / "plain.sqlite3")},
+        "Redis": {"outbox": rig.REDIS_URL, "plain": rig.REDIS_URL},
+    }
+    table = Table(machine.describe(), QUICK, P)
+    try:
+        plain_cost = section_enqueue(table, storages)
+        section_request(table, slow, plain_cost["SQLite"])
+        section_drain(table, work, sink, storages)
+        section_pickup(table, work, sink, storages)
+        section_footprint(table, work, sink)
+        section_reports(table)
+    finally:
+        sink.stop()
+        slow.stop()
+    table.note(f"Whole run: {time.monotonic() - started:.0f} s.")
+    print(table.text())
+    table.write(rig.BASE_DIR / "docs" / "benchmarks.md")
+
+
+def section_request(table, slow, plain_cost_us):
+    print("1. request cost", flush=True)
+    rig.use_queue(rig.sqlite_url(rig.VAR / "bench" / "huey.sqlite3"))
+    runs = [request_cost.run(slow, P["requests"], P["inline"]) for _ in range(P["runs"])]
+    nothing = {p: med_pct([r["nothing"] for r in runs], p) for p in (50, 95)}
+    for view, label in (
+        ("outbox", "view sending one e-mail via the outbox"),
+        ("inline", "same view, inline SMTP (relay takes 200 ms)"),
+    ):
+        for p in (50, 95):
+            value = med_pct([r[view] for r in runs], p)
+            table.row("1 request", f"{label}, p{p}", value, "ms", "view sending nothing", nothing[p], ratio_kind="x")
+    for p in (50, 95):
+        extra = med_pct([r["outbox"] for r in runs], p) - nothing[p]
+        table.row(
+            "1 request",
+            f"added by queuing the e-mail, p{p}",
+            extra,
+            "ms",
+            "plain Huey INSERT + enqueue, SQLite",
+            plain_cost_us / 1000,
+            target=("<=", plain_cost_us / 1000, "ms") if p == 50 else None,
+        )
+
+
+def section_enqueue(table, storages):
+    print("2. enqueue cost", flush=True)
+    plain_cost = {}
+    for name, url in storages.items():
+        ours = median([median(enqueue.outbox(url["outbox"], P["enqueues"])) * 1e6 for _ in range(P["runs"])])
+        plain = median([median(enqueue.plain(url["plain"], P["enqueues"], False)) * 1e6 for _ in range(P["runs"])])
+        with_row = median([median(enqueue.plain(url["plain"], P["enqueues"], True)) * 1e6 for _ in range(P["runs"])])
+        table.row("2 enqueue", f"plain Huey enqueue only, {name}", plain, "µs")
+        table.row(
+            "2 enqueue",
+            f"send_mail() to the outbox, {name}",
+            ours,
+            "µs",
+            f"plain Huey INSERT + enqueue, {name}",
+            with_row,
+            target=("<=", with_row, "µs"),
+        )
+        plain_cost[name] = with_row
+    return plain_cost
+
+
+def section_drain(table, work, sink, storages):
+    print("3. drain", flush=True)
+    results = drain.run(work, sink, P["drain"], P["runs"], storages, WORKERS)
+    ceiling = median([r["rate"] for r in results[("loop",)]])
+    table.row("3 drain", f"plain loop, one SMTP connection, {P['drain']:,} e-mails", ceiling, "e-mails/s")
+    for name in storages:
+        plain = median([r["rate"] for r in results[("plain huey", name)]])
+        table.row("3 drain", f"plain Huey, 4 workers, {name}", plain, "e-mails/s", "plain loop", ceiling)
+        for workers in WORKERS:
+            runs = results[("outbox", name, workers)]
+            value = median([r["rate"] for r in runs])
+            table.row(
+                "3 drain",
+                f"outbox, {workers} worker(s), {name}",
+                value,
+                "e-mails/s",
+                "plain loop",
+                ceiling,
+                target=(">=", 0.9 * ceiling, "e-mails/s") if workers == 4 else None,
+            )
+            table.row("3 drain", f"  vs plain Huey, {workers} worker(s), {name}", value / plain if plain else None, "x")
+            dup = sum(r["duplicates"] for r in runs)
+            lost = sum(P["drain"] - r["arrived"] for r in runs)
+            unsent = sum(not r["all_rows_sent"] for r in runs)
+            if dup or lost or unsent:
+                table.note(
+                    f"Drain {name} {workers}w: {lost} lost, {dup} duplicates, {unsent} runs with rows not marked sent."
+                )
+        table.row(
+            "5 footprint",
+            f"consumer peak RSS draining, 4 workers, {name}",
+            median([r["peak_rss_mb"] for r in results[("outbox", name, 4)]]),
+            "MB",
+            "plain Huey consumer",
+            median([r["peak_rss_mb"] for r in results[("plain huey", name)]]),
+            target=("<=", 60, "MB"),
+        )
+
+
+def section_pickup(table, work, sink, storages):
+    print("4. idle pickup", flush=True)
+    targets = {"SQLite": 100, "Redis": 10}
+    for name, url in storages.items():
+        runs = [
+            pickup.run(work, sink, url["outbox"], P["pickups"], P["idle"]) for _ in range(P["runs"] if not QUICK else 1)
+        ]
+        for key, label in (
+            ("task_starts", "send_mail() to task start"),
+            ("latencies", "send_mail() to e-mail at the relay"),
+        ):
+            for p in (50, 95):
+                value = med_pct([r[key] for r in runs], p)
+                target = ("<=", targets[name], "ms") if p == 95 else None
+                table.row("4 pickup", f"idle pickup, {label}, p{p}, {name}", value, "ms", target=target)
+        cpu = median([r["idle_cpu_pct"] for r in runs])
+        table.row("4 pickup", f"idle consumer CPU, {name}", cpu, "%", target=("<=", 0.5, "%"))
+        table.row(
+            "5 footprint",
+            f"consumer RSS idle, {name}",
+            median([r["idle_rss_mb"] for r in runs]),
+            "MB",
+            target=("<=", 60, "MB"),
+        )
+
+
+def section_footprint(table, work, sink):
+    print("5. footprint", flush=True)
+    r = footprint.run(work, sink, P["footprint"])
+    per = 10000 / P["footprint"]
+    table.row("5 footprint", "consumer RSS idle, fresh start, SQLite", r["idle_rss_mb"], "MB", target=("<=", 60, "MB"))
+    table.row(
+        "5 footprint", "consumer peak RSS, enqueue while draining", r["peak_rss_mb"], "MB", target=("<=", 60, "MB")
+    )
+    table.row("5 footprint", "database growth per 10,000 e-mails (live pages)", r["db_growth"] * per / 2**20, "MiB")
+    table.row(
+        "5 footprint", "queue file growth per 10,000 e-mails (live pages)", r["queue_growth"] * per / 2**20, "MiB"
+    )
+    table.row("5 footprint", "database file after the drain", r["db_file_after"] / 2**20, "MiB")
+    table.row("5 footprint", "database live growth after the daily cleanup", r["db_after_cleanup"] / 2**20, "MiB")
+    table.row(
+        "5 footprint",
+        "database file after the daily cleanup (pages reused, not returned)",
+        r["db_file_after_cleanup"] / 2**20,
+        "MiB",
+    )
+    table.note(f"Footprint: {r['pruned']:,} rows pruned by the cleanup run a month later.")
+
+
+def section_reports(table):
+    """Section 6 lives in benchmarks/bench_reports.py (its own issue); run it when it is there."""
+    if importlib.util.find_spec("benchmarks.bench_reports") is None:
+        table.note("6. Reports: benchmarks/bench_reports.py is not in this checkout yet.")
+        return
+    print("6. reports", flush=True)
+    from benchmarks import bench_reports
+
+    table.extra(bench_reports.run(quick=QUICK))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""What the figures were measured on."""
+
+import os
+import platform
+import sqlite3
+import subprocess
+from importlib.metadata import version
+from pathlib import Path
+
+
+def describe():
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line))
+    try:
+        redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
+    except (OSError, IndexError):
+        redis = "absent"
+    return {
+        "CPU": f"{os.cpu_count()} x {cpu}",
+        "RAM": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "Django": version("Django"),
+        "Huey": version("huey"),
+        "SQLite": sqlite3.sqlite_version,
+        "Redis": redis.removeprefix("v="),
+        "aiosmtpd": version("aiosmtpd"),
+    }

@@ -1,0 +1,22 @@
+"""benchmarks/stats.py: the percentiles every benchmark figure is built from."""
+
+from benchmarks.stats import fmt, median, percentile, ratio
+
+
+def test_it_takes_nearest_rank_percentiles():
+    values = list(range(100, 0, -1))  # unsorted on purpose
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 100)) == (50, 95, 100)
+    assert percentile([7], 95) == 7
+    assert percentile([], 50) is None
+
+
+def test_it_skips_missing_runs_in_medians_and_ratios():
+    assert median([3, None, 1, 2]) == 2
+    assert median([None]) is None
+    assert ratio(5, 0) is None and ratio(6, 3) == 2
+
+
+def test_it_prints_figures_readably():
+    assert fmt(1378.4, "e-mails/s") == "1,378 e-mails/s"
+    assert fmt(0.4501, "ms") == "0.450 ms"
+    assert fmt(None) == "n/a"
