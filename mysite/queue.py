@@ -10,32 +10,12 @@ enqueued by a process that could not send the wake-up.
 import hashlib
 import os
 import socket
-import sys
 import time
 from urllib.parse import parse_qs, urlsplit
 
-
-def _import_huey_without_psycopg():
-    """Import Huey without letting it load psycopg for a PostgreSQL queue mysite never uses.
-
-    huey.storage imports psycopg whenever it is installed: ~10 MB of resident memory in
-    every consumer and web worker of a SQLite site. Django still imports psycopg itself
-    when DATABASE_URL names PostgreSQL: the block is lifted right after.
-    """
-    if "psycopg" in sys.modules or "huey" in sys.modules:
-        return
-    sys.modules["psycopg"] = None  # makes huey's optional `import psycopg` raise ImportError
-    try:
-        import huey.storage  # noqa: F401
-    finally:
-        del sys.modules["psycopg"]
-
-
-_import_huey_without_psycopg()
-
-from huey import Huey, RedisHuey  # noqa: E402
-from huey.storage import SqliteStorage  # noqa: E402
-from redis import ConnectionPool  # noqa: E402
+from huey import Huey, RedisHuey
+from huey.storage import SqliteStorage
+from redis import ConnectionPool
 
 
 class QueueURLError(ValueError):

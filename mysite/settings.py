@@ -8,7 +8,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from mysite.queue import QueueURLError, huey_settings
+from mysite.lean import import_without_psycopg
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -165,6 +165,11 @@ EMAIL_DOMAIN_RATE_LIMITS = env.str("EMAIL_DOMAIN_RATE_LIMITS", default="")
 NOTIFICATIONS_ATTEMPT_RETENTION_DAYS = env.int("NOTIFICATIONS_ATTEMPT_RETENTION_DAYS", default=90)
 
 # --- Background work (Huey) --------------------------------------------------
+_stats_url = env.str("HUEY_STATS_URL", default="")
+if "postgresql" not in DATABASES["default"]["ENGINE"] and not _stats_url.startswith("postgres"):
+    import_without_psycopg("huey.storage", "peewee")
+from mysite.queue import QueueURLError, huey_settings  # noqa: E402 - after the psycopg decision above
+
 try:
     HUEY = huey_settings(
         env.str("HUEY_URL", default=f"sqlite:///{VAR_DIR / 'huey.sqlite3'}"),
@@ -195,8 +200,8 @@ HUEY_STATS = {
     "retention_hours": 48,
     "max_events": env.int("HUEY_STATS_MAX_EVENTS", default=50000),
 }
-if env.str("HUEY_STATS_URL", default=""):
-    HUEY_STATS["database"] = env.str("HUEY_STATS_URL")
+if _stats_url:
+    HUEY_STATS["database"] = _stats_url
 # Each consumer records host/pid/last-seen this often; /health/ calls it dead after STALE seconds.
 OPERATIONS_HEARTBEAT_SECONDS = env.float("OPERATIONS_HEARTBEAT_SECONDS", default=10)
 OPERATIONS_HEARTBEAT_STALE_SECONDS = env.float("OPERATIONS_HEARTBEAT_STALE_SECONDS", default=30)

@@ -4,8 +4,6 @@ import csv
 import datetime
 
 from django.utils import timezone
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 
 def _localizer():
@@ -61,6 +59,12 @@ class XlsxWriter:
     content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
     def __init__(self, path, columns):
+        # Imported here: openpyxl and lxml cost ~20 MB in every process that loads them, and only
+        # the worker building an XLSX needs them.
+        from openpyxl import Workbook
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        self._illegal = ILLEGAL_CHARACTERS_RE
         self._path = path
         self._book = Workbook(write_only=True)
         self._sheet = self._book.create_sheet("Report")
@@ -73,7 +77,7 @@ class XlsxWriter:
     def _cell(self, value):
         if isinstance(value, str):
             # openpyxl refuses characters XML cannot carry (most C0 controls); drop them rather than fail the report.
-            return ILLEGAL_CHARACTERS_RE.sub("", value)
+            return self._illegal.sub("", value)
         return self._local(value)
 
     def close(self):
