@@ -164,6 +164,10 @@ EMAIL_RATE_LIMIT = env.str("EMAIL_RATE_LIMIT", default="")
 EMAIL_DOMAIN_RATE_LIMITS = env.str("EMAIL_DOMAIN_RATE_LIMITS", default="")
 NOTIFICATIONS_ATTEMPT_RETENTION_DAYS = env.int("NOTIFICATIONS_ATTEMPT_RETENTION_DAYS", default=90)
 
+# --- Grouped outcome recording (drain throughput) --------------------------------
+# Rows sent cleanly are recorded (UPDATE + Attempt INSERT) this many at a time, or after 0.05 s.
+NOTIFICATIONS_RECORD_EVERY = env.int("NOTIFICATIONS_RECORD_EVERY", default=10)
+
 # --- Background work (Huey) --------------------------------------------------
 _stats_url = env.str("HUEY_STATS_URL", default="")
 if "postgresql" not in DATABASES["default"]["ENGINE"] and not _stats_url.startswith("postgres"):

@@ -104,6 +104,42 @@ class Message(models.Model):
             lease_expires_at=None,
         )
 
+    @classmethod
+    def mark_sent_many(cls, ids, claim_token):
+        """Record ``ids`` (rows of one claimed batch, sent with nothing refused) as sent, in one UPDATE.
+
+        Held on the batch's claim token like every other outcome: a row whose lease was lost
+        (and taken by another consumer) is left alone. Returns how many rows it matched.
+        """
+        if not ids:
+            return 0
+        conn = connections[router.db_for_write(cls)]
+        quote = conn.ops.quote_name
+        opts = cls._meta
+        now = timezone.now()
+        values = {
+            "status": cls.Status.SENT,
+            "sent_at": now,
+            "finished_at": now,
+            "last_error": "",
+            "reason": "",
+            "claim_token": "",
+            "lease_expires_at": None,
+        }
+        fields = [opts.get_field(name) for name in values]
+        sql = "UPDATE {} SET {} WHERE {} IN ({}) AND {} = %s AND {} = %s".format(
+            quote(opts.db_table),
+            ", ".join(f"{quote(f.column)} = %s" for f in fields),
+            quote("id"),
+            ", ".join(["%s"] * len(ids)),
+            quote("status"),
+            quote("claim_token"),
+        )
+        params = [f.get_db_prep_save(v, conn) for f, v in zip(fields, values.values(), strict=True)]
+        with conn.cursor() as cursor:
+            cursor.execute(sql, [*params, *ids, cls.Status.SENDING, claim_token])
+            return cursor.rowcount
+
     def mark_failed(self, error, reason=""):
         return self._update_held(
             status=self.Status.FAILED,
@@ -233,6 +269,24 @@ class Attempt(models.Model):
         )
         with conn.cursor() as cursor:
             cursor.execute(sql, [f.get_db_prep_save(getattr(self, f.attname), conn) for f in fields])
+
+    @classmethod
+    def insert_many(cls, attempts):
+        """INSERT ``attempts`` with one multi-row statement (in chunks the database accepts)."""
+        if not attempts:
+            return
+        conn = connections[router.db_for_write(cls)]
+        fields = [cls._meta.get_field(name) for name in cls._COLUMNS]
+        head = "INSERT INTO {} ({}) VALUES ".format(
+            conn.ops.quote_name(cls._meta.db_table), ", ".join(conn.ops.quote_name(f.column) for f in fields)
+        )
+        one = "({})".format(", ".join(["%s"] * len(fields)))
+        size = max(conn.ops.bulk_batch_size(fields, attempts), 1)
+        with conn.cursor() as cursor:
+            for start in range(0, len(attempts), size):
+                chunk = attempts[start : start + size]
+                params = [f.get_db_prep_save(getattr(a, f.attname), conn) for a in chunk for f in fields]
+                cursor.execute(head + ", ".join([one] * len(chunk)), params)
 
 
 class Suppression(models.Model):

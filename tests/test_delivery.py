@@ -184,3 +184,75 @@ def test_an_unanswered_attempt_has_no_code(settings):
 
     [attempt] = Attempt.objects.all()
     assert attempt.code is None and attempt.outcome == "retry" and "ConnectionRefusedError" in attempt.reply
+
+
+def _statements(queries, verb, table):
+    return [q["sql"] for q in queries if q["sql"].startswith(verb) and table in q["sql"]]
+
+
+def test_it_records_clean_sends_in_groups_with_their_attempts(deliver_now, smtp_server, settings, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.NOTIFICATIONS_RECORD_EVERY = 10
+    monkeypatch.setattr(delivery.SentGroup, "MAX_AGE", 60)  # group by count only, however slow this machine
+    queue(25)
+
+    with CaptureQueriesContext(connection) as captured:
+        arrived = deliver_now()
+
+    assert len(arrived) == 25
+    assert Message.objects.filter(status="sent", attempts=1, claim_token="").count() == 25
+    assert Attempt.objects.filter(outcome="sent", code=250).count() == 25
+    ids = set(Message.objects.values_list("id", flat=True))
+    assert set(Attempt.objects.values_list("message_id", flat=True)) == ids
+    # One claim, then one UPDATE and one INSERT per group of 10, 10 and 5 (not one of each per message).
+    updates = _statements(captured.captured_queries, "UPDATE", '"notifications_message"')
+    inserts = _statements(captured.captured_queries, "INSERT", '"notifications_attempt"')
+    assert len(updates) == 1 + 3 and len(inserts) == 3
+    assert all(" IN (" in sql and "claim_token" in sql for sql in updates)
+
+
+def test_a_failure_mid_batch_records_the_rows_sent_before_it_first(deliver_now, smtp_server, settings, monkeypatch):
+    settings.NOTIFICATIONS_RECORD_EVERY = 10
+    monkeypatch.setattr(delivery.SentGroup, "MAX_AGE", 60)
+    smtp_server.reject("gone@example.com")
+    queue(4)
+    queue(1, to="gone@example.com")
+    queue(3)
+
+    assert len(deliver_now()) == 7
+
+    rows = list(Message.objects.order_by("id"))
+    assert [r.status for r in rows] == ["sent"] * 4 + ["failed"] + ["sent"] * 3
+    log = list(Attempt.objects.order_by("id").values_list("message_id", "outcome"))
+    # The four sent before the failure were recorded before it, the three after it after it.
+    assert log == [(r.pk, "sent") for r in rows[:4]] + [(rows[4].pk, "failed")] + [(r.pk, "sent") for r in rows[5:]]
+
+
+def test_a_batch_ended_by_an_exception_still_records_what_it_sent(smtp_server, settings, monkeypatch):
+    from notifications.transport import Transport
+
+    settings.NOTIFICATIONS_RECORD_EVERY = 10
+    monkeypatch.setattr(delivery.SentGroup, "MAX_AGE", 60)
+    queue(6)
+
+    class StoppedAfterThree(Transport):
+        sent = 0
+
+        def send(self, row, recipients=None):
+            if self.sent == 3:
+                raise SystemExit("worker stopped")  # not an SMTP failure: it ends the batch
+            self.sent += 1
+            return super().send(row, recipients)
+
+    with pytest.raises(SystemExit):
+        delivery.deliver(
+            transport_factory=lambda: StoppedAfterThree(
+                "django.core.mail.backends.smtp.EmailBackend", host=smtp_server.host, port=smtp_server.port
+            )
+        )
+
+    assert len(smtp_server.messages) == 3
+    assert list(Message.objects.order_by("id").values_list("status", flat=True)) == ["sent"] * 3 + ["sending"] * 3
+    assert Attempt.objects.filter(outcome="sent").count() == 3
