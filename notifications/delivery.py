@@ -8,7 +8,6 @@ rows alone (lease expiry, see ``sweep``).
 import logging
 import os
 import smtplib
-import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -24,13 +23,9 @@ from notifications import limits as ratelimits
 from notifications import suppression
 from notifications.models import Attempt, Message, retry_delay
 from notifications.transport import Transport
+from operations.leases import HOST, held_by_dead_processes, worker_id
 
 logger = logging.getLogger(__name__)
-HOST = socket.gethostname()
-
-
-def worker_id():
-    return f"{HOST}:{os.getpid()}"
 
 
 @dataclass
@@ -447,13 +442,7 @@ def due_count():
 
 def recover_orphans():
     """At consumer start: release rows held by a consumer on this host that no longer runs."""
-    orphans = []
-    for pk, holder in Message.objects.filter(
-        status=Message.Status.SENDING, claimed_by__startswith=f"{HOST}:"
-    ).values_list("pk", "claimed_by"):
-        pid = int(holder.rsplit(":", 1)[1])
-        if pid != os.getpid() and not _alive(pid):
-            orphans.append(pk)
+    orphans = held_by_dead_processes(Message.objects.filter(status=Message.Status.SENDING))
     if orphans:
         Message.objects.filter(pk__in=orphans, status=Message.Status.SENDING).update(
             status=Message.Status.QUEUED,
@@ -464,13 +453,3 @@ def recover_orphans():
         )
         logger.warning("outbox %s requeued: their consumer died", ", ".join(map(str, orphans)))
     return len(orphans)
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -2,15 +2,15 @@
 
 import logging
 import math
-import threading
 from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from notifications import delivery
+from operations.startup import once_per_consumer
 
 logger = logging.getLogger(__name__)
 
@@ -61,22 +61,8 @@ def sweep():
     wake_consumers(delivery.sweep())
 
 
-_started = threading.Lock()
-_recovered = False
-
-
-@on_startup(name="notifications.recover")
+@once_per_consumer("notifications.recover")
 def recover_at_startup():
-    """Once per consumer process: requeue what a killed consumer on this host held."""
-    global _recovered
-    with _started:
-        if _recovered or HUEY.immediate:
-            return
-        _recovered = True
-    from django.db import close_old_connections
-
-    try:
-        delivery.recover_orphans()
-        wake_consumers(delivery.due_count())
-    finally:
-        close_old_connections()
+    """Requeue what a killed consumer on this host held, and wake workers for what is due."""
+    delivery.recover_orphans()
+    wake_consumers(delivery.due_count())

@@ -11,6 +11,7 @@ from django_tasks import task
 from huey.contrib.djhuey import HUEY, db_periodic_task, on_shutdown, on_startup
 
 from operations import cleanup, heartbeat, task_results
+from operations.startup import once_per_consumer
 
 logger = logging.getLogger(__name__)
 TEST_SUBJECT = "mysite test e-mail"
@@ -29,16 +30,9 @@ def daily_cleanup():
         task_results.prune()
 
 
-_caught_up = False
-
-
-@on_startup(name="operations.catch_up")
+@once_per_consumer("operations.catch_up")
 def catch_up():
     """A consumer that was down at midnight runs the missed cleanup when it starts."""
-    global _caught_up
-    if _caught_up or HUEY.immediate:
-        return
-    _caught_up = True
     daily_cleanup()  # enqueue; run_if_due makes a second start the same day a no-op
 
 

@@ -9,7 +9,6 @@ consumer start (``recover_orphans``).
 
 import logging
 import os
-import socket
 import time
 import traceback
 import uuid
@@ -24,17 +23,13 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from operations.leases import held_by_dead_processes, worker_id
 from reports import formats, registry
 from reports.models import Report, params_key
 from reports.storage import private_storage, temp_dir
 
 logger = logging.getLogger(__name__)
-HOST = socket.gethostname()
 PROGRESS_DB = "reports-progress"  # a second connection to the default database, per generating thread
-
-
-def worker_id():
-    return f"{HOST}:{os.getpid()}"
 
 
 class Stop(Exception):
@@ -366,13 +361,7 @@ def sweep(now=None):
 
 def recover_orphans():
     """At consumer start: requeue (or fail) reports held by a consumer on this host that no longer runs."""
-    orphans = []
-    for pk, holder in Report.objects.filter(
-        status=Report.Status.RUNNING, claimed_by__startswith=f"{HOST}:"
-    ).values_list("pk", "claimed_by"):
-        pid = int(holder.rsplit(":", 1)[1])
-        if pid != os.getpid() and not _alive(pid):
-            orphans.append(pk)
+    orphans = held_by_dead_processes(Report.objects.filter(status=Report.Status.RUNNING))
     if not orphans:
         return []
     return _requeue_or_fail(
@@ -383,13 +372,3 @@ def recover_orphans():
 
 def queued_ids():
     return list(Report.objects.filter(status=Report.Status.QUEUED).values_list("pk", flat=True))
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -1,13 +1,13 @@
 """Huey tasks for reports: thin wrappers around ``reports.generation``."""
 
 import logging
-import threading
 from functools import partial
 
 from django.db import transaction
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
+from huey.contrib.djhuey import db_periodic_task, db_task
 
+from operations.startup import once_per_consumer
 from reports import generation
 
 logger = logging.getLogger(__name__)
@@ -41,22 +41,8 @@ def sweep():
         enqueue(report_id)
 
 
-_started = threading.Lock()
-_recovered = False
-
-
-@on_startup(name="reports.recover")
+@once_per_consumer("reports.recover")
 def recover_at_startup():
-    """Once per consumer process: requeue what a killed consumer on this host was generating."""
-    global _recovered
-    with _started:
-        if _recovered or HUEY.immediate:
-            return
-        _recovered = True
-    from django.db import close_old_connections
-
-    try:
-        for report_id in generation.recover_orphans():
-            enqueue(report_id)
-    finally:
-        close_old_connections()
+    """Requeue (or fail) what a killed consumer on this host was generating."""
+    for report_id in generation.recover_orphans():
+        enqueue(report_id)

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from notifications.models import Message
+from operations import leases
 from reports import generation, registry
 from reports.models import Report
 from reports.registry import ReportType
@@ -229,7 +230,7 @@ def test_the_sweeper_enqueues_a_queued_report_nobody_took(settings):
 def test_start_up_recovery_requeues_reports_of_a_dead_consumer():
     report = ask(user("ada"), "signups-per-day")
     generation.claim(report.pk)
-    Report.objects.filter(pk=report.pk).update(claimed_by=f"{generation.HOST}:999999")
+    Report.objects.filter(pk=report.pk).update(claimed_by=f"{leases.HOST}:999999")
 
     assert generation.recover_orphans() == [report.pk]
     report.refresh_from_db()

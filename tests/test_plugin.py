@@ -9,8 +9,8 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import HUEY
 
-from notifications import delivery
 from notifications.models import Message
+from operations import leases
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DOOMSDAY = datetime.datetime(2099, 1, 1, 0, 0, tzinfo=datetime.UTC)
@@ -45,7 +45,7 @@ def test_the_dead_consumer_is_gone_and_holds_its_rows(dead_consumer):
 
     dead = dead_consumer(limit=2, expired=False)
 
-    assert not delivery._alive(dead.pid)
+    assert not leases.pid_alive(dead.pid)
     held = Message.objects.filter(status=Message.Status.SENDING)
     assert sorted(held.values_list("pk", flat=True)) == sorted(dead.ids)
     assert all(m.lease_expires_at > timezone.now() for m in held)
