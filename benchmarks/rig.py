@@ -7,7 +7,6 @@ Everything a consumer needs travels in its environment (``DATABASE_URL``, ``HUEY
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -139,10 +138,6 @@ def file_bytes(path):
 
 
 def wait_for(predicate, timeout=60.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
+    from testing.poll import poll
+
+    return poll(predicate, timeout, interval)

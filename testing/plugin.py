@@ -17,6 +17,7 @@ from huey.contrib.djhuey import HUEY
 
 from mysite.queue import huey_settings
 from testing.consumer import BASE_DIR, Consumer, consumer_env, database_url
+from testing.poll import poll, port_answers
 from testing.smtp import SMTPServer
 
 # Tests flush this Redis database; TEST_REDIS_DB lets parallel checkouts keep apart.
@@ -164,7 +165,7 @@ def own_redis(tmp_path):
 
         def start(self):
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-            wait_until(lambda: _answers(port), timeout=10, message="redis-server to start")
+            wait_until(lambda: port_answers(port), timeout=10, message="redis-server to start")
 
         def stop(self):
             self.proc.terminate()
@@ -175,16 +176,6 @@ def own_redis(tmp_path):
     yield server
     if server.proc.poll() is None:
         server.stop()
-
-
-def _answers(port):
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -210,15 +201,10 @@ def deliver_now(smtp_server):
 
 def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):
     """Poll ``predicate`` until it returns something truthy; return that, or fail the test."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout} s waiting for {message}")
+    value = poll(predicate, timeout, interval)
+    if not value:
+        pytest.fail(f"timed out after {timeout} s waiting for {message}")
+    return value
 
 
 @pytest.fixture

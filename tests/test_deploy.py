@@ -6,7 +6,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import sqlite3
 import ssl
 import subprocess
@@ -23,6 +22,7 @@ from django.core.mail import send_mail
 
 from notifications.models import Message
 from testing.plugin import wait_until
+from testing.poll import port_answers
 from testing.smtp import _free_port
 
 BASE = Path(__file__).resolve().parent.parent
@@ -181,7 +181,7 @@ def web(tmp_path):
     proc = subprocess.Popen(argv, cwd=BASE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     urllib.request.install_opener(urllib.request.build_opener(NoRedirect))
     try:
-        wait_until(lambda: _answers(port), timeout=30, message="gunicorn to listen")
+        wait_until(lambda: port_answers(port), timeout=30, message="gunicorn to listen")
         proc.port = port
         yield proc
     finally:
@@ -235,7 +235,7 @@ def test_the_nginx_sample_in_front_of_gunicorn_serves_https(web, tmp_path):
     )
     nginx = subprocess.Popen(["nginx", "-c", tmp_path / "nginx.conf", "-p", tmp_path], stderr=subprocess.PIPE)
     try:
-        wait_until(lambda: _answers(https), timeout=10, message="nginx to listen")
+        wait_until(lambda: port_answers(https), timeout=10, message="nginx to listen")
         context = ssl.create_default_context(cafile=tmp_path / "cert.pem")
         context.check_hostname = False
 
@@ -252,11 +252,3 @@ def test_the_nginx_sample_in_front_of_gunicorn_serves_https(web, tmp_path):
     finally:
         nginx.terminate()
         nginx.wait(10)
-
-
-def _answers(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
