@@ -368,7 +368,3 @@ def recover_orphans():
         Report.objects.filter(pk__in=orphans, status=Report.Status.RUNNING),
         "requeued: the consumer generating it was gone at start-up",
     )
-
-
-def queued_ids():
-    return list(Report.objects.filter(status=Report.Status.QUEUED).values_list("pk", flat=True))
