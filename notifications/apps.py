@@ -6,4 +6,5 @@ class NotificationsConfig(AppConfig):
     verbose_name = "E-mail outbox"
 
     def ready(self):
-        from notifications import checks  # noqa: F401 - registers the system checks
+        # Each registers itself: system checks, and what operations asks of the outbox.
+        from notifications import checks, dashboard, health, retention  # noqa: F401

@@ -5,8 +5,10 @@ from datetime import timedelta
 from django.conf import settings
 
 from notifications.models import Attempt, Message
+from operations.registry import cleanup_source
 
 
+@cleanup_source("notifications")
 def prunable(now):
     """Querysets of outbox rows past their retention, by label."""
     sent_before = now - timedelta(days=settings.NOTIFICATIONS_SENT_RETENTION_DAYS)

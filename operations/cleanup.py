@@ -7,11 +7,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from notifications.retention import prunable as outbox_prunable
-from operations import queue_results
+from operations import queue_results, registry
 from operations.heartbeat import prunable as heartbeat_prunable
 from operations.models import PeriodicRun
-from reports.retention import prunable as reports_prunable
 
 logger = logging.getLogger(__name__)
 JOB = "daily-cleanup"
@@ -19,12 +17,14 @@ BATCH = 500
 
 
 def sources(now):
-    """Every app's prunable sources, by label: a queryset, or a callable ``f(dry_run=False) -> count``."""
+    """Every app's prunable sources, by label: a queryset, or a callable ``f(dry_run=False) -> count``.
+
+    The apps' own come from ``operations.registry`` (each registers in its ``ready()``).
+    """
     return {
-        **outbox_prunable(now),
+        **registry.cleanup_sources(now),
         **heartbeat_prunable(now),
         "expired sessions": Session.objects.filter(expire_date__lt=now),
-        **reports_prunable(now),
         "unread queue results": queue_results.prune,
     }
 

@@ -2,29 +2,26 @@
 
 Huey's stats recorder (``huey.contrib.djhuey.stats``) gives the queue counts,
 pending and scheduled tasks, tasks running now and recent runs with their
-duration and error. Added here: consumer heartbeats, the outbox, reports in
-flight, periodic tasks with their last and next run, and tasks and e-mails per
-hour over a day.
+duration and error. Added here: consumer heartbeats, periodic tasks with their
+last and next run, tasks per hour over a day, and each app's panel and chart
+series from ``operations.registry`` (the outbox, reports in flight, e-mails per hour).
 """
 
 import datetime
+import logging
 import time
 from collections import Counter
 
 import peewee
-from django.conf import settings
-from django.db.models import Count, Min
-from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 from huey import signals
 from huey.contrib import stats as huey_stats
 from huey.contrib.djhuey import HUEY
 
-from notifications.models import Message
-from operations import heartbeat
-from reports.models import Report
+from operations import heartbeat, registry
 
+logger = logging.getLogger(__name__)
 FINISHED = (signals.SIGNAL_COMPLETE, signals.SIGNAL_ERROR)
 
 
@@ -45,8 +42,7 @@ def context(now=None):
         "overview": stats.overview() if stats else {},
         "consumers": consumers,
         "consumer_alive": alive,
-        "outbox": outbox(now),
-        "reports": reports_in_flight(),
+        **panels(now),
         "periodic": periodic(stats, now),
         "chart": chart(stats, now),
     }
@@ -77,26 +73,16 @@ def recent_runs(stats, limit=25):
     return runs
 
 
-def outbox(now):
-    by_status = dict(Message.objects.values_list("status").annotate(n=Count("id")).order_by())
-    oldest = Message.objects.filter(status=Message.Status.QUEUED).aggregate(oldest=Min("created_at"))["oldest"]
-    return {
-        "counts": [(status.label, by_status.get(status.value, 0), status.value) for status in Message.Status],
-        "oldest_queued": oldest,
-        "oldest_queued_age": (now - oldest).total_seconds() if oldest else None,
-        "retrying": Message.objects.filter(status=Message.Status.QUEUED, attempts__gt=0).count(),
-        # Rate limits (notifications.limits): how many wait for a slot, and how fast mail leaves.
-        "throttled": Message.objects.filter(status=Message.Status.QUEUED).exclude(reason="").count(),
-        "sent_last_minute": Message.objects.filter(  # finished_at: the (status, finished_at) index
-            status=Message.Status.SENT, finished_at__gte=now - datetime.timedelta(minutes=1)
-        ).count(),
-        "rate_limit": settings.EMAIL_RATE_LIMIT,
-    }
-
-
-def reports_in_flight(limit=20):
-    """Reports queued or running, newest first."""
-    return list(Report.objects.filter(status__in=Report.ACTIVE).select_related("owner").order_by("-pk")[:limit])
+def panels(now):
+    """Each app's panel (``operations.registry``) under its name; one that fails shows as ``None``."""
+    out = {}
+    for panel in registry.dashboard_panels():
+        try:
+            out[panel.name] = panel.context(now)
+        except Exception:  # noqa: BLE001 - one failing panel must not take the page down
+            logger.exception("operations page: panel %s failed", panel.name)
+            out[panel.name] = None
+    return out
 
 
 def next_run(task, now, horizon_days=8):
@@ -149,14 +135,7 @@ def chart(stats, now, hours=24, width=720, height=140):
         ):
             tasks[int((ts - start.timestamp()) // 3600)] += 1
     emails = Counter()
-    sent = (
-        Message.objects.filter(sent_at__gte=start)
-        .annotate(hour=TruncHour("sent_at", tzinfo=datetime.UTC))
-        .values_list("hour")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for hour, n in sent:
+    for hour, n in registry.chart_series().get("emails", lambda *_: [])(start, end):
         emails[int((hour - start).total_seconds() // 3600)] += n
     top = max([1, *tasks.values(), *emails.values()])
     slot = width / hours

@@ -1,4 +1,4 @@
-"""What ``/health/`` reports: the database, the queue storage, the consumer, the outbox.
+"""What ``/health/`` reports: the database, the queue storage, the consumer, and each app's probe (the outbox).
 
 Each probe is one cheap query; a probe that fails says why instead of raising,
 so the endpoint answers even when half the system is down.
@@ -9,11 +9,10 @@ import time
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Min
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from notifications.models import Message
+from operations import registry
 from operations.models import Heartbeat
 
 logger = logging.getLogger(__name__)
@@ -51,23 +50,6 @@ def consumer(now):
     return result
 
 
-def outbox(now):
-    limit = settings.OPERATIONS_OUTBOX_MAX_WAIT_SECONDS
-    queued = Message.objects.filter(status=Message.Status.QUEUED)
-    oldest = queued.aggregate(created=Min("created_at"))["created"]
-    # An e-mail waiting out its retry back-off is not late; one due and untouched is.
-    due = queued.filter(due_at__lte=now).aggregate(due=Min("due_at"))["due"]
-    wait = (now - due).total_seconds() if due else 0.0
-    result = {
-        "ok": wait <= limit,
-        "oldest_queued_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
-        "oldest_due_wait_seconds": round(wait, 1),
-    }
-    if not result["ok"]:
-        result["error"] = f"an e-mail due {wait:.0f} s ago is still queued (limit {limit:.0f} s)"
-    return result
-
-
 def report(now=None):
     """All probes, and whether every one passed."""
     now = now or timezone.now()
@@ -75,8 +57,9 @@ def report(now=None):
         "database": _probe(database),
         "queue": _probe(queue),
         "consumer": _probe(lambda: consumer(now)),
-        "outbox": _probe(lambda: outbox(now)),
     }
+    for name, probe in registry.health_probes().items():  # the apps' own: the outbox, ...
+        checks[name] = _probe(lambda probe=probe: probe(now))
     healthy = all(c["ok"] for c in checks.values())
     if not healthy:
         logger.info("health: %s", "; ".join(f"{k}: {c.get('error')}" for k, c in checks.items() if not c["ok"]))

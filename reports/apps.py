@@ -5,6 +5,7 @@ class ReportsConfig(AppConfig):
     name = "reports"
 
     def ready(self):
-        from reports import checks, registry  # noqa: F401 - checks register themselves
+        # Checks and the cleanup sources register themselves.
+        from reports import checks, dashboard, registry, retention  # noqa: F401
 
         registry.autodiscover()

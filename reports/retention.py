@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from operations.registry import cleanup_source
 from reports.models import Report
 
 logger = logging.getLogger(__name__)
@@ -15,6 +16,7 @@ BATCH = 500
 ORPHAN_GRACE_SECONDS = 3600
 
 
+@cleanup_source("reports")
 def prunable(now):
     """The cleanup's sources for reports, by label: querysets (deleted in batches) or callables(dry_run)."""
     history_before = now - timedelta(days=settings.REPORTS_HISTORY_DAYS)

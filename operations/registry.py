@@ -1,0 +1,85 @@
+"""What the apps tell operations: cleanup sources, health probes and dashboard panels.
+
+Operations is a lower layer: it never imports an app's internals. Each app registers
+what it has in its ``AppConfig.ready()`` (see ``notifications/operations.py``), and the
+daily cleanup, ``/health/`` and the operations page ask this registry.
+"""
+
+from dataclasses import dataclass
+
+_cleanup = {}  # name -> callable(now) -> {label: queryset | callable(dry_run=False) -> count}
+_probes = {}  # name -> callable(now) -> {"ok": bool, ...}
+_panels = {}  # name -> Panel
+_series = {}  # name -> callable(start, end) -> [(hour as aware datetime, count)]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A section of the operations page: its name (the page's context key) and what it shows."""
+
+    name: str
+    context: object  # callable(now) -> what the page shows under ``name``
+    order: int = 50
+
+
+def cleanup_source(name):
+    """Register ``f(now) -> {label: source}``: what the daily cleanup may delete for an app."""
+
+    def decorator(fn):
+        _cleanup[name] = fn
+        return fn
+
+    return decorator
+
+
+def health_probe(name):
+    """Register ``f(now) -> {"ok": bool, "error": ...}`` as the ``/health/`` check ``name``."""
+
+    def decorator(fn):
+        _probes[name] = fn
+        return fn
+
+    return decorator
+
+
+def dashboard_panel(name, order=50):
+    """Register ``f(now)`` as the operations page panel ``name``."""
+
+    def decorator(fn):
+        _panels[name] = Panel(name, fn, order)
+        return fn
+
+    return decorator
+
+
+def hourly_series(name):
+    """Register ``f(start, end) -> [(hour, count)]``: a bar series of the page's per-hour chart."""
+
+    def decorator(fn):
+        _series[name] = fn
+        return fn
+
+    return decorator
+
+
+def cleanup_sources(now):
+    """Every app's prunable sources, by label."""
+    sources = {}
+    for fn in _cleanup.values():
+        sources.update(fn(now))
+    return sources
+
+
+def health_probes():
+    """``{name: f(now)}`` in registration order."""
+    return dict(_probes)
+
+
+def dashboard_panels():
+    """The registered panels, in page order."""
+    return sorted(_panels.values(), key=lambda p: (p.order, p.name))
+
+
+def chart_series():
+    """``{name: f(start, end)}`` of the per-hour chart's series."""
+    return dict(_series)
