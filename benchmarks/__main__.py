@@ -7,7 +7,7 @@ import importlib.util
 import sys
 import time
 
-from benchmarks import drain, enqueue, footprint, machine, pickup, request_cost, rig
+from benchmarks import drain, enqueue, footprint, machine, pickup, request_cost, rig, task_drain
 from benchmarks.report import Table
 from benchmarks.sink import Sink
 from benchmarks.stats import median, percentile
@@ -23,6 +23,7 @@ P = (
         "pickups": 6,
         "idle": 5,
         "footprint": 1000,
+        "tasks": 300,
     }
     if QUICK
     else {
@@ -34,6 +35,7 @@ P = (
         "pickups": 12,
         "idle": 15,
         "footprint": 10000,
+        "tasks": 2000,
     }
 )
 WORKERS = (1, 2, 4)
@@ -60,6 +62,7 @@ def main():
         section_pickup(table, work, sink, storages)
         section_footprint(table, work, sink)
         section_reports(table)
+        section_tasks(table, work, plain_cost)
     finally:
         sink.stop()
         slow.stop()
@@ -211,6 +214,55 @@ def section_reports(table):
     from benchmarks import bench_reports
 
     table.extra(bench_reports.run(quick=QUICK))
+
+
+def section_tasks(table, work, plain_cost):
+    """Standard-API tasks: our default backend against HueyBackend and django-tasks-db on the same database."""
+    print("7. standard-API tasks", flush=True)
+    rig.use_database(work / "tasks-enqueue.sqlite3")
+    rig.use_queue(rig.sqlite_url(work / "tasks-enqueue-queue.sqlite3"))
+    ours = task_drain.backend_name("default")
+    for alias in ("default", "huey", "db"):
+        cost = median([median(task_drain.enqueue_cost(alias, P["enqueues"])) * 1e6 for _ in range(P["runs"])])
+        table.row(
+            "7 tasks",
+            f"enqueue() of a no-op task, {task_drain.backend_name(alias)}, SQLite",
+            cost,
+            "µs",
+            "plain Huey INSERT + enqueue, SQLite",
+            plain_cost["SQLite"],
+            target=("<=", plain_cost["SQLite"], "µs") if alias == "default" else None,
+        )
+    rates = {}
+    for alias, workers in (("default", 4), ("huey", 4), ("db", 1), ("db", 4)):
+        runs = [task_drain.drain(work, alias, P["tasks"], workers) for _ in range(P["runs"])]
+        rates[(alias, workers)] = median([r["rate"] or 0 for r in runs])
+        lost = sum(P["tasks"] - r["successful"] for r in runs)
+        if lost:
+            table.note(f"Tasks {alias} {workers}w: {lost} of {P['tasks'] * len(runs)} did not finish SUCCESSFUL.")
+    huey, db = rates[("huey", 4)], max(rates[("db", 1)], rates[("db", 4)])
+    table.row("7 tasks", "no-op drain, HueyBackend (at-most-once), 4 workers, SQLite", huey, "tasks/s")
+    table.row("7 tasks", "no-op drain, django-tasks-db db_worker, 1 process, SQLite", rates[("db", 1)], "tasks/s")
+    table.row("7 tasks", "no-op drain, django-tasks-db db_worker, 4 processes, SQLite", rates[("db", 4)], "tasks/s")
+    value = rates[("default", 4)]
+    table.row(
+        "7 tasks",
+        f"no-op drain, {ours}, 4 workers, SQLite",
+        value,
+        "tasks/s",
+        "HueyBackend, 4 workers",
+        huey,
+        target=(">=", 0.7 * huey, "tasks/s"),
+    )
+    table.row(
+        "7 tasks",
+        f"  vs django-tasks-db (its better of 1 and 4 processes), {ours}",
+        value,
+        "tasks/s",
+        "django-tasks-db",
+        db,
+        target=(">=", 5 * db, "tasks/s"),
+    )
 
 
 if __name__ == "__main__":
