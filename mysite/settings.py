@@ -263,3 +263,12 @@ LOGGING = {
         "operations": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }
+# /health/ failures (issue 13): its 503s stay out of django.request (a load balancer polls it every
+# second); operations.health logs each change of status once and mails the admins when it turns fail.
+LOGGING["filters"]["skip_health_failures"] = {"()": "operations.log_filters.SkipHealthFailures"}
+LOGGING["loggers"]["django.request"]["filters"] = ["skip_health_failures"]
+LOGGING["loggers"]["operations.health"] = {
+    "handlers": ["console", "mail_admins"],
+    "level": LOG_LEVEL,
+    "propagate": False,
+}

@@ -14,7 +14,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from notifications.models import Message
-from operations.models import Heartbeat
+from operations.models import HealthState, Heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,27 @@ def report(now=None):
         "outbox": _probe(lambda: outbox(now)),
     }
     healthy = all(c["ok"] for c in checks.values())
-    if not healthy:
-        logger.info("health: %s", "; ".join(f"{k}: {c.get('error')}" for k, c in checks.items() if not c["ok"]))
-    return {"status": "ok" if healthy else "fail", "checks": checks, "at": now.isoformat()}
+    status = "ok" if healthy else "fail"
+    detail = "; ".join(f"{k}: {c.get('error')}" for k, c in checks.items() if not c["ok"])
+    record_change(status, detail, now)
+    return {"status": status, "checks": checks, "at": now.isoformat()}
+
+
+def record_change(status, detail, now):
+    """Log a change of status once: the conditional UPDATE lets one poll of one process win it.
+
+    A turn to "fail" is an ERROR (settings.LOGGING mails it to the admins); every poll in
+    between logs nothing, and ``django.request`` skips /health/'s 503s (SkipHealthFailures).
+    """
+    try:
+        state, _ = HealthState.objects.get_or_create(pk=1, defaults={"status": "ok", "changed_at": now})
+        won = HealthState.objects.filter(pk=1, status=state.status).exclude(status=status)
+        if won.update(status=status, changed_at=now, detail=detail) != 1:
+            return
+    except Exception as exc:  # noqa: BLE001 - the database probe already says why; keep answering
+        logger.warning("health %s (%s); could not record it: %s: %s", status, detail, type(exc).__name__, exc)
+        return
+    if status == "fail":
+        logger.error("health turned fail: %s", detail)
+    else:
+        logger.warning("health is ok again (failing since %s)", state.changed_at.isoformat(timespec="seconds"))
