@@ -92,7 +92,9 @@ def record_change(status, detail, now):
     """
     try:
         state, _ = HealthState.objects.get_or_create(pk=1, defaults={"status": "ok", "changed_at": now})
-        won = HealthState.objects.filter(pk=1, status=state.status).exclude(status=status)
+        if state.status == status:
+            return  # the usual poll: one indexed read, no write
+        won = HealthState.objects.filter(pk=1, status=state.status)
         if won.update(status=status, changed_at=now, detail=detail) != 1:
             return
     except Exception as exc:  # noqa: BLE001 - the database probe already says why; keep answering
