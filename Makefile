@@ -20,16 +20,29 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 # `make run` and `make setup` are for development: DEBUG is on unless the environment says otherwise.
 DEV := DEBUG=$${DEBUG:-true}
 
-## setup: virtualenv, requirements, migrations
-setup: $(VENV)/.runtime
+# A fresh clone gets development settings: a .env (never committed, see .gitignore) with DEBUG on and a
+# generated SECRET_KEY, so every `manage.py` command works as the README writes it. An existing .env is kept.
+# Production does not use it (deploy/ sets the environment): there a missing SECRET_KEY still stops the site.
+.env:
+	@printf '# Written by `make setup` for development; production sets its own environment (.env.example).\nDEBUG=true\nSECRET_KEY=%s\n' \
+	  "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@echo "wrote .env for development: DEBUG=true and a generated SECRET_KEY"
+
+## setup: virtualenv, requirements, a development .env when none exists, migrations
+setup: $(VENV)/.runtime .env
 	$(DEV) $(BIN)/python manage.py migrate --noinput
 
-## run: the site on http://127.0.0.1:8000/ and the Huey consumer, together (Ctrl-C stops both)
+## run: the site on http://127.0.0.1:$(PORT)/ (8000 unless `make run PORT=8001`) and the Huey consumer,
+## together. Ctrl-C reaches both (one process group): the consumer finishes its tasks and the shell waits for it;
+## when runserver stops by itself the consumer gets SIGINT. (`trap 'kill 0'` signalled make itself: a segfault.)
+PORT ?= 8000
 run: setup
 	@export $(DEV); \
-	trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/python manage.py run_huey & \
-	$(BIN)/python manage.py runserver --noreload 127.0.0.1:8000
+	$(BIN)/python manage.py run_huey & huey=$$!; \
+	trap 'kill -INT $$huey 2>/dev/null; wait $$huey' EXIT; \
+	trap 'wait $$huey; exit 0' INT; \
+	trap 'exit 0' TERM; \
+	$(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT)
 
 ## browser: Debian's Chromium for the browser tests (installed when missing and we are root)
 browser:

@@ -103,7 +103,8 @@ def huey_settings(url, *, name="mysite", immediate=False, consumer=None):
         "consumer": dict(consumer or {}),
     }
     if parts.scheme == "sqlite":
-        path = parts.path
+        # sqlite:////abs/path splits to the path "//abs/path": one leading slash names the same file.
+        path = "/" + parts.path.lstrip("/") if parts.path else ""
         if not path or path == "/" or parts.netloc:
             raise QueueURLError(f"HUEY_URL={url!r}: expected sqlite:////absolute/path.sqlite3")
         if not os.path.isdir(os.path.dirname(path)):

@@ -263,3 +263,19 @@ LOGGING = {
         "operations": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }
+# /health/ failures (issue 13): its 503s stay out of django.request (a load balancer polls it every
+# second); operations.health logs each change of status once and mails the admins when it turns fail.
+LOGGING["filters"]["skip_health_failures"] = {"()": "operations.log_filters.SkipHealthFailures"}
+LOGGING["loggers"]["django.request"]["filters"] = ["skip_health_failures"]
+LOGGING["loggers"]["operations.health"] = {
+    "handlers": ["console", "mail_admins"],
+    "level": LOG_LEVEL,
+    "propagate": False,
+}
+
+# --- Tests (issue 13): what testing/plugin.py may touch -----------------------------
+# The Redis database the test suite flushes (never the one HUEY_URL names); TEST_REDIS_DB picks a database
+# on the default server, so several checkouts can share one Redis.
+TEST_REDIS_URL = env.str("TEST_REDIS_URL", default=f"redis://127.0.0.1:6379/{env.int('TEST_REDIS_DB', default=15)}")
+# CI=true: a service the tests need (Redis) must answer; on a laptop those tests are skipped instead.
+TESTING_CI = env.bool("CI", default=False)

@@ -15,6 +15,7 @@ from collections import Counter
 import peewee
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
+from django_tasks import task_backends
 from huey import signals
 from huey.contrib import stats as huey_stats
 from huey.contrib.djhuey import HUEY
@@ -23,6 +24,8 @@ from operations import heartbeat, registry
 
 logger = logging.getLogger(__name__)
 FINISHED = (signals.SIGNAL_COMPLETE, signals.SIGNAL_ERROR)
+# Huey's HueyBackend runs every Tasks API task inside this one Huey task (stats show it as "run").
+TASKS_API_WRAPPER = "djtasks.run"
 
 
 def context(now=None):
@@ -31,13 +34,15 @@ def context(now=None):
     autodiscover_modules("tasks")  # the web process knows the periodic tasks only once imported
     stats = getattr(HUEY, "_stats", None)
     consumers, alive = heartbeat.latest(now)
+    running, lost = held(stats.inflight() if stats else [], consumers)
     return {
         "now": now,
         "queue_label": heartbeat.queue_label(HUEY.storage),
         "live": huey_stats.live_counts(HUEY),
         "scheduled": scheduled(),
         "stats_enabled": stats is not None,
-        "running": stats.inflight() if stats else [],
+        "running": running,
+        "lost": lost,
         "runs": recent_runs(stats) if stats else [],
         "overview": stats.overview() if stats else {},
         "consumers": consumers,
@@ -48,6 +53,33 @@ def context(now=None):
     }
 
 
+def held(inflight, consumers):
+    """Huey's in-flight tasks split in two: held by a consumer alive now, and lost with one that died.
+
+    Huey's stats keep no pid with a task, so a task counts as held only when a consumer alive now had
+    started before it began; a kill -9 leaves the rows of its tasks behind, older than any live consumer.
+    Their work is retried from the rows (the outbox's and the reports' sweepers and dead-pid recovery).
+    """
+    first = min((c.started_at.timestamp() for c in consumers if c.alive), default=None)
+    running, lost = [], []
+    for task in inflight:
+        task["task"] = task_label(task["task"], task["id"])
+        (running if first is not None and task["started"] >= first else lost).append(task)
+    return running, lost
+
+
+def task_label(name, task_id, args=None):
+    """A task's name for people: a Tasks API task by its own path rather than Huey's wrapper "run"."""
+    if not name.endswith(TASKS_API_WRAPPER) and name != TASKS_API_WRAPPER.rsplit(".", 1)[-1]:
+        return name
+    if args:  # a queued wrapper carries the path as its first argument
+        return args[0]
+    try:
+        return task_backends["default"].get_result(str(task_id)).task.module_path
+    except Exception:  # noqa: BLE001 - a pruned or foreign result: fall back to Huey's name
+        return name
+
+
 def scheduled(limit=20):
     """Tasks waiting for their time; ``retry`` when Huey put one back after a failure."""
     try:
@@ -56,7 +88,7 @@ def scheduled(limit=20):
         return None
     return [
         {
-            "task": type(t).__name__,
+            "task": task_label(type(t).__name__, t.id, t.args),
             "id": t.id,
             "eta": t.eta.replace(tzinfo=datetime.UTC) if t.eta else None,
             "retry": t.retries < type(t).default_retries,
@@ -70,6 +102,7 @@ def recent_runs(stats, limit=25):
     runs = [e for e in stats.recent_events(limit * 3) if e["signal"] in FINISHED][:limit]
     for run in runs:
         run["at"] = datetime.datetime.fromtimestamp(run["ts"], datetime.UTC)
+        run["task"] = task_label(run["task_full"], run["task_id"])
     return runs
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from operations import registry
-from operations.models import Heartbeat
+from operations.models import HealthState, Heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,29 @@ def report(now=None):
     for name, probe in registry.health_probes().items():  # the apps' own: the outbox, ...
         checks[name] = _probe(lambda probe=probe: probe(now))
     healthy = all(c["ok"] for c in checks.values())
-    if not healthy:
-        logger.info("health: %s", "; ".join(f"{k}: {c.get('error')}" for k, c in checks.items() if not c["ok"]))
-    return {"status": "ok" if healthy else "fail", "checks": checks, "at": now.isoformat()}
+    status = "ok" if healthy else "fail"
+    detail = "; ".join(f"{k}: {c.get('error')}" for k, c in checks.items() if not c["ok"])
+    record_change(status, detail, now)
+    return {"status": status, "checks": checks, "at": now.isoformat()}
+
+
+def record_change(status, detail, now):
+    """Log a change of status once: the conditional UPDATE lets one poll of one process win it.
+
+    A turn to "fail" is an ERROR (settings.LOGGING mails it to the admins); every poll in
+    between logs nothing, and ``django.request`` skips /health/'s 503s (SkipHealthFailures).
+    """
+    try:
+        state, _ = HealthState.objects.get_or_create(pk=1, defaults={"status": "ok", "changed_at": now})
+        if state.status == status:
+            return  # the usual poll: one indexed read, no write
+        won = HealthState.objects.filter(pk=1, status=state.status)
+        if won.update(status=status, changed_at=now, detail=detail) != 1:
+            return
+    except Exception as exc:  # noqa: BLE001 - the database probe already says why; keep answering
+        logger.warning("health %s (%s); could not record it: %s: %s", status, detail, type(exc).__name__, exc)
+        return
+    if status == "fail":
+        logger.error("health turned fail: %s", detail)
+    else:
+        logger.warning("health is ok again (failing since %s)", state.changed_at.isoformat(timespec="seconds"))

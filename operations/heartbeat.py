@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from operations.leases import pid_alive
 from operations.models import Heartbeat
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ _state = {"pid": None, "row": None, "workers": 0, "stop": None}
 def queue_label(storage):
     """Where a Huey storage keeps its queue, for people to read (no credentials)."""
     if hasattr(storage, "filename"):
-        return f"sqlite:{storage.filename}"
+        return f"sqlite:///{storage.filename}"  # as HUEY_URL writes it: sqlite:////abs/path.sqlite3
     kwargs = getattr(getattr(storage, "pool", None), "connection_kwargs", {})
     return f"redis:{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
 
@@ -81,13 +82,17 @@ def _beat(pk, stop):
 
 
 def latest(now=None):
-    """The consumers seen recently (newest first), and whether one of them is alive now."""
+    """The consumers seen recently (newest first), and whether one of them is alive now.
+
+    Alive: not stopped, a beat within ``OPERATIONS_HEARTBEAT_STALE_SECONDS`` and, on this host, its pid exists.
+    """
     now = now or timezone.now()
     stale = timedelta(seconds=settings.OPERATIONS_HEARTBEAT_STALE_SECONDS)
     recent = list(Heartbeat.objects.filter(last_seen__gte=now - timedelta(hours=1))[:20])
     for row in recent:
         row.age = (now - row.last_seen).total_seconds()
-        row.alive = row.stopped_at is None and now - row.last_seen <= stale
+        # A consumer killed on this host is dead at once, not only when its beat goes stale.
+        row.alive = row.stopped_at is None and now - row.last_seen <= stale and (row.host != HOST or pid_alive(row.pid))
     return recent, any(row.alive for row in recent)
 
 

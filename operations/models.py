@@ -33,3 +33,14 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"consumer {self.host}:{self.pid} (last seen {self.last_seen:%Y-%m-%d %H:%M:%S})"
+
+
+class HealthState(models.Model):
+    """What ``/health/`` last answered (one row): a change is logged once, by one process, however many poll."""
+
+    status = models.CharField(max_length=8, default="ok")
+    changed_at = models.DateTimeField()
+    detail = models.TextField(blank=True)
+
+    def __str__(self):
+        return f"health {self.status} since {self.changed_at:%Y-%m-%d %H:%M:%S}"

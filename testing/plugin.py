@@ -4,14 +4,15 @@ Enable with ``pytest_plugins = ["testing.plugin"]`` in your ``conftest.py``;
 ``docs/testing.md`` shows each fixture in use.
 """
 
-import os
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC
+from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings as django_settings
 from django.utils.module_loading import import_string
 from huey.contrib.djhuey import HUEY
 
@@ -20,12 +21,9 @@ from testing.consumer import BASE_DIR, Consumer, consumer_env, database_url
 from testing.poll import poll, port_answers
 from testing.smtp import SMTPServer
 
-# Tests flush this Redis database; TEST_REDIS_DB lets parallel checkouts keep apart.
-REDIS_TEST_URL = f"redis://127.0.0.1:6379/{os.environ.get('TEST_REDIS_DB', '15')}"
-
 
 def _ci():
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    return django_settings.TESTING_CI
 
 
 def require_service(host, port, name):
@@ -55,15 +53,23 @@ def smtp_server():
     server.stop()
 
 
+def _require_test_redis():
+    """The Redis database tests may flush: ``TEST_REDIS_URL`` (never the site's ``HUEY_URL``)."""
+    url = django_settings.TEST_REDIS_URL
+    parts = urlsplit(url)
+    require_service(parts.hostname or "127.0.0.1", parts.port or 6379, "Redis")
+    return url
+
+
 @pytest.fixture
 def redis_url():
-    require_service("127.0.0.1", 6379, "Redis")
-    return REDIS_TEST_URL
+    """``TEST_REDIS_URL``: the Redis database this test run may flush."""
+    return _require_test_redis()
 
 
 @pytest.fixture(params=["sqlite", "redis"])
 def queue_url(request, tmp_path):
-    """Each queue storage in turn: a fresh SQLite file, then Redis (db 15, flushed)."""
+    """Each queue storage in turn: a fresh SQLite file, then Redis (``TEST_REDIS_URL``, flushed)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'huey.sqlite3'}"
     else:
@@ -81,10 +87,40 @@ def _outbox_backend(settings):
 
 
 @pytest.fixture(autouse=True)
+def _private_paths(settings, tmp_path):
+    """Every file a test (or its consumers) writes goes under its own ``tmp_path``, never the site's ``var/``."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.REPORTS_ROOT = str(tmp_path / "media" / "private" / "reports")
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_task_stats(tmp_path_factory):
+    """Huey's stats recorder (``huey.contrib.djhuey.stats``) writes to a file of this run, not the site's.
+
+    The consumers a test starts write there too, so the operations page shows their runs.
+    """
+    import peewee
+    from huey.contrib import stats as huey_stats
+
+    path = tmp_path_factory.mktemp("huey-stats") / "huey-stats.sqlite3"
+    recorder = getattr(HUEY, "_stats", None)
+    if recorder is not None:
+        db = peewee.SqliteDatabase(str(path), timeout=5, pragmas={"journal_mode": "wal", "synchronous": 1})
+        recorder.db.close()
+        recorder.db = db
+        huey_stats.database.initialize(db)
+        db.create_tables(huey_stats.MODELS, safe=True)
+        db.close()
+    return path
+
+
+@pytest.fixture(autouse=True)
 def _private_queue(request, tmp_path):
     """Every test gets an empty queue of the configured kind, unless it asked for ``queue_url``.
 
-    SQLite: a fresh file of its own. Redis (HUEY_URL=redis://...): that database, flushed.
+    SQLite: a fresh file of its own. Redis (HUEY_URL=redis://...): ``TEST_REDIS_URL``, flushed;
+    the Redis database named by ``HUEY_URL`` is never touched.
     """
     if "queue_url" in request.fixturenames:
         yield
@@ -93,8 +129,7 @@ def _private_queue(request, tmp_path):
     if hasattr(original, "filename"):
         storage = use_queue(f"sqlite:///{tmp_path / 'huey-default.sqlite3'}")
     else:
-        require_service("127.0.0.1", 6379, "Redis")
-        storage = original
+        storage = use_queue(_require_test_redis())
     storage.flush_all()
     yield
     storage.flush_all()
@@ -102,10 +137,11 @@ def _private_queue(request, tmp_path):
 
 
 @pytest.fixture
-def start_consumer(transactional_db, tmp_path, request):
+def start_consumer(transactional_db, tmp_path, request, settings, _private_task_stats):
     """Factory: ``start_consumer(email_url=..., **env)`` starts a real consumer; all are stopped after the test.
 
-    It talks to the test database and to the queue this test uses.
+    It talks to the test database and to the queue this test uses, and writes files where the test's
+    settings say (``MEDIA_ROOT``, ``REPORTS_ROOT``, ``EMAIL_FILE_PATH``: under ``tmp_path``).
     """
     from django.db import connection
 
@@ -113,11 +149,18 @@ def start_consumer(transactional_db, tmp_path, request):
     url = request.getfixturevalue("queue_url") if "queue_url" in request.fixturenames else None
 
     def start(email_url="memorymail://", queue=None, args=(), wait=True, **extra):
+        paths = {
+            "MEDIA_ROOT": settings.MEDIA_ROOT,
+            "REPORTS_ROOT": settings.REPORTS_ROOT,
+            "EMAIL_FILE_PATH": settings.EMAIL_FILE_PATH,
+            "HUEY_STATS_PATH": _private_task_stats,
+            "HUEY_STATS_URL": "",  # not the site's shared stats database either
+        }
         env = consumer_env(
             database_url(connection.settings_dict),
             queue or url or _current_queue_url(),
             email_url,
-            **{"NOTIFICATIONS_RETRY_BASE_SECONDS": 1, **extra},
+            **{"NOTIFICATIONS_RETRY_BASE_SECONDS": 1, **paths, **extra},
         )
         consumer = Consumer(env, tmp_path / f"consumer-{len(started)}.log", args).start(wait=wait)
         started.append(consumer)
@@ -217,7 +260,10 @@ def run_periodic(transactional_db):
     raises fails the test.
     """
     from django.utils import timezone
+    from django.utils.module_loading import autodiscover_modules
     from huey import signals
+
+    autodiscover_modules("tasks")  # as run_huey does: the periodic tasks exist once their modules are imported
 
     def run(at):
         stamp = at.astimezone(UTC).replace(tzinfo=None) if HUEY.utc else timezone.make_naive(at)

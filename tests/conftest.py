@@ -4,19 +4,11 @@ pytest_plugins = ["testing.plugin"]
 import pytest  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _reports_root(settings, tmp_path):
-    """Report files of each test go to a directory of its own (never var/media)."""
-    settings.REPORTS_ROOT = str(tmp_path / "reports")
-
-
 @pytest.fixture
-def start_report_consumer(start_consumer, settings):
-    """A real consumer writing report files where this test looks, saving progress often."""
+def start_report_consumer(start_consumer):
+    """A real consumer saving report progress often (the plugin keeps its files under the test's tmp_path)."""
 
     def start(**env):
-        return start_consumer(
-            **{"REPORTS_ROOT": settings.REPORTS_ROOT, "REPORTS_PROGRESS_INTERVAL_SECONDS": 0.1, **env}
-        )
+        return start_consumer(**{"REPORTS_PROGRESS_INTERVAL_SECONDS": 0.1, **env})
 
     return start

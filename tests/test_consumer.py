@@ -172,3 +172,30 @@ def test_requests_writing_while_the_consumer_drains_never_hit_a_locked_database(
     wait_until(lambda: statuses() == {"sent": 400}, timeout=60, message="all 400 sent")
     assert "database is locked" not in consumer.log()
     assert len({m.subject for m in smtp_server.messages}) == 400
+
+
+BOUND_IN_DOCS = "at worst `NOTIFICATIONS_RECORD_EVERY` e-mails per busy worker"
+
+
+@pytest.mark.slow
+def test_kill_9_repeats_no_more_than_the_documented_bound(start_consumer, smtp_server):
+    """docs/operations.md states the bound; two kills mid-drain, with groups of 5 and 3 workers, keep to it."""
+    docs = (settings.BASE_DIR / "docs" / "operations.md").read_text()
+    assert BOUND_IN_DOCS in " ".join(docs.split())
+    every, workers, total = 5, 3, 400
+    for i in range(total):
+        send_mail(f"bound {i}", "Body", "from@example.com", ["to@example.com"])
+    smtp_server.slow_down(0.005)
+    bound = 0
+    for kill in range(2):
+        consumer = start_consumer(smtp_server.url, HUEY_WORKERS=workers, NOTIFICATIONS_RECORD_EVERY=every)
+        wait_until(lambda k=kill: len(smtp_server.messages) >= (k + 1) * 100, message="part of the batch to arrive")
+        consumer.kill()
+        bound += min(Message.objects.filter(status="sending").count(), workers * every)
+    start_consumer(smtp_server.url, HUEY_WORKERS=workers, NOTIFICATIONS_RECORD_EVERY=every)
+
+    wait_until(lambda: statuses() == {"sent": total}, timeout=90, message="every row sent")
+    seen = Counter(m.subject for m in smtp_server.messages)
+    assert len(seen) == total
+    duplicates = sum(n - 1 for n in seen.values())
+    assert duplicates <= bound, f"{duplicates} duplicates > {bound}"

@@ -138,3 +138,22 @@ def test_a_graceful_stop_turns_it_503_at_once(client, start_consumer):
     consumer.stop(signal.SIGINT)
 
     assert client.get("/health/").status_code == 503
+
+
+@pytest.mark.django_db
+def test_failing_polls_mail_the_admins_once_per_change_not_per_poll(client, settings, caplog):
+    settings.ADMINS = [("Ops", "ops@example.com")]
+
+    for _ in range(5):  # no consumer: every poll is a 503
+        assert client.get("/health/").status_code == 503
+    beat()
+    assert client.get("/health/").status_code == 200
+    assert client.get("/health/").status_code == 200
+
+    admin_mail = [m.subject for m in Message.objects.all() if "ops@example.com" in m.recipients]
+    assert len(admin_mail) == 1
+    assert "health turned fail" in admin_mail[0] and "no consumer has ever reported" in admin_mail[0]
+    changes = [r.getMessage() for r in caplog.records if r.name == "operations.health"]
+    assert len(changes) == 2
+    assert changes[0] == "health turned fail: consumer: no consumer has ever reported"
+    assert changes[1].startswith("health is ok again (failing since ")

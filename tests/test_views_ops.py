@@ -121,3 +121,61 @@ def test_it_shows_mail_waiting_for_the_rate_limit_and_the_rate(client, staff, se
 
     assert '<td id="outbox-throttled">4</td>' in page
     assert '<td id="outbox-sent-last-minute">1 (limit 30/m)</td>' in page
+
+
+def running_section(page):
+    return page.split('id="ops-running"')[1].split("</div>")[0]
+
+
+@pytest.mark.consumer
+@pytest.mark.django_db(transaction=True)
+def test_tasks_of_a_killed_consumer_show_as_lost_not_running(client, staff, start_consumer, smtp_server):
+    from operations import dashboard
+
+    for i in range(200):
+        send_mail(f"batch {i}", "Body", "from@example.com", ["to@example.com"])
+    smtp_server.slow_down(0.05)
+    consumer = start_consumer(smtp_server.url, HUEY_WORKERS=2)
+    held = wait_until(
+        lambda: [t for t in dashboard.context()["running"] if t["task"] == "deliver"],
+        message="a delivery to be running",
+    )
+    ghost = held[0]["id"]
+    consumer.kill()
+    smtp_server.slow_down(0)
+    start_consumer(smtp_server.url, HUEY_WORKERS=2)
+    wait_until(lambda: dashboard.context()["consumer_alive"], message="the new consumer to beat")
+
+    section = running_section(client.get("/operations/").content.decode())
+
+    lost_rows = [row for row in section.split("<tr") if ghost[:9] in row]
+    assert len(lost_rows) == 1 and "lost, will be retried" in lost_rows[0]
+    tile = client.get("/operations/").content.decode().split('id="tile-running">')[1].split("</li>")[0]
+    assert int(tile.split("<b>")[1].split("<")[0]) == len(dashboard.context()["running"])
+    wait_until(lambda: Message.objects.filter(status="sent").count() == 200, timeout=60, message="all sent")
+
+
+@pytest.mark.consumer
+@pytest.mark.django_db(transaction=True)
+def test_tasks_api_tasks_are_listed_by_their_own_name_not_hueys_run(client, staff, start_consumer, smtp_server):
+    start_consumer(smtp_server.url)
+    client.post("/operations/test-email/", {"to": "ops@example.com"})
+
+    wait_until(lambda: smtp_server.messages, message="the test e-mail to arrive")
+    runs = wait_until(
+        lambda: "send_test_email" in (s := client.get("/operations/").content.decode().split('id="ops-runs"')[1]) and s,
+        timeout=10,
+        message="the run to reach Huey's stats",
+    )
+    assert ">operations.tasks.send_test_email</td>" in runs
+    assert ">run</td>" not in runs
+
+
+@pytest.mark.django_db
+def test_the_queue_is_shown_as_its_url(client, staff, tmp_path):
+    from operations import heartbeat
+    from testing.plugin import use_queue
+
+    storage = use_queue(f"sqlite:///{tmp_path / 'q.sqlite3'}")
+
+    assert heartbeat.queue_label(storage) == f"sqlite:///{tmp_path / 'q.sqlite3'}"

@@ -10,7 +10,7 @@ import time
 import traceback
 
 from benchmarks import machine, rig
-from benchmarks.faults import fuzz, kill9, midnight, redis_restart, refusal, web_load
+from benchmarks.faults import fuzz, health_poll, kill9, midnight, redis_restart, refusal, web_load
 from benchmarks.faults.common import Result
 from benchmarks.sink import Sink
 
@@ -27,6 +27,7 @@ P = (
         "seconds": 15,
         "backlog": 300,
         "examples": 25,
+        "health_polls": 15,
     }
     if QUICK
     else {
@@ -40,6 +41,7 @@ P = (
         "seconds": 60,
         "backlog": 3000,
         "examples": 300,
+        "health_polls": 60,
     }
 )
 
@@ -55,6 +57,7 @@ def main():
         ("4", lambda: web_load.run(work, sink, P["rate"], P["seconds"], P["backlog"])),
         ("5", lambda: fuzz.run(P["examples"])),
         ("6", lambda: midnight.run(work, sink)),
+        ("7", lambda: health_poll.run(work, sink, P["health_polls"])),
     ]
     only = set(sys.argv[1:])
     results = []
