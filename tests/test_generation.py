@@ -11,7 +11,7 @@ from operations import leases
 from reports import generation, registry
 from reports.models import Report
 from reports.registry import ReportType
-from tests.reports_data import outbox, user
+from tests.reports_data import READS_OUTBOX, outbox, user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,7 +65,7 @@ def test_it_counts_email_delivery_per_day_and_domain():
 
 
 def test_it_writes_one_log_row_per_email_with_a_bom_for_excel():
-    ada = user("ada")
+    ada = user("ada", perms=READS_OUTBOX)
     outbox("2026-03-02", ["x@example.com", "y@example.com"], "sent", subject="Grüße, “quoted”")
 
     report = generation.generate(ask(ada, "email-log", fmt="csv-excel").pk)

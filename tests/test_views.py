@@ -190,7 +190,7 @@ def test_only_the_owner_and_staff_see_a_report(client, ada, url):
 
     client.force_login(user("eve"))
     assert client.get(url).status_code == 404
-    client.force_login(user("staff", is_staff=True))
+    client.force_login(user("staff", is_staff=True, perms=["reports.view_report"]))
     assert client.get(url).status_code == 200
     client.force_login(ada)
     assert client.get(url).status_code == 200
