@@ -25,6 +25,10 @@ class Message(models.Model):
     recipients = models.JSONField(help_text="Envelope recipients (addresses only).")
     subject = models.CharField(max_length=255, blank=True)
     raw = models.BinaryField(help_text="The message as sent: MIME bytes with CRLF line ends.")
+    sensitive = models.BooleanField(
+        default=False,
+        help_text="The body carries a secret (a password reset link, say): shown to superusers only, logged.",
+    )
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     due_at = models.DateTimeField(default=timezone.now, help_text="Not to be tried before this.")
