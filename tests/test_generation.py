@@ -253,3 +253,22 @@ def test_at_most_reports_max_running_run_at_once_and_the_next_starts_after(setti
     assert generation.generate(second.pk) is not None
     second.refresh_from_db()
     assert second.status == "done"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_address_built_as_a_formula_is_exported_as_text(fmt):
+    from openpyxl import load_workbook
+
+    hostile = "=cmd|'/Ccalc.exe'!A0@example.com"
+    outbox("2026-03-02", [hostile], "sent", subject="@SUM(1+1)")
+    report = generation.generate(ask(user("ops", perms=READS_OUTBOX), "email-log", fmt=fmt).pk)
+
+    report.refresh_from_db()
+    if fmt == "csv":
+        [_, row] = read_csv(report)
+        assert row[4:6] == ["'" + hostile, "'@SUM(1+1)"]
+    else:
+        with report.file.open("rb") as f:
+            cells = [c for row in load_workbook(f).active.iter_rows() for c in row]
+        assert not [c for c in cells if c.data_type == "f"]
+        assert hostile in [c.value for c in cells]
