@@ -3,7 +3,7 @@
 import logging
 
 from django.contrib.auth import login
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
 
 from accounts.emails import send_welcome
@@ -28,10 +28,18 @@ def signup(request):
     """Create the user, sign them in, queue the welcome e-mail and redirect at once."""
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            user = form.save()
-            send_welcome(user, request)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        logger.info("user %s signed up; welcome e-mail queued", user.pk)
-        return redirect("home")
+        try:
+            with transaction.atomic():
+                user = form.save()
+                send_welcome(user, request)
+        except IntegrityError:
+            # A simultaneous sign-up took the username or address between the form's check and the INSERT:
+            # the database's unique indexes refused this one. Checking again gives the form its error.
+            logger.info("sign-up refused by a unique index (a simultaneous sign-up with the same details)")
+            form = SignupForm(request.POST)
+            form.is_valid()
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            logger.info("user %s signed up; welcome e-mail queued", user.pk)
+            return redirect("home")
     return render(request, "accounts/signup.html", {"form": form}, status=400 if request.method == "POST" else 200)
