@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 
 from accounts.emails import send_welcome
 from accounts.forms import SignupForm
-from notifications.models import Message
+from notifications.models import Message, addressed_to
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def home(request):
         emails = Message.objects.filter(recipients__icontains=request.user.email).only(
             "subject", "status", "created_at", "sent_at", "last_error", "due_at", "recipients", "reason", "attempts"
         )[:10]
-        emails = [m for m in emails if request.user.email.lower() in (r.lower() for r in m.recipients)]
+        emails = [m for m in emails if addressed_to(m.recipients, request.user.email)]
     return render(request, "accounts/home.html", {"emails": emails})
 
 

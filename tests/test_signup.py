@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from notifications.models import Message
@@ -102,3 +103,26 @@ def test_the_home_page_says_where_each_email_stands(client, deliver_now, smtp_se
     today = timezone.localdate().isoformat()
     assert f"not sent: address suppressed since {today}" in content
     assert "waiting: relay limit" in content
+
+
+def test_mail_to_the_sites_own_addresses_is_never_a_users_own(client, settings):
+    from django.core.mail import mail_admins, mail_managers
+
+    from reports import generation, registry
+
+    settings.ADMINS = [("Admin", "Ops@example.com")]
+    settings.MANAGERS = [("Boss", "boss@example.com")]
+    mail_admins("Internal Server Error: /x", "Traceback ... SECRET_KEY=...")
+    mail_managers("Broken link", "x")
+    client.post("/accounts/signup/", {**GOOD, "username": "mallory", "email": "ops@example.com"})
+    client.post("/accounts/signup/", {**GOOD, "username": "boss", "email": "boss@example.com"})
+
+    for name in ("mallory", "boss"):
+        client.force_login(User.objects.get(username=name))
+        assert b"Internal Server Error" not in client.get("/").content
+        assert b"Broken link" not in client.get("/").content
+        params = {"start": timezone.localdate().isoformat(), "end": timezone.localdate().isoformat()}
+        report, _ = generation.request_report(User.objects.get(username=name), registry.get("email-log"), params, "csv")
+        generation.generate(report.pk)
+        report.refresh_from_db()
+        assert report.status == "done" and b"Internal Server Error" not in report.file.open("rb").read()

@@ -1,6 +1,6 @@
 """E-mail log: one row per outbox e-mail in the range, streamed (a million rows take no more memory than ten)."""
 
-from notifications.models import Message
+from notifications.models import Message, addressed_to
 from reports.forms import DateRangeForm
 from reports.registry import ReportType, register
 from reports.types.dates import bounds
@@ -32,7 +32,7 @@ class EmailLog(ReportType):
         return self.queryset(params).count()
 
     def rows(self, params):
-        own = params["owner"].email.lower() if "owner" in params else None
+        own = params["owner"].email if "owner" in params else None
         fields = ("id", "created_at", "status", "from_email", "recipients", "subject", "attempts", "sent_at")
         # values_list + iterator: no model instances, no result cache, chunks fetched as we go.
         for *head, recipients, subject, attempts, sent_at, error in (
@@ -41,6 +41,6 @@ class EmailLog(ReportType):
             .values_list(*fields, "last_error")
             .iterator(chunk_size=2000)
         ):
-            if own is not None and own not in (r.lower() for r in recipients):
+            if own is not None and not addressed_to(recipients, own):
                 continue
             yield (*head, ", ".join(recipients), subject, attempts, sent_at, error)
