@@ -1,8 +1,10 @@
 """The e-mails the accounts app sends."""
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.contrib.sites.shortcuts import get_current_site
+from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 
 def send_welcome(user, request=None):
@@ -16,3 +18,17 @@ def send_welcome(user, request=None):
     )
     message.attach_alternative(render_to_string("accounts/email/welcome.html", context), "text/html")
     message.send()
+
+
+def send_no_account(email, request, from_email=None, domain_override=None, use_https=False):
+    """Queue "someone asked to reset a password for this address, which has no account" to ``email``."""
+    site = get_current_site(request)
+    domain = domain_override or site.domain
+    base = f"{'https' if use_https else 'http'}://{domain}"
+    context = {"email": email, "domain": domain, "signup_url": base + reverse("signup")}
+    send_mail(
+        subject=f"No account on {domain} with this address",
+        message=render_to_string("accounts/email/reset_no_account.txt", context),
+        from_email=from_email or settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[email],
+    )

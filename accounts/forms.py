@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives
 from django.template import loader
 
+from accounts.emails import send_no_account
 from notifications.backend import SENSITIVE_HEADER
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,28 @@ class SignupForm(UserCreationForm):
 
 
 class SensitivePasswordResetForm(PasswordResetForm):
-    """Django's password reset, its e-mail marked sensitive: the link in it signs its reader in as the user."""
+    """Django's password reset, its e-mail marked sensitive: the link in it signs its reader in as the user.
+
+    An address with no account gets an e-mail too ("there is no account with this address"), so the
+    answer and its cost are the same whether the address is known or not: no enumeration by page or by time.
+    """
+
+    def get_users(self, email):
+        for user in super().get_users(email):
+            self.found = True
+            yield user
+
+    def save(self, *args, **kwargs):
+        self.found = False
+        super().save(*args, **kwargs)
+        if not self.found:
+            send_no_account(
+                self.cleaned_data["email"],
+                kwargs.get("request"),
+                kwargs.get("from_email"),
+                kwargs.get("domain_override"),
+                kwargs.get("use_https", False),
+            )
 
     def send_mail(
         self, subject_template_name, email_template_name, context, from_email, to_email, html_email_template_name=None

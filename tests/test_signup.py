@@ -126,3 +126,19 @@ def test_mail_to_the_sites_own_addresses_is_never_a_users_own(client, settings):
         generation.generate(report.pk)
         report.refresh_from_db()
         assert report.status == "done" and b"Internal Server Error" not in report.file.open("rb").read()
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_password_reset_answers_alike_and_mails_the_address_either_way(client, known):
+    if known:
+        User.objects.create_user("ada", "ada@example.com", "a-Long-pass-42")
+
+    response = client.post("/accounts/password_reset/", {"email": "ada@example.com"}, follow=True)
+
+    assert response.redirect_chain == [("/accounts/password_reset/done/", 302)]
+    [row] = Message.objects.all()  # one INSERT and one enqueue either way: the same work, the same time
+    assert row.recipients == ["ada@example.com"]
+    assert ("/accounts/reset/" in row.body_text()) is known
+    assert ("There is no account with this address" in row.body_text()) is not known
+    assert "/accounts/signup/" in row.body_text() or known
+    assert row.sensitive is known
