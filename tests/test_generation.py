@@ -272,3 +272,17 @@ def test_an_address_built_as_a_formula_is_exported_as_text(fmt):
             cells = [c for row in load_workbook(f).active.iter_rows() for c in row]
         assert not [c for c in cells if c.data_type == "f"]
         assert hostile in [c.value for c in cells]
+
+
+def test_report_files_and_folders_are_not_readable_by_others(settings):
+    from pathlib import Path
+
+    report = generation.generate(ask(user("ada"), "signups-per-day").pk)
+    report.refresh_from_db()
+
+    root = Path(settings.REPORTS_ROOT)
+    paths = [root, *root.rglob("*")]
+    assert Path(report.file.path) in paths
+    assert {str(p.relative_to(root)): p.stat().st_mode & 0o007 for p in paths} == {
+        str(p.relative_to(root)): 0 for p in paths
+    }
