@@ -2,7 +2,7 @@
 
 Huey 3.5.4's ``HueyDashboardAdmin.events_view`` turns ``?p=`` into an offset with ``int()`` and no upper
 bound: ``?p=99999999999999999999`` overflows SQLite's integer and answers 500. A bug of Huey's (see
-docs/operations.md, "Upstream"); until it is fixed there, a page number past PAGE_LIMIT is a 400 here.
+docs/operations.md, "Security model"); until it is fixed there, a page number past PAGE_LIMIT is a 400 here.
 """
 
 from django.contrib import admin
