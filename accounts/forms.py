@@ -1,4 +1,8 @@
-"""Sign-up form: Django's UserCreationForm plus a required, unique e-mail address; the password reset form."""
+"""Sign-up form: Django's UserCreationForm plus a required e-mail address; the password reset form.
+
+Whether an address has an account is never said on a page: the sign-up view and the reset form answer
+alike and tell the address's owner by e-mail instead.
+"""
 
 import logging
 
@@ -28,12 +32,6 @@ class SignupForm(UserCreationForm):
             if isinstance(value, str) and ("\r" in value or "\n" in value):
                 self.add_error(name, "Line breaks are not allowed here.")
         return cleaned
-
-    def clean_email(self):
-        email = self.cleaned_data["email"]
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail address already exists.")
-        return email
 
 
 class SensitivePasswordResetForm(PasswordResetForm):

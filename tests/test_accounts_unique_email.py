@@ -119,4 +119,4 @@ def test_four_simultaneous_sign_ups_with_one_address_make_one_account(site):
         t.join(60)
 
     assert User.objects.filter(email__iexact="ada@example.com").count() == 1
-    assert sorted(answers.values()) == [200, 400, 400, 400]  # one redirected home (200 after it), three refused
+    assert set(answers.values()) == {200}  # all four answered "check your e-mail": nothing tells them apart
