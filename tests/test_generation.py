@@ -43,7 +43,7 @@ def test_it_counts_sign_ups_per_day_including_empty_days():
 
 
 def test_it_counts_email_delivery_per_day_and_domain():
-    ada = user("ada")
+    ada = user("ada", perms=READS_OUTBOX)
     outbox("2026-03-01", ["a@example.com"], "sent")
     outbox("2026-03-01", ["b@Example.com", "c@other.org"], "failed")
     outbox("2026-03-01", ["d@other.org"], "queued")

@@ -43,7 +43,7 @@ def rows_of(client, report):
 
 
 def test_both_report_types_are_generated_and_the_owner_told(client, queue_url, start_report_consumer):
-    ada = user("ada", joined="2026-03-01")
+    ada = user("ada", joined="2026-03-01", perms=READS_OUTBOX)
     outbox("2026-03-01", ["x@example.com"], "sent")
     outbox("2026-03-01", ["y@example.org"], "failed")
     client.force_login(ada)

@@ -79,6 +79,7 @@ def test_a_type_is_neither_offered_nor_run_for_those_it_does_not_allow(client, r
 
     assert "Restricted" not in client.get("/reports/").content.decode()
     assert client.post("/reports/", {"type": "test-restricted", "format": "csv"}).status_code == 403
+    assert ask(client, "email-delivery").status_code == 403  # everyone's mail, counted by domain
     assert not Report.objects.exists()
 
 
