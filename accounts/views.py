@@ -35,14 +35,21 @@ def signup(request):
     An address that already has an account gets "someone tried to sign up with your address" instead,
     behind the same answer after the same work (a password hashed, one e-mail queued): the page never
     says whether an address is known. A taken username is still a form error (usernames are public).
+    An account whose address was never confirmed does not count: the new sign-up replaces it.
     """
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
-        if User.objects.filter(email__iexact=email).exists():
+        # An account never confirmed belongs to no one yet: a new sign-up replaces it, so whoever typed
+        # someone else's address first cannot keep its owner out.
+        unconfirmed = User.objects.filter(email__iexact=email, is_active=False, last_login=None)
+        if User.objects.filter(email__iexact=email).exclude(pk__in=unconfirmed).exists():
             return _already_signed_up(form, request)
         try:
             with transaction.atomic():
+                replaced = unconfirmed.delete()[1].get(User._meta.label, 0)
+                if replaced:
+                    logger.info("sign-up replaces %s unconfirmed account(s) with the same address", replaced)
                 user = form.save(commit=False)
                 user.is_active = False  # until the address is confirmed
                 user.save()

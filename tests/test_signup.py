@@ -184,3 +184,15 @@ def test_password_reset_answers_alike_and_mails_the_address_either_way(client, k
     assert ("There is no account with this address" in row.body_text()) is not known
     assert "/accounts/signup/" in row.body_text() or known
     assert row.sensitive is known
+
+
+def test_an_unconfirmed_account_does_not_keep_the_addresss_owner_out(client):
+    squatter = client.post("/accounts/signup/", {**GOOD, "username": "squatter"})
+    assert squatter["Location"] == "/accounts/signup/sent/"
+    first_link = re.search(r"(/accounts/signup/confirm/\S+/)", Message.objects.get().body_text()).group(1)
+
+    ada = sign_up(client)  # the owner of the address, later
+
+    assert ada.is_active and list(User.objects.values_list("username", flat=True)) == ["ada"]
+    client.logout()
+    assert client.post(first_link).status_code == 400  # the squatter's link opens nothing now
