@@ -24,10 +24,10 @@ from reports.models import Report
 logger = logging.getLogger(__name__)
 
 
-def _own(request, pk):
-    """The report if the user owns it or may view everyone's (staff with the permission); 404 otherwise."""
+def _own(request, pk, perm="reports.view_report"):
+    """The report if the user owns it or is staff with ``perm`` over everyone's; 404 otherwise."""
     reports = Report.objects.select_related("owner")
-    if not (request.user.is_staff and request.user.has_perm("reports.view_report")):
+    if not (request.user.is_staff and request.user.has_perm(perm)):
         reports = reports.filter(owner=request.user)
     return get_object_or_404(reports, pk=pk)
 
@@ -135,8 +135,8 @@ def download(request, pk):
 @login_required
 @require_POST
 def cancel(request, pk):
-    """Stop a queued or running report; 409 if it already finished."""
-    report = _own(request, pk)
+    """Stop a queued or running report; 409 if it already finished. Others' reports need the change permission."""
+    report = _own(request, pk, perm="reports.change_report")
     if not generation.cancel(report):
         report.refresh_from_db()
         return render(request, "reports/not_cancellable.html", {"report": report}, status=409)

@@ -124,3 +124,15 @@ def test_staff_need_the_view_permission_to_see_others_reports(client, url):
     assert client.get(url).status_code == 404
     client.force_login(grant(staff, "reports.view_report"))
     assert client.get(url).status_code == 200
+
+
+def test_cancelling_someone_elses_report_needs_the_change_permission(client):
+    report, _ = generation.request_report(user("ada"), registry.get("signups-per-day"), DAY, "csv")
+    viewer = user("viewer", is_staff=True, perms=["reports.view_report"])
+    client.force_login(viewer)
+
+    assert client.post(f"/reports/{report.pk}/cancel/").status_code == 404
+    client.force_login(grant(viewer, "reports.change_report"))
+    assert client.post(f"/reports/{report.pk}/cancel/").status_code == 302
+    report.refresh_from_db()
+    assert report.status == "cancelled"
