@@ -1,8 +1,15 @@
 """The e-mails the accounts app sends."""
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.sites.shortcuts import get_current_site
+from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from notifications.backend import SENSITIVE_HEADER
 
 
 def send_welcome(user, request=None):
@@ -16,3 +23,48 @@ def send_welcome(user, request=None):
     )
     message.attach_alternative(render_to_string("accounts/email/welcome.html", context), "text/html")
     message.send()
+
+
+def send_no_account(email, request, from_email=None, domain_override=None, use_https=False):
+    """Queue "someone asked to reset a password for this address, which has no account" to ``email``."""
+    site = get_current_site(request)
+    domain = domain_override or site.domain
+    base = f"{'https' if use_https else 'http'}://{domain}"
+    context = {"email": email, "domain": domain, "signup_url": base + reverse("signup")}
+    send_mail(
+        subject=f"No account on {domain} with this address",
+        message=render_to_string("accounts/email/reset_no_account.txt", context),
+        from_email=from_email or settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[email],
+    )
+
+
+def _absolute(request, name, *args):
+    return request.build_absolute_uri(reverse(name, args=args))
+
+
+def send_confirmation(user, request):
+    """Queue the "confirm your address" e-mail: its link opens the account and signs its reader in (sensitive)."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    context = {
+        "user": user,
+        "confirm_url": _absolute(request, "signup_confirm", uid, default_token_generator.make_token(user)),
+    }
+    EmailMultiAlternatives(
+        subject="Confirm your address to finish signing up to mysite",
+        body=render_to_string("accounts/email/confirm.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+        headers={SENSITIVE_HEADER: "yes"},
+    ).send()
+
+
+def send_already_signed_up(email, request):
+    """Queue "someone tried to sign up with your address" to the owner of an existing account."""
+    context = {"login_url": _absolute(request, "login"), "reset_url": _absolute(request, "password_reset")}
+    send_mail(
+        subject="Someone tried to sign up to mysite with your address",
+        message=render_to_string("accounts/email/already_signed_up.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[email],
+    )

@@ -1,14 +1,19 @@
-"""Sign-up and the home page."""
+"""Sign-up (with a confirmed address) and the home page."""
 
 import logging
 
 from django.contrib.auth import login
-from django.db import transaction
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import User
+from django.contrib.auth.tokens import default_token_generator
+from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
+from django.utils.http import urlsafe_base64_decode
+from django.views.decorators.http import require_http_methods
 
-from accounts.emails import send_welcome
+from accounts.emails import send_already_signed_up, send_confirmation, send_welcome
 from accounts.forms import SignupForm
-from notifications.models import Message
+from notifications.models import Message, addressed_to
 
 logger = logging.getLogger(__name__)
 
@@ -20,18 +25,82 @@ def home(request):
         emails = Message.objects.filter(recipients__icontains=request.user.email).only(
             "subject", "status", "created_at", "sent_at", "last_error", "due_at", "recipients", "reason", "attempts"
         )[:10]
-        emails = [m for m in emails if request.user.email.lower() in (r.lower() for r in m.recipients)]
+        emails = [m for m in emails if addressed_to(m.recipients, request.user.email)]
     return render(request, "accounts/home.html", {"emails": emails})
 
 
 def signup(request):
-    """Create the user, sign them in, queue the welcome e-mail and redirect at once."""
+    """Open an inactive account and e-mail a link to confirm the address; answer "check your e-mail".
+
+    An address that already has an account gets "someone tried to sign up with your address" instead,
+    behind the same answer after the same work (a password hashed, one e-mail queued): the page never
+    says whether an address is known. A taken username is still a form error (usernames are public).
+    An account whose address was never confirmed does not count: the new sign-up replaces it.
+    """
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            user = form.save()
-            send_welcome(user, request)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        logger.info("user %s signed up; welcome e-mail queued", user.pk)
-        return redirect("home")
+        email = form.cleaned_data["email"]
+        # An account never confirmed belongs to no one yet: a new sign-up replaces it, so whoever typed
+        # someone else's address first cannot keep its owner out.
+        unconfirmed = User.objects.filter(email__iexact=email, is_active=False, last_login=None)
+        if User.objects.filter(email__iexact=email).exclude(pk__in=unconfirmed).exists():
+            return _already_signed_up(form, request)
+        try:
+            with transaction.atomic():
+                replaced = unconfirmed.delete()[1].get(User._meta.label, 0)
+                if replaced:
+                    logger.info("sign-up replaces %s unconfirmed account(s) with the same address", replaced)
+                user = form.save(commit=False)
+                user.is_active = False  # until the address is confirmed
+                user.save()
+                send_confirmation(user, request)
+        except IntegrityError:
+            # A simultaneous sign-up took the username or the address between the check and the INSERT:
+            # the database's unique indexes refused this one. Checking again finds which.
+            logger.info("sign-up refused by a unique index (a simultaneous sign-up with the same details)")
+            form = SignupForm(request.POST)
+            if form.is_valid():
+                return _already_signed_up(form, request, hashed=True)
+        else:
+            logger.info("user %s signed up; confirmation e-mail queued", user.pk)
+            return redirect("signup_sent")
     return render(request, "accounts/signup.html", {"form": form}, status=400 if request.method == "POST" else 200)
+
+
+def _already_signed_up(form, request, hashed=False):
+    if not hashed:
+        make_password(form.cleaned_data["password1"])  # the work a new account costs, so the time says nothing
+    send_already_signed_up(form.cleaned_data["email"], request)
+    logger.info("sign-up with an address that has an account; its owner was told by e-mail")
+    return redirect("signup_sent")
+
+
+def signup_sent(request):
+    """The one answer to every accepted sign-up form."""
+    return render(request, "accounts/signup_sent.html")
+
+
+@require_http_methods(["GET", "POST"])
+def confirm(request, uidb64, token):
+    """The link of the confirmation e-mail: GET shows a button (mail scanners follow links), POST opens the account."""
+    user = _user_for(uidb64, token)
+    if user is None:
+        return render(request, "accounts/confirm.html", {"valid": False}, status=400)
+    if request.method == "GET":
+        return render(request, "accounts/confirm.html", {"valid": True, "account": user})
+    with transaction.atomic():
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+        send_welcome(user, request)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    logger.info("user %s confirmed their address; welcome e-mail queued", user.pk)
+    return redirect("home")
+
+
+def _user_for(uidb64, token):
+    """The inactive user the link was made for, if the token is still good; else ``None``."""
+    try:
+        user = User.objects.get(pk=int(urlsafe_base64_decode(uidb64).decode()), is_active=False)
+    except (ValueError, OverflowError, User.DoesNotExist):
+        return None
+    return user if default_token_generator.check_token(user, token) else None

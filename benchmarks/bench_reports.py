@@ -50,7 +50,7 @@ def setup_django():
 def populate(sizes):
     """One day of ``n`` sent e-mails per size; returns the user id."""
     setup_django()
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Permission, User
     from django.core.management import call_command
     from django.utils import timezone
 
@@ -75,7 +75,10 @@ def populate(sizes):
                 )
                 for i in range(start, min(n, start + 10_000))
             )
-    return User.objects.create_user("bench", "bench@example.com", "bench-pass-42").pk
+    bench = User.objects.create_user("bench", "bench@example.com", "bench-pass-42")
+    # The e-mail log over everyone's e-mails needs the outbox view permission (else it is the owner's own only).
+    bench.user_permissions.add(Permission.objects.get(content_type__app_label="notifications", codename="view_message"))
+    return bench.pk
 
 
 def child(user_id, day, fmt):

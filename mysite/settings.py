@@ -3,6 +3,7 @@
 Every variable is listed, with a comment, in .env.example.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -119,13 +120,16 @@ STORAGES = {
 }
 
 # --- Security (production values come from the environment) -----------------
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+# BEHIND_TLS_PROXY=true (nginx terminates TLS) trusts its X-Forwarded-Proto and makes HTTPS the default:
+# redirect to https, Secure cookies, HSTS for a year with subdomains (issue 12). Each stays overridable.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=BEHIND_TLS_PROXY)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=BEHIND_TLS_PROXY)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=BEHIND_TLS_PROXY)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if BEHIND_TLS_PROXY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=BEHIND_TLS_PROXY)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
-if env.bool("BEHIND_TLS_PROXY", default=False):
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- E-mail -------------------------------------------------------------------
@@ -279,3 +283,8 @@ LOGGING["loggers"]["operations.health"] = {
 TEST_REDIS_URL = env.str("TEST_REDIS_URL", default=f"redis://127.0.0.1:6379/{env.int('TEST_REDIS_DB', default=15)}")
 # CI=true: a service the tests need (Redis) must answer; on a laptop those tests are skipped instead.
 TESTING_CI = env.bool("CI", default=False)
+
+# --- Least privilege: files (issue 12) ----------------------------------------
+# Files this process creates (SQLite databases with their -wal/-shm, report files) are not for other users:
+# the umask gains 027 (group may read, others nothing). Only ever tightened; deploy/*.service set UMask=0027.
+os.umask(os.umask(0o027) | 0o027)

@@ -15,16 +15,27 @@ from notifications.tasks import deliver_on_commit
 logger = logging.getLogger(__name__)
 
 
+#: A sender marks an e-mail whose body carries a secret (a sign-in link, a token) with this header, any value:
+#: ``EmailMessage(..., headers={SENSITIVE_HEADER: "yes"})``. The header is removed before the message is
+#: stored (it never reaches the relay) and the row gets ``sensitive=True``: its body is then shown in the
+#: admin to superusers only, on request, and each such reveal is logged.
+SENSITIVE_HEADER = "X-Outbox-Sensitive"
+
+
 def to_row(email_message):
     """Render an ``EmailMessage`` into an unsaved outbox row (MIME bytes plus envelope)."""
     encoding = email_message.encoding or settings.DEFAULT_CHARSET
     # message() refuses header injection (BadHeaderError); sanitize_address refuses newlines.
-    raw = email_message.message().as_bytes(linesep="\r\n")
+    mime = email_message.message()
+    sensitive = SENSITIVE_HEADER in mime
+    if sensitive:
+        del mime[SENSITIVE_HEADER]
     return Message(
         from_email=envelope_address(email_message.from_email, encoding),
         recipients=[envelope_address(a, encoding) for a in email_message.recipients()],
         subject=str(email_message.subject)[:255],
-        raw=raw,
+        raw=mime.as_bytes(linesep="\r\n"),
+        sensitive=sensitive,
     )
 
 

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from email import message_from_bytes, policy
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.db import connections, models, router
@@ -25,6 +26,10 @@ class Message(models.Model):
     recipients = models.JSONField(help_text="Envelope recipients (addresses only).")
     subject = models.CharField(max_length=255, blank=True)
     raw = models.BinaryField(help_text="The message as sent: MIME bytes with CRLF line ends.")
+    sensitive = models.BooleanField(
+        default=False,
+        help_text="The body carries a secret (a password reset link, say): shown to superusers only, logged.",
+    )
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     due_at = models.DateTimeField(default=timezone.now, help_text="Not to be tried before this.")
@@ -220,6 +225,22 @@ class Message(models.Model):
         if self.status == self.Status.CANCELLED:
             return "not sent: cancelled"
         return f"not sent: {self.reason or _short(self.last_error) or self.status}"
+
+
+def site_addresses():
+    """The site's own mailboxes (``ADMINS``, ``MANAGERS``, ``SERVER_EMAIL``), lower-cased.
+
+    Mail to them (server errors, say) is never a user's own, even for a user who signed up with one.
+    """
+    named = [address for _, address in [*settings.ADMINS, *settings.MANAGERS]]
+    return {parseaddr(a)[1].lower() for a in [*named, settings.SERVER_EMAIL]} - {""}
+
+
+def addressed_to(recipients, address):
+    """Whether ``address`` is one of ``recipients`` (case ignored) in mail meant for users, not the site's staff."""
+    wanted = address.lower()
+    lowered = {r.lower() for r in recipients}
+    return bool(wanted) and wanted in lowered and not lowered & site_addresses()
 
 
 def _short(text, limit=60):

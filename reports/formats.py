@@ -32,9 +32,21 @@ class CsvWriter:
         self._local = _localizer()
 
     def write(self, row):
-        self._csv.writerow([v if type(v) in _PLAIN else self._cell(v) for v in row])
+        # Inlined for the hot path: plain strings and numbers are most cells of a big report.
+        self._csv.writerow(
+            [
+                ("'" + v if v[:1] in _FORMULA_FIRST else v)
+                if type(v) is str
+                else v
+                if type(v) in _PLAIN
+                else self._cell(v)
+                for v in row
+            ]
+        )
 
     def _cell(self, value):
+        if isinstance(value, str):  # a str subclass (SafeString, say)
+            return neutralise(value)
         value = self._local(value)
         if isinstance(value, datetime.datetime):
             return value.isoformat(sep=" ", timespec="seconds")
@@ -49,7 +61,14 @@ class CsvWriter:
         self._file.close()
 
 
-_PLAIN = {str, int, float, bool}  # written as they are; everything else goes through _cell
+_PLAIN = {int, float, bool}  # written as they are; everything else goes through _cell
+# A spreadsheet opening a CSV runs a cell starting with one of these as a formula ("=cmd|'/C calc'!A0").
+_FORMULA_FIRST = frozenset("=+-@\t\r")
+
+
+def neutralise(text):
+    """``text``, prefixed with ``'`` if a spreadsheet would read it as a formula (OWASP's CSV injection advice)."""
+    return "'" + text if text[:1] in _FORMULA_FIRST else text
 
 
 class XlsxWriter:
@@ -62,9 +81,11 @@ class XlsxWriter:
         # Imported here: openpyxl and lxml cost ~20 MB in every process that loads them, and only
         # the worker building an XLSX needs them.
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
         from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         self._illegal = ILLEGAL_CHARACTERS_RE
+        self._text_cell = WriteOnlyCell
         self._path = path
         self._book = Workbook(write_only=True)
         self._sheet = self._book.create_sheet("Report")
@@ -77,7 +98,13 @@ class XlsxWriter:
     def _cell(self, value):
         if isinstance(value, str):
             # openpyxl refuses characters XML cannot carry (most C0 controls); drop them rather than fail the report.
-            return self._illegal.sub("", value)
+            value = self._illegal.sub("", value)
+            if value.startswith(("=", "#")):
+                # openpyxl would store "=..." as a formula and "#N/A" as an error: force a plain string cell.
+                cell = self._text_cell(self._sheet, value)
+                cell.data_type = "s"
+                return cell
+            return value
         return self._local(value)
 
     def close(self):

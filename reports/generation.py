@@ -50,7 +50,14 @@ def request_report(owner, rtype, params, fmt, site_url="", on_commit=None):
     Returns ``(report, created)``. The database enforces "one active per request"
     (a conditional unique constraint), so two simultaneous requests cannot both
     create one. ``on_commit(report_id)`` runs after the new row is committed.
+    Raises ``registry.NotAllowed`` if ``owner`` may not run ``rtype``; for a type with a
+    permission the params record the scope asked for (everyone's data or the owner's own).
     """
+    scope = rtype.scope(owner)
+    if scope is None:
+        rtype.check(owner, registry.ALL)  # raises with the message
+    if rtype.permission:
+        params = {**params, "scope": scope}
     for _ in range(3):
         try:
             with transaction.atomic():
@@ -161,10 +168,18 @@ def write(report, tmp):
     rtype = registry.get(report.type)
     if rtype is None:
         raise Stop(f"This report type ({report.type}) no longer exists.")
+    # Checked again here: the owner may have lost the permission while the report waited.
+    scope = report.params.get("scope", registry.ALL)
+    try:
+        rtype.check(report.owner, scope)
+    except registry.NotAllowed as exc:
+        raise Stop(str(exc)) from None
     try:
         params = rtype.clean_params(report.params)
     except ValueError as exc:
         raise Stop(f"The report's parameters are no longer valid: {exc}") from None
+    if scope == registry.OWN:
+        params["owner"] = report.owner
     expected = rtype.count(params)
     Report.objects.filter(pk=report.pk).update(expected_rows=expected if rtype.progress_by == "rows" else None)
     writer = formats.open_writer(report.format, tmp, rtype.columns)

@@ -2,7 +2,8 @@
 
 A type says what it is called, which parameters it takes (a Django form), which
 columns it has, and yields its rows; it may also say how many rows to expect, so
-the progress bar can move. See docs/reports.md.
+the progress bar can move. A type also says who may run it (``permission``, ``own_scope``):
+the view offers it only to them and the consumer checks again before generating. See docs/reports.md.
 """
 
 import importlib
@@ -18,6 +19,14 @@ _types = {}
 # A type whose ``count`` is in steps rather than rows yields STEP to say "one step done".
 STEP = object()
 
+# Who a report covers: everyone's data, or only its owner's (stored in the report's params as "scope").
+ALL = "all"
+OWN = "own"
+
+
+class NotAllowed(Exception):
+    """The owner may not run this report (any more): the message says why, for the owner to read."""
+
 
 class ReportType:
     """Subclass, set the attributes, implement ``rows`` (and ``count`` when it is cheap), decorate with ``@register``."""
@@ -30,6 +39,27 @@ class ReportType:
     #: "rows": ``count`` is the number of rows. "steps": ``count`` is a number of steps, and
     #: ``rows`` yields ``STEP`` after each (for types whose row count is unknown until the end).
     progress_by: str = "rows"
+    #: The permission (``app_label.codename``) needed to run the type over everyone's data; "" = any signed-in user.
+    permission: str = ""
+    #: With ``permission`` set: whether a user without it may still run the type over their own data only.
+    #: ``rows`` and ``count`` then find the owner in ``params["owner"]``.
+    own_scope: bool = False
+
+    def scope(self, user):
+        """``ALL`` or ``OWN`` for what ``user`` may run this type over, or ``None`` if they may not run it."""
+        if not self.permission or user.has_perm(self.permission):
+            return ALL
+        return OWN if self.own_scope else None
+
+    def check(self, owner, scope):
+        """Raise ``NotAllowed`` unless ``owner`` may (still) run this type over ``scope``."""
+        allowed = self.scope(owner) if owner.is_active else None
+        if allowed is None or (scope == ALL and allowed != ALL):
+            raise NotAllowed(
+                f"You are not allowed to run the “{self.name}” report"
+                + (" over everyone's data" if allowed == OWN else "")
+                + " (any more): ask the site's staff for the permission."
+            )
 
     def rows(self, params: dict) -> Iterable[Sequence]:
         """Yield one sequence of cell values per row, in ``columns`` order. Stream: never build a list."""

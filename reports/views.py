@@ -1,9 +1,14 @@
-"""Ask for a report, watch it, download it, cancel it. Owner or staff only; anyone else gets a 404."""
+"""Ask for a report, watch it, download it, cancel it.
+
+A report is seen by its owner and by staff with the ``reports.view_report`` permission;
+anyone else gets a 404. A report type is offered only to those it allows (``ReportType.scope``).
+"""
 
 import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,10 +24,10 @@ from reports.models import Report
 logger = logging.getLogger(__name__)
 
 
-def _own(request, pk):
-    """The report if the user owns it or is staff; 404 otherwise (no hint that it exists)."""
+def _own(request, pk, perm="reports.view_report"):
+    """The report if the user owns it or is staff with ``perm`` over everyone's; 404 otherwise."""
     reports = Report.objects.select_related("owner")
-    if not request.user.is_staff:
+    if not (request.user.is_staff and request.user.has_perm(perm)):
         reports = reports.filter(owner=request.user)
     return get_object_or_404(reports, pk=pk)
 
@@ -35,7 +40,9 @@ def _site_url(request):
 @require_http_methods(["GET", "POST"])
 def index(request):
     """The user's reports, and a form per report type to generate a new one."""
-    forms = {t.slug: t.form() for t in registry.all_types()}
+    allowed = [(t, t.scope(request.user)) for t in registry.all_types()]
+    allowed = [(t, scope) for t, scope in allowed if scope is not None]
+    forms = {t.slug: t.form() for t, _ in allowed}
     format_form = FormatForm()
     status = 200
     chosen = None
@@ -44,6 +51,9 @@ def index(request):
         if chosen is None:
             messages.error(request, "Unknown report type: choose one of the reports below.")
             status = 400
+        elif chosen.slug not in forms:
+            logger.warning("user %s refused report type %s: no permission", request.user.pk, chosen.slug)
+            raise PermissionDenied(f"You may not run the “{chosen.name}” report.")
         else:
             form = forms[chosen.slug] = chosen.form(request.POST)
             format_form = FormatForm(request.POST)
@@ -61,7 +71,7 @@ def index(request):
                 return redirect(report)
             status = 400
     page = Paginator(Report.objects.filter(owner=request.user).order_by("-id"), 25).get_page(request.GET.get("page"))
-    types = [(t, forms[t.slug]) for t in registry.all_types()]
+    types = [(t, forms[t.slug], scope) for t, scope in allowed]
     return render(
         request,
         "reports/index.html",
@@ -125,8 +135,8 @@ def download(request, pk):
 @login_required
 @require_POST
 def cancel(request, pk):
-    """Stop a queued or running report; 409 if it already finished."""
-    report = _own(request, pk)
+    """Stop a queued or running report; 409 if it already finished. Others' reports need the change permission."""
+    report = _own(request, pk, perm="reports.change_report")
     if not generation.cancel(report):
         report.refresh_from_db()
         return render(request, "reports/not_cancellable.html", {"report": report}, status=409)
@@ -142,7 +152,10 @@ def again(request, pk):
     rtype = report.report_type
     if rtype is None:
         return render(request, "reports/not_cancellable.html", {"report": report, "gone": True}, status=410)
-    new, _ = generation.request_report(
-        request.user, rtype, report.params, report.format, site_url=_site_url(request), on_commit=tasks.enqueue
-    )
+    try:
+        new, _ = generation.request_report(
+            request.user, rtype, report.params, report.format, site_url=_site_url(request), on_commit=tasks.enqueue
+        )
+    except registry.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from None
     return redirect(new)

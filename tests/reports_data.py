@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 
 from notifications.models import Message
 
@@ -12,8 +12,22 @@ def at(day, hour=12):
     return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
 
 
-def user(name, joined=None, **extra):
+READS_OUTBOX = ("notifications.view_message",)  # may run the e-mail log over everyone's e-mails
+
+
+def grant(u, *perms):
+    """Give ``u`` each ``app_label.codename`` permission (and forget its cached permissions)."""
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        u.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    for cache in ("_perm_cache", "_user_perm_cache"):
+        u.__dict__.pop(cache, None)
+    return u
+
+
+def user(name, joined=None, perms=(), **extra):
     u = User.objects.create_user(name, f"{name}@example.com", "a-Long-pass-42", **extra)
+    grant(u, *perms)
     if joined:
         User.objects.filter(pk=u.pk).update(date_joined=at(joined))
     return u

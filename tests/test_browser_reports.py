@@ -21,7 +21,7 @@ from reports.models import Report
 from testing.consumer import BASE_DIR, consumer_env, database_url
 from testing.plugin import _ci, wait_until
 from testing.smtp import _free_port
-from tests.reports_data import many_outbox, user
+from tests.reports_data import READS_OUTBOX, many_outbox, user
 
 pytestmark = [pytest.mark.browser, pytest.mark.consumer, pytest.mark.django_db(transaction=True)]
 CHROMIUM = "/usr/bin/chromium"
@@ -93,7 +93,7 @@ def _answers(url):
 @pytest.mark.parametrize("queue_url", ["sqlite"], indirect=True)
 def test_a_user_generates_watches_and_downloads_a_report(chromium, site, start_report_consumer, tmp_path):
     many_outbox(ROWS, day="2026-03-01")
-    user("ada")
+    user("ada", perms=READS_OUTBOX)
     start_report_consumer(REPORTS_PROGRESS_INTERVAL_SECONDS=0.2)
     with chromium() as browser:
         seen, rows, filename, line = watch_and_download(browser, site, tmp_path)

@@ -253,3 +253,8 @@ def test_the_nginx_sample_in_front_of_gunicorn_serves_https(web, tmp_path):
     finally:
         nginx.terminate()
         nginx.wait(10)
+
+
+@pytest.mark.parametrize("name", ["mysite-web.service", "mysite-consumer.service", "mysite-backup.service"])
+def test_every_unit_creates_files_without_world_read(name):
+    assert unit(name)["Service"]["UMask"] == "0027"

@@ -61,3 +61,33 @@ def test_an_aborted_xlsx_leaves_no_temporary_file(tmp_path):
 
     assert set(glob.glob(f"{tempfile.gettempdir()}/openpyxl.*")) <= before
     assert not (tmp_path / "out.xlsx").exists()
+
+
+HOSTILE = ("=cmd|'/Ccalc.exe'!A0@example.com", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "=1", "#N/A")
+
+
+def test_csv_neutralises_cells_a_spreadsheet_would_run(tmp_path):
+    path = tmp_path / "out.csv"
+    writer = open_writer("csv", path, ["text", "n"])
+    for text in HOSTILE:
+        writer.write((text, -5))
+    writer.write(("plain - text", 0))
+    writer.close()
+
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    assert [r[0] for r in rows] == ["'" + t for t in HOSTILE[:-1]] + ["#N/A", "plain - text"]
+    assert {r[1] for r in rows} == {"-5", "0"}  # numbers are numbers, even negative ones
+
+
+def test_xlsx_writes_formula_like_text_as_plain_strings(tmp_path):
+    path = tmp_path / "out.xlsx"
+    writer = open_writer("xlsx", path, ["text", "n"])
+    for text in HOSTILE:
+        writer.write((text, -5))
+    writer.close()
+
+    cells = [c for row in load_workbook(path).active.iter_rows(min_row=2) for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert [c.value for c in cells if c.column == 1] == list(HOSTILE)
+    assert {c.data_type for c in cells if c.column == 1} == {"s"}

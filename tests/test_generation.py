@@ -11,7 +11,7 @@ from operations import leases
 from reports import generation, registry
 from reports.models import Report
 from reports.registry import ReportType
-from tests.reports_data import outbox, user
+from tests.reports_data import READS_OUTBOX, outbox, user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +43,7 @@ def test_it_counts_sign_ups_per_day_including_empty_days():
 
 
 def test_it_counts_email_delivery_per_day_and_domain():
-    ada = user("ada")
+    ada = user("ada", perms=READS_OUTBOX)
     outbox("2026-03-01", ["a@example.com"], "sent")
     outbox("2026-03-01", ["b@Example.com", "c@other.org"], "failed")
     outbox("2026-03-01", ["d@other.org"], "queued")
@@ -65,7 +65,7 @@ def test_it_counts_email_delivery_per_day_and_domain():
 
 
 def test_it_writes_one_log_row_per_email_with_a_bom_for_excel():
-    ada = user("ada")
+    ada = user("ada", perms=READS_OUTBOX)
     outbox("2026-03-02", ["x@example.com", "y@example.com"], "sent", subject="Grüße, “quoted”")
 
     report = generation.generate(ask(ada, "email-log", fmt="csv-excel").pk)
@@ -253,3 +253,36 @@ def test_at_most_reports_max_running_run_at_once_and_the_next_starts_after(setti
     assert generation.generate(second.pk) is not None
     second.refresh_from_db()
     assert second.status == "done"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_address_built_as_a_formula_is_exported_as_text(fmt):
+    from openpyxl import load_workbook
+
+    hostile = "=cmd|'/Ccalc.exe'!A0@example.com"
+    outbox("2026-03-02", [hostile], "sent", subject="@SUM(1+1)")
+    report = generation.generate(ask(user("ops", perms=READS_OUTBOX), "email-log", fmt=fmt).pk)
+
+    report.refresh_from_db()
+    if fmt == "csv":
+        [_, row] = read_csv(report)
+        assert row[4:6] == ["'" + hostile, "'@SUM(1+1)"]
+    else:
+        with report.file.open("rb") as f:
+            cells = [c for row in load_workbook(f).active.iter_rows() for c in row]
+        assert not [c for c in cells if c.data_type == "f"]
+        assert hostile in [c.value for c in cells]
+
+
+def test_report_files_and_folders_are_not_readable_by_others(settings):
+    from pathlib import Path
+
+    report = generation.generate(ask(user("ada"), "signups-per-day").pk)
+    report.refresh_from_db()
+
+    root = Path(settings.REPORTS_ROOT)
+    paths = [root, *root.rglob("*")]
+    assert Path(report.file.path) in paths
+    assert {str(p.relative_to(root)): p.stat().st_mode & 0o007 for p in paths} == {
+        str(p.relative_to(root)): 0 for p in paths
+    }

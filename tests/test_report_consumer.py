@@ -10,7 +10,7 @@ from django.conf import settings
 from notifications.models import Message
 from reports.models import Report
 from testing.plugin import wait_until
-from tests.reports_data import many_outbox, outbox, user
+from tests.reports_data import READS_OUTBOX, many_outbox, outbox, user
 
 pytestmark = [pytest.mark.consumer, pytest.mark.django_db(transaction=True)]
 DAY = {"start": "2026-03-01", "end": "2026-03-01"}
@@ -43,7 +43,7 @@ def rows_of(client, report):
 
 
 def test_both_report_types_are_generated_and_the_owner_told(client, queue_url, start_report_consumer):
-    ada = user("ada", joined="2026-03-01")
+    ada = user("ada", joined="2026-03-01", perms=READS_OUTBOX)
     outbox("2026-03-01", ["x@example.com"], "sent")
     outbox("2026-03-01", ["y@example.org"], "failed")
     client.force_login(ada)
@@ -69,7 +69,7 @@ def test_both_report_types_are_generated_and_the_owner_told(client, queue_url, s
 
 def test_progress_moves_while_a_big_report_runs(client, queue_url, start_report_consumer):
     many_outbox(40_000)
-    ada = user("ada")
+    ada = user("ada", perms=READS_OUTBOX)
     client.force_login(ada)
     start_report_consumer()
 
@@ -90,7 +90,7 @@ def test_progress_moves_while_a_big_report_runs(client, queue_url, start_report_
 
 def test_a_consumer_killed_mid_report_is_recovered(client, queue_url, start_report_consumer):
     many_outbox(40_000)
-    client.force_login(user("ada"))
+    client.force_login(user("ada", perms=READS_OUTBOX))
     first = start_report_consumer()
     report = ask(client, "email-log", fmt="xlsx")
     wait_until(
@@ -111,7 +111,7 @@ def test_a_consumer_killed_mid_report_is_recovered(client, queue_url, start_repo
 
 def test_cancel_stops_a_running_report(client, queue_url, start_report_consumer):
     many_outbox(40_000)
-    client.force_login(user("ada"))
+    client.force_login(user("ada", perms=READS_OUTBOX))
     consumer = start_report_consumer()
     report = ask(client, "email-log", fmt="xlsx")
     wait_until(
@@ -131,7 +131,7 @@ def test_cancel_stops_a_running_report(client, queue_url, start_report_consumer)
 
 def test_reports_leave_workers_free_for_email(client, queue_url, start_report_consumer):
     many_outbox(20_000)
-    client.force_login(user("ada"))
+    client.force_login(user("ada", perms=READS_OUTBOX))
     start_report_consumer(REPORTS_MAX_RUNNING=1, HUEY_WORKERS=4)
     reports = [ask(client, "email-log", fmt=fmt) for fmt in ("xlsx", "csv", "csv-excel")]
     most = 0

@@ -114,6 +114,26 @@ def run(examples):
     def admin_change_page(pk):
         check(f"GET {outbox_admin}<id>/change/ (staff)", staff.get(f"{outbox_admin}{quote(pk, safe='')}/change/"), pk)
 
+    # Issue 12: lookups on any field (the JSON recipients, the raw body) and unbounded page numbers.
+    lookup_names = st.sampled_from(["recipients", "raw", "subject", "status", "created_at", "attempts"]).flatmap(
+        lambda field: st.lists(
+            st.sampled_from(["contains", "has_key", "0", "exact", "gte", "isnull", "in", "regex", "year", "foo"]),
+            max_size=2,
+        ).map(lambda parts: "__".join([field, *parts]))
+    )
+
+    @config
+    @given(st.dictionaries(lookup_names, TEXT | st.integers().map(str), min_size=1, max_size=3))
+    def admin_lookups(params):
+        check(f"GET {outbox_admin} lookups (staff)", staff.get(outbox_admin, params), params)
+
+    paged = [outbox_admin, "/admin/reports/report/", "/admin/hueystats/hueydashboard/events/", "/reports/"]
+
+    @config
+    @given(st.sampled_from(paged), st.sampled_from(["p", "page"]), st.integers().map(str) | TEXT)
+    def page_parameters(path, name, value):
+        check("GET admin and report pages with page numbers (staff)", staff.get(path, {name: value}), (path, value))
+
     cases = [form_case(p, f) for p, f in FORMS.items()]
     cases += [
         raw_bodies,
@@ -124,6 +144,8 @@ def run(examples):
         admin_changelist,
         admin_actions,
         admin_change_page,
+        admin_lookups,
+        page_parameters,
     ]
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         for case in cases:

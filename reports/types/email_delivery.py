@@ -21,6 +21,7 @@ class EmailDelivery(ReportType):
     form_class = DateRangeForm
     columns = ("date", "recipient domain", "queued", "sent", "failed", "pending", "cancelled")
     progress_by = "steps"  # one step per day: the number of domains is known only after reading them
+    permission = "notifications.view_message"  # everyone's mail, counted: for those who may read the outbox
 
     def count(self, params):
         return (params["end"] - params["start"]).days + 1

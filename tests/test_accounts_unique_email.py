@@ -1,0 +1,122 @@
+"""One account per e-mail address, case ignored, enforced by the database (issue 12, finding 6)."""
+
+import http.cookiejar
+import importlib
+import re
+import subprocess
+import sys
+import threading
+import urllib.parse
+import urllib.request
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management.base import CommandError
+from django.db import IntegrityError, connection, transaction
+
+from testing.consumer import BASE_DIR, consumer_env, database_url
+from testing.plugin import _current_queue_url, wait_until
+from testing.smtp import _free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PASSWORD = "a-Long-pass-42"
+
+
+def test_the_database_refuses_a_second_account_with_the_same_address_in_another_case():
+    User.objects.create_user("ada", "Ada@Example.com", PASSWORD)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create_user("ada2", "ada@example.COM", PASSWORD)
+    User.objects.create_user("nomail1", "", PASSWORD)
+    User.objects.create_user("nomail2", "", PASSWORD)  # accounts without an address are not concerned
+
+
+def test_the_migration_lists_existing_duplicates_instead_of_crashing():
+    from django.apps import apps
+
+    migration = importlib.import_module("accounts.migrations.0001_user_email_unique")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX {migration.INDEX}")
+    try:
+        User.objects.create_user("ada", "ada@example.com", PASSWORD)
+        User.objects.create_user("ada2", "ADA@example.com", PASSWORD)
+
+        with pytest.raises(CommandError) as refused, connection.schema_editor() as editor:
+            migration.refuse_duplicates(apps, editor)
+    finally:
+        User.objects.all().delete()
+        with connection.cursor() as cursor:
+            cursor.execute(migration.Migration.operations[1].sql)
+
+    assert "ada@example.com: ada (id " in str(refused.value) and "ada2 (id" in str(refused.value)
+    assert "run migrate again" in str(refused.value)
+
+
+@pytest.fixture
+def site(tmp_path):
+    """The site under gunicorn with 4 worker processes, on the test database."""
+    port = _free_port("127.0.0.1")
+    env = consumer_env(database_url(connection.settings_dict), _current_queue_url(), "memorymail://")
+    with open(tmp_path / "gunicorn.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "mysite.wsgi", "-b", f"127.0.0.1:{port}", "--workers", "4"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _answers(url) or proc.poll() is not None, timeout=30, message="gunicorn to answer")
+    assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def _answers(url):
+    try:
+        urllib.request.urlopen(f"{url}/accounts/login/", timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+class Browser:
+    """A client with its own cookies that fetches the sign-up form (and its CSRF token) before posting."""
+
+    def __init__(self, site):
+        self.site = site
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        page = self.opener.open(f"{site}/accounts/signup/", timeout=10).read().decode()
+        self.token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+    def sign_up(self, username, email):
+        data = {"csrfmiddlewaretoken": self.token, "username": username, "email": email}
+        data.update(password1=PASSWORD, password2=PASSWORD)
+        request = urllib.request.Request(
+            f"{self.site}/accounts/signup/", urllib.parse.urlencode(data).encode(), headers={"Referer": self.site}
+        )
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+
+def test_four_simultaneous_sign_ups_with_one_address_make_one_account(site):
+    browsers = [Browser(site) for _ in range(4)]
+    start = threading.Barrier(4)
+    answers = {}
+
+    def sign_up(n):
+        start.wait()
+        answers[n] = browsers[n].sign_up(f"ada{n}", "ada@example.com" if n % 2 else "ADA@example.com")
+
+    threads = [threading.Thread(target=sign_up, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+    assert User.objects.filter(email__iexact="ada@example.com").count() == 1
+    assert set(answers.values()) == {200}  # all four answered "check your e-mail": nothing tells them apart
