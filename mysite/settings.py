@@ -149,6 +149,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="mysite <noreply@loca
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 ADMINS = [("Admin", a) for a in env.list("ADMINS", default=[])]
 
+# --- E-mail: a company relay signed by a private CA (issue 13) -------------------
+# A PEM file of CA certificates trusted (instead of the system's) when the relay's TLS is checked.
+EMAIL_SSL_CA_FILE = env.str("EMAIL_SSL_CA_FILE", default="")
+
 NOTIFICATIONS_LEASE_SECONDS = env.int("NOTIFICATIONS_LEASE_SECONDS", default=300)
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=10)
 NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=60)

@@ -182,17 +182,20 @@ class Message(models.Model):
         )
 
     @classmethod
-    def throttle(cls, rows, until, reason):
+    def throttle(cls, rows, until, reason, error=None):
         """Give ``rows`` back untried until ``until`` (a rate limit's next slot); the attempt is not counted.
 
-        One UPDATE for the lot; the rows stay queued (so ``claim`` takes them when due) with ``reason`` set.
+        One UPDATE for the lot; the rows stay queued (so ``claim`` takes them when due) with ``reason`` set,
+        and ``error`` (the relay's "slow down") as their last error when given.
         """
         if not rows:
             return 0
         held = cls.objects.filter(
             pk__in=[r.pk for r in rows], claim_token__in={r.claim_token for r in rows}, status=cls.Status.SENDING
         )
+        extra = {} if error is None else {"last_error": error[:2000]}
         return held.update(
+            **extra,
             status=cls.Status.QUEUED,
             due_at=until,
             attempts=F("attempts") - 1,
@@ -234,6 +237,7 @@ class Attempt(models.Model):
         SENT = "sent"
         RETRY = "retry"
         FAILED = "failed"
+        DEFERRED = "deferred"  # the relay said "slow down": the row went back untried, uncounted
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attempt_log")
     started_at = models.DateTimeField()
