@@ -267,3 +267,21 @@ LOGGING = {
         "operations": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }
+
+# --- Structured logs (issue 13) ---------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line (python-json-logger), with the fields the code logs
+# (task, task_id, duration, outcome, outbox_ids ...). Every line a task writes names the task.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use text or json")
+LOGGING["formatters"]["json"] = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(threadName)s %(message)s",
+    "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "threadName": "thread"},
+}
+LOGGING["filters"]["task_context"] = {"()": "operations.logs.TaskContext"}
+LOGGING["handlers"]["console"]["filters"] = ["task_context"]
+# Python warnings (captured with LOG_FORMAT=json, see operations.apps) go through the same handler.
+LOGGING["loggers"]["py.warnings"] = {"handlers": ["console"], "level": "WARNING", "propagate": False}
+if LOG_FORMAT == "json":
+    LOGGING["handlers"]["console"]["formatter"] = "json"

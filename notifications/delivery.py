@@ -145,11 +145,13 @@ class SentGroup:
         self.rows, self.attempts, self.first_at = [], [], None
         self.outcome.sent += len(rows)
         ids = _id_span([r.pk for r in rows])
+        elapsed = time.monotonic() - began
         logger.info(
             "outbox %s sent (%s) in %.3f s",
             ids,
             len(rows),
-            time.monotonic() - began,
+            elapsed,
+            extra={"outbox_ids": [r.pk for r in rows], "duration": round(elapsed, 4), "outcome": "sent"},
         )
         if logger.isEnabledFor(logging.DEBUG):
             for row, attempt in zip(rows, attempts, strict=True):
@@ -265,6 +267,7 @@ def send_one(transport, row, recipients, skipped, outcome, suppressed=None, grou
         attempt.duration,
         row.attempts,
         f"; {'; '.join(notes)}" if notes else "",
+        extra=_fields(row, attempt),
     )
 
 
@@ -287,7 +290,7 @@ def record_suppressed(row, skipped, outcome):
     since = min(s.failed_at for s in skipped)
     row.mark_suppressed(text, reason=f"address suppressed since {timezone.localtime(since):%Y-%m-%d}")
     outcome.suppressed += 1
-    logger.warning("outbox %s not sent: %s", row.pk, text)
+    logger.warning("outbox %s not sent: %s", row.pk, text, extra={"outbox_ids": [row.pk], "outcome": "suppressed"})
 
 
 def throttle(rows, slot, outcome, error=None):
@@ -325,7 +328,7 @@ def record_failure(row, exc, outcome, attempt, suppressed=None):
         attempt.outcome = Attempt.Outcome.FAILED
         update = partial(row.mark_failed, text, reason="address rejected" if rejected else "relay refused it")
         outcome.failed += 1
-        logger.warning("outbox %s failed permanently: %s", row.pk, text)
+        logger.warning("outbox %s failed permanently: %s", row.pk, text, extra=_fields(row, attempt))
     elif _slow_down(exc):
         # The relay's own limit, not this message's fault: the row goes back untried, and no
         # message goes before the pause (one relay slot for every consumer).
@@ -339,12 +342,13 @@ def record_failure(row, exc, outcome, attempt, suppressed=None):
             row.pk,
             text,
             slot.free_at.isoformat(),
+            extra=_fields(row, attempt),
         )
     elif row.attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
         attempt.outcome = Attempt.Outcome.FAILED
         update = partial(row.mark_failed, f"gave up after {row.attempts} attempts: {text}", f"gave up: {text[:100]}")
         outcome.failed += 1
-        logger.error("outbox %s failed after %s attempts: %s", row.pk, row.attempts, text)
+        logger.error("outbox %s failed after %s attempts: %s", row.pk, row.attempts, text, extra=_fields(row, attempt))
     else:
         delay = retry_delay(row.attempts)
         due = timezone.now() + delay
@@ -358,6 +362,7 @@ def record_failure(row, exc, outcome, attempt, suppressed=None):
             settings.NOTIFICATIONS_MAX_ATTEMPTS,
             delay.total_seconds(),
             text,
+            extra=_fields(row, attempt),
         )
     with transaction.atomic():
         update()
@@ -366,6 +371,17 @@ def record_failure(row, exc, outcome, attempt, suppressed=None):
             added = suppression.suppress(rejected, row, attempt.started_at)
     if rejected and suppressed is not None:
         suppressed.update(added)
+
+
+def _fields(row, attempt):
+    """The structured fields of one attempt's log line (``LOG_FORMAT=json``)."""
+    return {
+        "outbox_ids": [row.pk],
+        "duration": round(attempt.duration, 4),
+        "outcome": attempt.outcome,
+        "attempt": row.attempts,
+        "code": attempt.code,
+    }
 
 
 def _rejected(exc):

@@ -8,12 +8,15 @@ from django.core.mail import send_mail
 from django.db import close_old_connections
 from django.utils import timezone
 from django_tasks import task
+from huey import signals
 from huey.contrib.djhuey import HUEY, db_periodic_task, on_shutdown, on_startup
 
-from operations import cleanup, heartbeat, task_results
+from operations import cleanup, heartbeat, logs, task_results
 from operations.startup import once_per_consumer
 
 logger = logging.getLogger(__name__)
+HUEY.signal(signals.SIGNAL_EXECUTING)(logs.task_started)
+HUEY.signal(*logs.ENDINGS)(logs.task_ended)
 TEST_SUBJECT = "mysite test e-mail"
 
 

@@ -141,17 +141,43 @@ def generate(report_id):
     except Stop as stop:
         _discard(tmp)
         if stop.status == Report.Status.CANCELLED:
-            logger.info("report %s stopped after %.1f s: %s", report.pk, time.monotonic() - started, stop.user_error)
+            elapsed = time.monotonic() - started
+            logger.info(
+                "report %s stopped after %.1f s: %s",
+                report.pk,
+                elapsed,
+                stop.user_error,
+                extra={"report_id": report.pk, "duration": round(elapsed, 3), "outcome": "cancelled"},
+            )
         else:
             _fail(report, stop.user_error, "")
-            logger.warning("report %s failed after %.1f s: %s", report.pk, time.monotonic() - started, stop.user_error)
+            elapsed = time.monotonic() - started
+            logger.warning(
+                "report %s failed after %.1f s: %s",
+                report.pk,
+                elapsed,
+                stop.user_error,
+                extra={"report_id": report.pk, "duration": round(elapsed, 3), "outcome": "failed"},
+            )
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
         _discard(tmp)
-        logger.exception("report %s failed after %.1f s", report.pk, time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        logger.exception(
+            "report %s failed after %.1f s",
+            report.pk,
+            elapsed,
+            extra={"report_id": report.pk, "duration": round(elapsed, 3), "outcome": "failed"},
+        )
         _fail(report, _user_message(exc), traceback.format_exc())
     else:
+        elapsed = time.monotonic() - started
         logger.info(
-            "report %s done in %.1f s: %s rows, %s bytes", report.pk, time.monotonic() - started, rows, report.size
+            "report %s done in %.1f s: %s rows, %s bytes",
+            report.pk,
+            elapsed,
+            rows,
+            report.size,
+            extra={"report_id": report.pk, "duration": round(elapsed, 3), "outcome": "done", "rows": rows},
         )
     return report
 
