@@ -268,6 +268,12 @@ LOGGING = {
     },
 }
 
+# --- Metrics (issue 13) -------------------------------------------------------------
+# GET /metrics (Prometheus) answers a request with "Authorization: Bearer <METRICS_TOKEN>" or a staff
+# session; empty: staff sessions only. Exempt from the HTTPS redirect, like /health/, for a loopback scraper.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+SECURE_REDIRECT_EXEMPT += [r"^metrics$"]
+
 # --- Structured logs (issue 13) ---------------------------------------------------
 # LOG_FORMAT=json: one JSON object per line (python-json-logger), with the fields the code logs
 # (task, task_id, duration, outcome, outbox_ids ...). Every line a task writes names the task.

@@ -6,4 +6,4 @@ class NotificationsConfig(AppConfig):
     verbose_name = "E-mail outbox"
 
     def ready(self):
-        from notifications import checks  # noqa: F401 - registers the system checks
+        from notifications import checks, metrics  # noqa: F401 - register the system checks and metrics

@@ -334,3 +334,23 @@ def retry_delay(attempts):
     """Exponential back-off: base, 2x base, 4x base ... capped; hours in total by default."""
     base = settings.NOTIFICATIONS_RETRY_BASE_SECONDS
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), settings.NOTIFICATIONS_RETRY_MAX_SECONDS))
+
+
+class MetricTally(models.Model):
+    """Figures of rows the cleanup deleted, so ``/metrics`` counters (tally + live rows) never go down."""
+
+    ATTEMPTS = "attempts:"  # key prefix: attempt figures (``notifications.metrics.attempt_figures`` keys)
+
+    key = models.CharField(max_length=64, primary_key=True)
+    value = models.FloatField(default=0)
+
+    def __str__(self):
+        return f"{self.key} = {self.value:g}"
+
+    @classmethod
+    def add(cls, prefix, figures):
+        """Add ``figures`` (``{key: number}``) to the tallies under ``prefix``; inside the caller's transaction."""
+        for key, value in figures.items():
+            if value:
+                tally, _ = cls.objects.get_or_create(key=prefix + key)
+                cls.objects.filter(pk=tally.pk).update(value=F("value") + value)

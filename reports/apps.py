@@ -5,6 +5,6 @@ class ReportsConfig(AppConfig):
     name = "reports"
 
     def ready(self):
-        from reports import checks, registry  # noqa: F401 - checks register themselves
+        from reports import checks, metrics, registry  # noqa: F401 - checks and metrics register themselves
 
         registry.autodiscover()
