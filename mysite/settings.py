@@ -274,6 +274,15 @@ LOGGING = {
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 SECURE_REDIRECT_EXEMPT += [r"^metrics$"]
 
+# --- Errors to Sentry (issue 13) -------------------------------------------------------
+# Empty: off. Set: sentry-sdk with its Django and Huey integrations and operations.sentry.scrub.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+if SENTRY_DSN:
+    from operations.sentry import init as _sentry_init  # noqa: E402 - only when configured
+
+    _sentry_init(SENTRY_DSN, environment=SENTRY_ENVIRONMENT)
+
 # --- Structured logs (issue 13) ---------------------------------------------------
 # LOG_FORMAT=json: one JSON object per line (python-json-logger), with the fields the code logs
 # (task, task_id, duration, outcome, outbox_ids ...). Every line a task writes names the task.

@@ -33,6 +33,11 @@ class TaskContext(logging.Filter):
         return True
 
 
+def current_task():
+    """The Huey task this thread runs now, or None."""
+    return getattr(_running, "task", None)
+
+
 def task_name(task):
     """``notifications.tasks.deliver``: Huey's own name is the bare function name."""
     return f"{type(task).__module__}.{task.name}"

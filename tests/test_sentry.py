@@ -1,0 +1,109 @@
+"""Sentry: a task's exception arrives with the task name and its arguments' shape, never bodies or secrets.
+
+The events are built by sentry-sdk itself (Django and Huey integrations, our ``before_send``) from a
+real exception inside a real Huey task run, and captured by an in-memory transport (the SDK's own
+``Transport`` interface) instead of going over the network.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import sentry_sdk
+from huey.contrib.djhuey import HUEY, task
+from huey.exceptions import TaskException
+from sentry_sdk.transport import Transport
+
+import operations.tasks  # noqa: F401 - connects the task signals the scrubber reads
+from operations import sentry
+from testing.consumer import BASE_DIR
+
+BODY = "Dear Ann, your invoice 4471 is attached. Reset code 918273."
+ADDRESS = "ann.customer@example.org"
+PASSWORD = "hunter2-correct-horse"
+
+
+class CapturingTransport(Transport):
+    """Keeps every envelope in memory."""
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self.envelopes = []
+
+    def capture_envelope(self, envelope):
+        self.envelopes.append(envelope)
+
+    def events(self):
+        return [item.payload.json for env in self.envelopes for item in env.items if item.type == "event"]
+
+
+@task()
+def render_and_send(ids, subject, body, to, smtp_password=None):
+    """A task that fails the way a careless one would: its message carries a body and an address."""
+    message = f"could not send {subject!r} to {to}: {body}"  # noqa: F841 - a local the SDK would collect
+    from django.conf import settings
+
+    raise RuntimeError(f"relay refused {to} (passwords {smtp_password}, {settings.EMAIL_HOST_PASSWORD} rejected)")
+
+
+@pytest.fixture
+def captured():
+    transport = CapturingTransport()
+    sentry.init("https://public@127.0.0.1:9/1", environment="test", transport=transport)
+    yield transport
+    sentry_sdk.get_client().close()
+    sentry_sdk.init()  # off again for the rest of the suite
+
+
+@pytest.fixture
+def immediate():
+    HUEY.immediate = True
+    yield
+    HUEY.immediate = False
+
+
+def test_a_task_exception_arrives_named_and_shaped_without_bodies_or_secrets(captured, immediate, settings):
+    settings.EMAIL_HOST_PASSWORD = "relay-pw-5531"
+    with pytest.raises(TaskException):  # the task ran and raised RuntimeError
+        render_and_send([41, 42], "Your invoice", BODY, ADDRESS, smtp_password=PASSWORD).get()
+    sentry_sdk.flush()
+
+    (event,) = captured.events()
+    text = json.dumps(event)
+    job = event["extra"]["huey-job"]
+    assert job["task"] == "tests.test_sentry.render_and_send"
+    assert job["args"] == "list[4] of list[2] of int, str[12], str[24], str[59]"
+    assert job["kwargs"] == {"smtp_password": "[Filtered]"}  # a secret-named argument: not even its shape
+    assert event["tags"]["task"] == "tests.test_sentry.render_and_send"
+    (exc,) = event["exception"]["values"]
+    assert exc["type"] == "RuntimeError" and exc["mechanism"]["type"] == "huey"
+    assert any(f["function"] == "render_and_send" for f in exc["stacktrace"]["frames"])  # still findable
+    assert exc["value"] == "relay refused [email] (passwords [Filtered], [Filtered] rejected)"
+    for never in (BODY, "invoice 4471", ADDRESS, PASSWORD, "relay-pw-5531"):
+        assert never not in text
+
+
+def test_the_scrubber_filters_secret_keys_and_addresses_anywhere():
+    event = {
+        "request": {"headers": {"Authorization": "Bearer abc", "Cookie": "sessionid=x", "Host": "site"}},
+        "breadcrumbs": {"values": [{"message": "test e-mail to bob@example.com queued", "category": "operations"}]},
+        "extra": {"EMAIL_HOST_PASSWORD": "pw", "note": "from ops@corp.example.co.uk"},
+    }
+
+    out = sentry.scrub(event)
+
+    assert out["request"]["headers"] == {"Authorization": "[Filtered]", "Cookie": "[Filtered]", "Host": "site"}
+    assert out["breadcrumbs"]["values"][0]["message"] == "test e-mail to [email] queued"
+    assert out["extra"] == {"EMAIL_HOST_PASSWORD": "[Filtered]", "note": "from [email]"}
+
+
+@pytest.mark.parametrize("dsn, active", [("", False), ("https://public@127.0.0.1:9/1", True)])
+def test_sentry_dsn_turns_it_on_and_empty_leaves_it_off(dsn, active):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(DJANGO_SETTINGS_MODULE="tests.settings", SENTRY_DSN=dsn)
+    script = "import django, sentry_sdk; django.setup(); print(sentry_sdk.get_client().is_active())"
+    done = subprocess.run([sys.executable, "-c", script], cwd=BASE_DIR, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(active)
