@@ -4,10 +4,15 @@ Fills a fresh SQLite database (``var/bench/metrics/``) with ``BENCH_METRICS_ROWS
 100,000: mostly sent, some failed, queued, throttled and in flight) and one attempt each, then scrapes
 ``/metrics`` through Django's test client (the whole view, token check and text rendering included)
 ``SCRAPES`` times and prints the median and worst scrape and each source's share.
+
+``--drain``: queue ``BENCH_METRICS_DRAIN`` e-mails (default 5,000), start a real consumer delivering to a
+loopback SMTP sink, and scrape ``/metrics`` every half second until the outbox is empty: the series a
+Prometheus server would see while the queue drains.
 """
 
 import os
 import random
+import sys
 import time
 from datetime import timedelta
 
@@ -68,7 +73,63 @@ def fill(rows):
         Attempt.objects.bulk_create(attempts, batch_size=5000)
 
 
+def scrape(client):
+    """``{(name, labels): value}`` of one scrape, parsed by prometheus_client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).content.decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def drain():
+    """Scrape while a real consumer drains a queued backlog; print the series."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.test import Client
+
+    from benchmarks.sink import Sink
+
+    work = rig.setup("metrics-drain")
+    settings.METRICS_TOKEN = TOKEN
+    n = int(os.environ.get("BENCH_METRICS_DRAIN", "5000"))
+    rig.use_queue(rig.sqlite_url(work / "huey.sqlite3"))
+    sink = Sink().start()
+    for i in range(n):
+        send_mail(f"drain {i}", "Body", "from@example.com", ["to@example.com"])
+    client = Client()
+    consumer = rig.start_consumer(work, sink.url, "drain", workers=4)
+    began = time.monotonic()
+    print(f"{n:,} e-mails queued; a consumer (4 workers) drains them; /metrics every 0.5 s:")
+    print("   t (s)   queued  sending     sent  oldest due (s)  attempts sent  scrape (ms)")
+    try:
+        while True:
+            at = time.perf_counter()
+            m = scrape(client)
+            took = (time.perf_counter() - at) * 1000
+            queued = m[("mysite_outbox_messages", (("status", "queued"),))]
+            sending = m[("mysite_outbox_messages", (("status", "sending"),))]
+            sent = m[("mysite_outbox_messages", (("status", "sent"),))]
+            print(
+                f"{time.monotonic() - began:8.1f} {queued:8.0f} {sending:8.0f} {sent:8.0f}"
+                f" {m[('mysite_outbox_oldest_due_age_seconds', ())]:15.1f}"
+                f" {m[('mysite_email_attempts_total', (('outcome', 'sent'),))]:14.0f} {took:12.0f}",
+                flush=True,
+            )
+            if sent >= n or time.monotonic() - began > 300:
+                break
+            time.sleep(0.5)
+    finally:
+        consumer.stop()
+        sink.stop()
+
+
 def main():
+    if "--drain" in sys.argv:
+        return drain()
     rig.setup("metrics")
     from django.conf import settings
     from django.test import Client
