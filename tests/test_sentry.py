@@ -12,6 +12,8 @@ import sys
 
 import pytest
 import sentry_sdk
+from django.test import Client
+from django.urls import path
 from huey.contrib.djhuey import HUEY, task
 from huey.exceptions import TaskException
 from sentry_sdk.transport import Transport
@@ -48,6 +50,13 @@ def render_and_send(ids, subject, body, to, smtp_password=None):
     raise RuntimeError(f"relay refused {to} (passwords {smtp_password}, {settings.EMAIL_HOST_PASSWORD} rejected)")
 
 
+def boom(request):
+    raise ValueError(f"cannot sign up {request.POST['email']}")
+
+
+urlpatterns = [path("boom/", boom)]  # this module is the URLconf of the web test below
+
+
 @pytest.fixture
 def captured():
     transport = CapturingTransport()
@@ -82,6 +91,26 @@ def test_a_task_exception_arrives_named_and_shaped_without_bodies_or_secrets(cap
     assert any(f["function"] == "render_and_send" for f in exc["stacktrace"]["frames"])  # still findable
     assert exc["value"] == "relay refused [email] (passwords [Filtered], [Filtered] rejected)"
     for never in (BODY, "invoice 4471", ADDRESS, PASSWORD, "relay-pw-5531"):
+        assert never not in text
+
+
+@pytest.mark.django_db
+def test_a_view_error_arrives_without_the_form_or_the_user(captured, settings):
+    # Django's test client skips the WSGI handler the SDK wraps, so no request block is built here;
+    # under gunicorn it is, and data_collection keeps the body out of it (http_bodies=[]).
+    settings.ROOT_URLCONF = "tests.test_sentry"
+    client = Client(raise_request_exception=False)
+
+    response = client.post("/boom/?next=/x", {"email": ADDRESS, "password": PASSWORD, "note": BODY})
+    sentry_sdk.flush()
+
+    assert response.status_code == 500
+    (event,) = captured.events()
+    text = json.dumps(event)
+    assert event["exception"]["values"][0]["value"] == "cannot sign up [email]"
+    assert event["exception"]["values"][0]["mechanism"]["type"] == "django"
+    assert "user" not in event
+    for never in (BODY, ADDRESS, PASSWORD):
         assert never not in text
 
 
