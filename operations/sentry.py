@@ -44,6 +44,15 @@ def init(dsn, environment="production", release=None, transport=None):
     )
 
 
+def drop_trace_headers(task):
+    """Huey pre-execute hook: remove the ``sentry_headers`` argument an SDK-enabled enqueuer adds.
+
+    With the SDK on in this consumer too, its Huey integration has taken them out already; without
+    it (SENTRY_DSN set on the web only), the task would otherwise get an argument it does not take.
+    """
+    task.kwargs.pop("sentry_headers", None)
+
+
 def scrub(event, hint=None):
     """``before_send``: the task's arguments as their shape; addresses and known secrets out of every string."""
     secrets = _known_secrets()

@@ -10,12 +10,13 @@ from django_tasks import task
 from huey import signals
 from huey.contrib.djhuey import HUEY, db_periodic_task, on_shutdown, on_startup
 
-from operations import cleanup, emails, heartbeat, logs, task_results
+from operations import cleanup, emails, heartbeat, logs, sentry, task_results
 from operations.startup import once_per_consumer
 
 logger = logging.getLogger(__name__)
 HUEY.signal(signals.SIGNAL_EXECUTING)(logs.task_started)
 HUEY.signal(*logs.ENDINGS)(logs.task_ended)
+HUEY.pre_execute(name="operations.sentry_headers")(sentry.drop_trace_headers)
 TEST_SUBJECT = emails.TEST_SUBJECT
 
 

@@ -63,7 +63,9 @@ def captured():
     sentry.init("https://public@127.0.0.1:9/1", environment="test", transport=transport)
     yield transport
     sentry_sdk.get_client().close()
-    sentry_sdk.init()  # off again for the rest of the suite
+    # Off again for the rest of the suite: no DSN and no integration (an auto-enabled Huey integration
+    # would go on adding trace headers to every task this process enqueues).
+    sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
 
 
 @pytest.fixture
@@ -136,3 +138,14 @@ def test_sentry_dsn_turns_it_on_and_empty_leaves_it_off(dsn, active):
     done = subprocess.run([sys.executable, "-c", script], cwd=BASE_DIR, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(active)
+
+
+@pytest.mark.consumer
+def test_a_consumer_without_sentry_runs_tasks_a_sentry_enabled_web_enqueued(captured, start_consumer, smtp_server):
+    from django.core.mail import send_mail
+
+    start_consumer(smtp_server.url)  # no SENTRY_DSN; started first, so only the enqueued task sends it
+
+    send_mail("Traced", "Body", "from@example.com", ["to@example.com"])  # enqueued with sentry_headers
+
+    assert [m.subject for m in smtp_server.wait_for(1, timeout=20)] == ["Traced"]
