@@ -95,5 +95,10 @@ faults-quick: $(VENV)/.dev
 profile-drain: $(VENV)/.dev
 	$(BIN)/python -m benchmarks.profile_drain
 
+## bench-metrics: the cost of one /metrics scrape with 100,000 rows, then the scrapes of a draining queue (issue 13)
+bench-metrics: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.metrics_scrape
+	$(BIN)/python -m benchmarks.metrics_scrape --drain
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

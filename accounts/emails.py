@@ -1,6 +1,7 @@
 """The e-mails the accounts app sends."""
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sites.shortcuts import get_current_site
 from django.core.mail import EmailMultiAlternatives, send_mail
@@ -9,12 +10,13 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from notifications import previews
 from notifications.backend import SENSITIVE_HEADER
 
 
-def send_welcome(user, request=None):
-    """Queue the welcome e-mail (text and HTML) to ``user`` through the outbox."""
-    context = {"user": user, "site_url": request.build_absolute_uri("/") if request else "/"}
+def welcome_message(user, site_url="/"):
+    """The welcome e-mail (text and HTML) to ``user``, not yet sent."""
+    context = {"user": user, "site_url": site_url}
     message = EmailMultiAlternatives(
         subject=f"Welcome to mysite, {user.username}",
         body=render_to_string("accounts/email/welcome.txt", context),
@@ -22,7 +24,36 @@ def send_welcome(user, request=None):
         to=[user.email],
     )
     message.attach_alternative(render_to_string("accounts/email/welcome.html", context), "text/html")
-    message.send()
+    return message
+
+
+def send_welcome(user, request=None):
+    """Queue the welcome e-mail to ``user`` through the outbox."""
+    welcome_message(user, request.build_absolute_uri("/") if request else "/").send()
+
+
+@previews.register("Welcome")
+def welcome_preview():
+    return welcome_message(User(username="ann", email="ann@example.com"), "https://mysite.example.com/")
+
+
+@previews.register("Password reset")
+def password_reset_preview():
+    """Django's password reset e-mail, as ``PasswordResetForm`` builds it, for an unsaved example user."""
+    user = User(pk=1, username="ann", email="ann@example.com", password="!", last_login=None)
+    context = {
+        "email": user.email,
+        "domain": "mysite.example.com",
+        "site_name": "mysite",
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "user": user,
+        "token": default_token_generator.make_token(user),
+        "protocol": "https",
+    }
+    # What PasswordResetForm.send_mail does with these templates, without sending.
+    subject = "".join(render_to_string("registration/password_reset_subject.txt", context).splitlines())
+    body = render_to_string("registration/password_reset_email.html", context)
+    return EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
 
 
 def send_no_account(email, request, from_email=None, domain_override=None, use_https=False):

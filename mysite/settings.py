@@ -153,6 +153,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="mysite <noreply@loca
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 ADMINS = [("Admin", a) for a in env.list("ADMINS", default=[])]
 
+# --- E-mail: a company relay signed by a private CA (issue 13) -------------------
+# A PEM file of CA certificates trusted (instead of the system's) when the relay's TLS is checked.
+EMAIL_SSL_CA_FILE = env.str("EMAIL_SSL_CA_FILE", default="")
+
 NOTIFICATIONS_LEASE_SECONDS = env.int("NOTIFICATIONS_LEASE_SECONDS", default=300)
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=10)
 NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=60)
@@ -288,3 +292,36 @@ TESTING_CI = env.bool("CI", default=False)
 # Files this process creates (SQLite databases with their -wal/-shm, report files) are not for other users:
 # the umask gains 027 (group may read, others nothing). Only ever tightened; deploy/*.service set UMask=0027.
 os.umask(os.umask(0o027) | 0o027)
+
+# --- Metrics (issue 13) -------------------------------------------------------------
+# GET /metrics (Prometheus) answers a request with "Authorization: Bearer <METRICS_TOKEN>" or a staff
+# session; empty: staff sessions only. Exempt from the HTTPS redirect, like /health/, for a loopback scraper.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+SECURE_REDIRECT_EXEMPT += [r"^metrics$"]
+
+# --- Errors to Sentry (issue 13) -------------------------------------------------------
+# Empty: off. Set: sentry-sdk with its Django and Huey integrations and operations.sentry.scrub.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+if SENTRY_DSN:
+    from operations.sentry import init as _sentry_init  # noqa: E402 - only when configured
+
+    _sentry_init(SENTRY_DSN, environment=SENTRY_ENVIRONMENT)
+
+# --- Structured logs (issue 13) ---------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line (python-json-logger), with the fields the code logs
+# (task, task_id, duration, outcome, outbox_ids ...). Every line a task writes names the task.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use text or json")
+LOGGING["formatters"]["json"] = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(threadName)s %(message)s",
+    "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "threadName": "thread"},
+}
+LOGGING["filters"]["task_context"] = {"()": "operations.logs.TaskContext"}
+LOGGING["handlers"]["console"]["filters"] = ["task_context"]
+# Python warnings (captured with LOG_FORMAT=json, see operations.apps) go through the same handler.
+LOGGING["loggers"]["py.warnings"] = {"handlers": ["console"], "level": "WARNING", "propagate": False}
+if LOG_FORMAT == "json":
+    LOGGING["handlers"]["console"]["formatter"] = "json"

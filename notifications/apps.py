@@ -6,5 +6,5 @@ class NotificationsConfig(AppConfig):
     verbose_name = "E-mail outbox"
 
     def ready(self):
-        # Each registers itself: system checks, and what operations asks of the outbox.
-        from notifications import checks, dashboard, health, retention  # noqa: F401
+        # Each registers itself: system checks, metrics, and what operations asks of the outbox.
+        from notifications import checks, dashboard, health, metrics, retention  # noqa: F401

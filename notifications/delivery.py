@@ -39,6 +39,7 @@ class Outcome:
     retry_at: list = field(default_factory=list)
     wake_at: list = field(default_factory=list)  # rate-limit slots throttled rows wait for
     relay_throttled: bool = False  # the relay limit's next slot is out of reach: stop claiming
+    slowed: object = None  # the relay said "slow down": the ``Slot`` the rest of the batch waits for
     more_due: bool = False
 
 
@@ -144,11 +145,13 @@ class SentGroup:
         self.rows, self.attempts, self.first_at = [], [], None
         self.outcome.sent += len(rows)
         ids = _id_span([r.pk for r in rows])
+        elapsed = time.monotonic() - began
         logger.info(
             "outbox %s sent (%s) in %.3f s",
             ids,
             len(rows),
-            time.monotonic() - began,
+            elapsed,
+            extra={"outbox_ids": [r.pk for r in rows], "duration": round(elapsed, 4), "outcome": "sent"},
         )
         if logger.isEnabledFor(logging.DEBUG):
             for row, attempt in zip(rows, attempts, strict=True):
@@ -209,10 +212,15 @@ def _send_rows(transport, batch, stop_at, outcome, group):
             if slot.wait:
                 group.flush()  # do not hold sent rows unrecorded while waiting for a slot
                 time.sleep(slot.wait)
-        send_one(transport, row, recipients, skipped, outcome, limits, suppressed, group)
+        send_one(transport, row, recipients, skipped, outcome, suppressed, group)
+        if outcome.slowed is not None:
+            rest = batch[index + 1 :]
+            Message.throttle(rest, outcome.slowed.come_back_at, outcome.slowed.words)
+            outcome.throttled += len(rest)
+            return
 
 
-def send_one(transport, row, recipients, skipped, outcome, limits, suppressed=None, group=None):
+def send_one(transport, row, recipients, skipped, outcome, suppressed=None, group=None):
     """One attempt at one row: send, then record the outcome and the attempt together.
 
     With ``group``, a clean send (nothing refused, nothing skipped) joins the group, recorded
@@ -227,7 +235,7 @@ def send_one(transport, row, recipients, skipped, outcome, limits, suppressed=No
         attempt = _attempt(row, recipients, started_at, started, *_reply_of(exc))
         if group is not None:
             group.flush()
-        record_failure(row, exc, outcome, attempt, limits, suppressed)
+        record_failure(row, exc, outcome, attempt, suppressed)
         return
     attempt = _attempt(row, recipients, started_at, started, *transport.last_reply)
     attempt.outcome = Attempt.Outcome.SENT
@@ -259,6 +267,7 @@ def send_one(transport, row, recipients, skipped, outcome, limits, suppressed=No
         attempt.duration,
         row.attempts,
         f"; {'; '.join(notes)}" if notes else "",
+        extra=_fields(row, attempt),
     )
 
 
@@ -281,10 +290,10 @@ def record_suppressed(row, skipped, outcome):
     since = min(s.failed_at for s in skipped)
     row.mark_suppressed(text, reason=f"address suppressed since {timezone.localtime(since):%Y-%m-%d}")
     outcome.suppressed += 1
-    logger.warning("outbox %s not sent: %s", row.pk, text)
+    logger.warning("outbox %s not sent: %s", row.pk, text, extra={"outbox_ids": [row.pk], "outcome": "suppressed"})
 
 
-def throttle(rows, slot, outcome):
+def throttle(rows, slot, outcome, error=None):
     """Put ``rows`` back until just before ``slot.free_at``, uncounted; True when the whole relay is throttled.
 
     Every other queued row under the same limit (all of them for the relay, those with a recipient
@@ -293,7 +302,7 @@ def throttle(rows, slot, outcome):
     The outbox shows them all as waiting.
     """
     until = slot.come_back_at
-    Message.throttle(rows, until, slot.words)
+    Message.throttle(rows, until, slot.words, error=error)
     outcome.throttled += len(rows)
     outcome.wake_at.append(until)
     same_limit = Message.objects.filter(status=Message.Status.QUEUED, due_at__lt=until)
@@ -307,8 +316,8 @@ def throttle(rows, slot, outcome):
     return outcome.relay_throttled
 
 
-def record_failure(row, exc, outcome, attempt, limits=None, suppressed=None):
-    """Record a failed attempt: failed if permanent, else a retry with back-off.
+def record_failure(row, exc, outcome, attempt, suppressed=None):
+    """Record a failed attempt: failed if permanent, deferred (uncounted) on a relay's "slow down", else a retry.
 
     Either way, recipients refused with a 5xx are suppressed (and added to ``suppressed``, the
     batch's own view, so a later row of the same batch skips them too).
@@ -319,18 +328,30 @@ def record_failure(row, exc, outcome, attempt, limits=None, suppressed=None):
         attempt.outcome = Attempt.Outcome.FAILED
         update = partial(row.mark_failed, text, reason="address rejected" if rejected else "relay refused it")
         outcome.failed += 1
-        logger.warning("outbox %s failed permanently: %s", row.pk, text)
+        logger.warning("outbox %s failed permanently: %s", row.pk, text, extra=_fields(row, attempt))
+    elif _slow_down(exc):
+        # The relay's own limit, not this message's fault: the row goes back untried, and no
+        # message goes before the pause (one relay slot for every consumer).
+        slot = ratelimits.Slot(free_at=timezone.now() + slow_down_pause(), words=SLOWED_DOWN, key=ratelimits.RELAY)
+        ratelimits.push_back(ratelimits.RELAY, slot.free_at)
+        attempt.outcome = Attempt.Outcome.DEFERRED
+        update = partial(throttle, [row], slot, outcome, error=text)
+        outcome.slowed = slot
+        logger.warning(
+            "outbox %s deferred: the relay asked to slow down (%s); nothing goes before %s",
+            row.pk,
+            text,
+            slot.free_at.isoformat(),
+            extra=_fields(row, attempt),
+        )
     elif row.attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
         attempt.outcome = Attempt.Outcome.FAILED
         update = partial(row.mark_failed, f"gave up after {row.attempts} attempts: {text}", f"gave up: {text[:100]}")
         outcome.failed += 1
-        logger.error("outbox %s failed after %s attempts: %s", row.pk, row.attempts, text)
+        logger.error("outbox %s failed after %s attempts: %s", row.pk, row.attempts, text, extra=_fields(row, attempt))
     else:
         delay = retry_delay(row.attempts)
         due = timezone.now() + delay
-        if limits is not None and limits.active and _slow_down(exc):
-            # The relay's own limit: no message goes before the back-off, not just this one.
-            ratelimits.push_back(ratelimits.RELAY, due)
         attempt.outcome = Attempt.Outcome.RETRY
         update = partial(row.mark_retry, text, due)
         outcome.retry_at.append(due)
@@ -341,6 +362,7 @@ def record_failure(row, exc, outcome, attempt, limits=None, suppressed=None):
             settings.NOTIFICATIONS_MAX_ATTEMPTS,
             delay.total_seconds(),
             text,
+            extra=_fields(row, attempt),
         )
     with transaction.atomic():
         update()
@@ -349,6 +371,17 @@ def record_failure(row, exc, outcome, attempt, limits=None, suppressed=None):
             added = suppression.suppress(rejected, row, attempt.started_at)
     if rejected and suppressed is not None:
         suppressed.update(added)
+
+
+def _fields(row, attempt):
+    """The structured fields of one attempt's log line (``LOG_FORMAT=json``)."""
+    return {
+        "outbox_ids": [row.pk],
+        "duration": round(attempt.duration, 4),
+        "outcome": attempt.outcome,
+        "attempt": row.attempts,
+        "code": attempt.code,
+    }
 
 
 def _rejected(exc):
@@ -367,8 +400,15 @@ def _reply_of(exc):
     return None, classify(exc)[1]
 
 
+SLOWED_DOWN = "relay asked to slow down"
+# What relays say when they throttle a sender (lower case), beyond 421/451 with an enhanced code 4.7.x:
+# Postfix anvil "450 4.7.1 Error: too much mail from ...", Exchange/Office 365 "451 4.7.500 Server busy",
+# Gmail "421 4.7.28 ... rate limited" / "450 4.7.28", SES "454 Throttling failure: Maximum sending rate exceeded".
+_SLOW_DOWN_WORDS = ("too many", "too much mail", "rate limit", "rate-limit", "throttl", "server busy", "sending rate")
+
+
 def _slow_down(exc):
-    """True for a relay's "slow down": 421/451 with an enhanced code 4.7.x, or "too many" in the text."""
+    """True for a relay's "slow down": a 4xx answer that says the sender goes too fast."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         replies = list(exc.recipients.values())
     elif isinstance(exc, smtplib.SMTPResponseException):
@@ -377,9 +417,24 @@ def _slow_down(exc):
         return False
     for code, resp in replies:
         text = _reply(resp).lower()
-        if code in (421, 451) and (text.startswith("4.7.") or "too many" in text):
+        if not 400 <= code < 500:
+            continue
+        if (code in (421, 451) and text.startswith("4.7.")) or any(w in text for w in _SLOW_DOWN_WORDS):
             return True
     return False
+
+
+def slow_down_pause():
+    """How long the relay gets after a "slow down": the retry back-off, doubling per slow-down in a row.
+
+    "In a row" is read from the attempt rows: deferrals since the last message the relay took, so every
+    consumer paces itself from the same record, and one accepted message brings the pause back down.
+    """
+    last_sent = Attempt.objects.filter(outcome=Attempt.Outcome.SENT).order_by("-started_at").first()
+    deferred = Attempt.objects.filter(outcome=Attempt.Outcome.DEFERRED)
+    if last_sent is not None:
+        deferred = deferred.filter(started_at__gt=last_sent.started_at)
+    return retry_delay(deferred.count() + 1)
 
 
 def deliver(ids=(), transport_factory=Transport):

@@ -187,17 +187,20 @@ class Message(models.Model):
         )
 
     @classmethod
-    def throttle(cls, rows, until, reason):
+    def throttle(cls, rows, until, reason, error=None):
         """Give ``rows`` back untried until ``until`` (a rate limit's next slot); the attempt is not counted.
 
-        One UPDATE for the lot; the rows stay queued (so ``claim`` takes them when due) with ``reason`` set.
+        One UPDATE for the lot; the rows stay queued (so ``claim`` takes them when due) with ``reason`` set,
+        and ``error`` (the relay's "slow down") as their last error when given.
         """
         if not rows:
             return 0
         held = cls.objects.filter(
             pk__in=[r.pk for r in rows], claim_token__in={r.claim_token for r in rows}, status=cls.Status.SENDING
         )
+        extra = {} if error is None else {"last_error": error[:2000]}
         return held.update(
+            **extra,
             status=cls.Status.QUEUED,
             due_at=until,
             attempts=F("attempts") - 1,
@@ -255,6 +258,7 @@ class Attempt(models.Model):
         SENT = "sent"
         RETRY = "retry"
         FAILED = "failed"
+        DEFERRED = "deferred"  # the relay said "slow down": the row went back untried, uncounted
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attempt_log")
     started_at = models.DateTimeField()
@@ -351,3 +355,23 @@ def retry_delay(attempts):
     """Exponential back-off: base, 2x base, 4x base ... capped; hours in total by default."""
     base = settings.NOTIFICATIONS_RETRY_BASE_SECONDS
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), settings.NOTIFICATIONS_RETRY_MAX_SECONDS))
+
+
+class MetricTally(models.Model):
+    """Figures of rows the cleanup deleted, so ``/metrics`` counters (tally + live rows) never go down."""
+
+    ATTEMPTS = "attempts:"  # key prefix: attempt figures (``notifications.metrics.attempt_figures`` keys)
+
+    key = models.CharField(max_length=64, primary_key=True)
+    value = models.FloatField(default=0)
+
+    def __str__(self):
+        return f"{self.key} = {self.value:g}"
+
+    @classmethod
+    def add(cls, prefix, figures):
+        """Add ``figures`` (``{key: number}``) to the tallies under ``prefix``; inside the caller's transaction."""
+        for key, value in figures.items():
+            if value:
+                tally, _ = cls.objects.get_or_create(key=prefix + key)
+                cls.objects.filter(pk=tally.pk).update(value=F("value") + value)

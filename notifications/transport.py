@@ -1,6 +1,7 @@
 """The real e-mail transport (from EMAIL_URL), sending stored MIME bytes as they are."""
 
 import smtplib
+import ssl
 from email import message_from_bytes
 
 from django.conf import settings
@@ -30,6 +31,12 @@ class Transport:
     def __init__(self, backend=None, **options):
         self.backend = get_connection(backend or settings.NOTIFICATIONS_TRANSPORT, fail_silently=False, **options)
         self.is_smtp = isinstance(self.backend, SMTPBackend)
+        if self.is_smtp and settings.EMAIL_SSL_CA_FILE:
+            # A company relay signed by a private CA: trust that CA, still checking the host name.
+            context = ssl.create_default_context(cafile=settings.EMAIL_SSL_CA_FILE)
+            if self.backend.ssl_certfile or self.backend.ssl_keyfile:
+                context.load_cert_chain(self.backend.ssl_certfile, self.backend.ssl_keyfile)
+            self.backend.ssl_context = context
         self.last_reply = (None, "")
 
     def send(self, row, recipients=None):

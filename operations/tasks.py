@@ -4,17 +4,20 @@ import datetime
 import logging
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import close_old_connections
 from django.utils import timezone
 from django_tasks import task
+from huey import signals
 from huey.contrib.djhuey import HUEY, db_periodic_task, on_shutdown, on_startup
 
-from operations import cleanup, heartbeat, task_results
+from operations import cleanup, emails, heartbeat, logs, sentry, task_results
 from operations.startup import once_per_consumer
 
 logger = logging.getLogger(__name__)
-TEST_SUBJECT = "mysite test e-mail"
+HUEY.signal(signals.SIGNAL_EXECUTING)(logs.task_started)
+HUEY.signal(*logs.ENDINGS)(logs.task_ended)
+HUEY.pre_execute(name="operations.sentry_headers")(sentry.drop_trace_headers)
+TEST_SUBJECT = emails.TEST_SUBJECT
 
 
 def at_site_midnight(utc_now):
@@ -66,13 +69,7 @@ def send_test_email(to, requested_by=""):
     from notifications.models import Message
 
     before = Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    send_mail(
-        TEST_SUBJECT,
-        f"This is a test e-mail from mysite, requested by {requested_by or 'an operator'}.\n"
-        "If you can read it, the outbox, the consumer and the mail relay all work.",
-        None,
-        [to],
-    )
+    emails.test_message(to, requested_by).send()
     row = (
         Message.objects.filter(id__gt=before, subject=TEST_SUBJECT).order_by("id").values_list("id", flat=True).first()
     )

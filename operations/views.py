@@ -1,20 +1,23 @@
 """The operations page (staff only) and ``/health/`` (status for anyone, details for staff)."""
 
+import hmac
 import logging
 from functools import wraps
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from operations import dashboard, health
+from operations import dashboard, health, metrics
 from operations.tasks import send_test_email
 
 logger = logging.getLogger(__name__)
@@ -85,3 +88,21 @@ def health_view(request):
     if user is not None and user.is_active and user.is_staff:
         return JsonResponse(result, status=status)
     return JsonResponse({"status": result["status"]}, status=status)
+
+
+@never_cache
+@require_GET
+def metrics_view(request):
+    """Prometheus text format, for a scraper with ``Authorization: Bearer <METRICS_TOKEN>`` or a staff session."""
+    if not (_bearer_ok(request) or (request.user.is_active and request.user.is_staff)):
+        response = HttpResponse("/metrics needs the METRICS_TOKEN bearer token or a staff session.\n", status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        response["Content-Type"] = "text/plain; charset=utf-8"
+        return response
+    return HttpResponse(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def _bearer_ok(request):
+    token = settings.METRICS_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())

@@ -5,7 +5,7 @@ class ReportsConfig(AppConfig):
     name = "reports"
 
     def ready(self):
-        # Checks and the cleanup sources register themselves.
-        from reports import checks, dashboard, registry, retention  # noqa: F401
+        # Checks, metrics and the cleanup sources register themselves.
+        from reports import checks, dashboard, metrics, registry, retention  # noqa: F401
 
         registry.autodiscover()

@@ -16,15 +16,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import Count, F, Subquery
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils import timezone
 
 from operations.leases import held_by_dead_processes, worker_id
-from reports import formats, registry
+from reports import emails, formats, registry
 from reports.models import Report, params_key
 from reports.storage import private_storage, temp_dir
 
@@ -148,17 +146,43 @@ def generate(report_id):
     except Stop as stop:
         _discard(tmp)
         if stop.status == Report.Status.CANCELLED:
-            logger.info("report %s stopped after %.1f s: %s", report.pk, time.monotonic() - started, stop.user_error)
+            elapsed = time.monotonic() - started
+            logger.info(
+                "report %s stopped after %.1f s: %s",
+                report.pk,
+                elapsed,
+                stop.user_error,
+                extra={"report_id": report.pk, "duration": round(elapsed, 3), "outcome": "cancelled"},
+            )
         else:
             _fail(report, stop.user_error, "")
-            logger.warning("report %s failed after %.1f s: %s", report.pk, time.monotonic() - started, stop.user_error)
+            elapsed = time.monotonic() - started
+            logger.warning(
+                "report %s failed after %.1f s: %s",
+                report.pk,
+                elapsed,
+                stop.user_error,
+                extra={"report_id": report.pk, "duration": round(elapsed, 3), "outcome": "failed"},
+            )
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
         _discard(tmp)
-        logger.exception("report %s failed after %.1f s", report.pk, time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        logger.exception(
+            "report %s failed after %.1f s",
+            report.pk,
+            elapsed,
+            extra={"report_id": report.pk, "duration": round(elapsed, 3), "outcome": "failed"},
+        )
         _fail(report, _user_message(exc), traceback.format_exc())
     else:
+        elapsed = time.monotonic() - started
         logger.info(
-            "report %s done in %.1f s: %s rows, %s bytes", report.pk, time.monotonic() - started, rows, report.size
+            "report %s done in %.1f s: %s rows, %s bytes",
+            report.pk,
+            elapsed,
+            rows,
+            report.size,
+            extra={"report_id": report.pk, "duration": round(elapsed, 3), "outcome": "done", "rows": rows},
         )
     return report
 
@@ -289,22 +313,8 @@ def finish(report, tmp, rows):
 
 def notify_owner(report):
     """E-mail the owner the link (through the outbox, committed with the report's new state)."""
-    email = report.owner.email
-    if not email:
-        return
-    link = (report.site_url or "") + reverse("reports:download", args=[report.pk])
-    page = (report.site_url or "") + report.get_absolute_url()
-    send_mail(
-        subject=f"Your report is ready: {report.type_name}",
-        message=(
-            f"Hello {report.owner.get_username()},\n\n"
-            f"your report “{report.type_name}” is ready: {report.row_count} rows.\n\n"
-            f"Download: {link}\nDetails: {page}\n\n"
-            f"It can be downloaded until {timezone.localtime(report.expires_at):%Y-%m-%d %H:%M %Z}.\n"
-        ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[email],
-    )
+    if report.owner.email:
+        emails.ready_message(report).send()
 
 
 def _fail(report, user_error, trace):

@@ -124,10 +124,74 @@ def test_a_relay_slow_down_pushes_the_next_slot_back(deliver_now, smtp_server, s
 
     rows = list(Message.objects.order_by("id"))
     assert smtp_server.handler.data_attempts == 1  # the others were not tried into the relay's face
-    assert rows[0].attempts == 1 and "421" in rows[0].last_error
-    assert [r.attempts for r in rows[1:]] == [0, 0, 0, 0]
+    assert "421" in rows[0].last_error
+    assert [r.attempts for r in rows] == [0, 0, 0, 0, 0]  # a slow-down is not a failed attempt
     assert RateLimit.objects.get(key="relay").next_at > timezone.now() + timedelta(seconds=50)
-    assert {r.status_in_words() for r in rows[1:]} == {"waiting: relay limit"}
+    assert {r.status_in_words() for r in rows} == {"waiting: relay asked to slow down"}
+
+
+# What the relays small teams use answer when a sender goes too fast, at MAIL FROM, RCPT TO or DATA.
+RELAY_SLOW_DOWNS = [
+    ("MAIL", "450 4.7.1 Error: too much mail from 127.0.0.1"),  # Postfix anvil (smtpd_client_message_rate_limit)
+    ("RCPT", "451 4.7.500 Server busy. Please try again later from [127.0.0.1]. (S77719) [x.outlook.com]"),
+    ("DATA", "421 4.7.28 Our system has detected an unusual rate of mail from your IP; rate limited. - gsmtp"),
+    ("RCPT", "450 4.2.1 The user you are trying to contact is receiving mail at a rate limit that prevents it"),
+    ("DATA", "454 Throttling failure: Maximum sending rate exceeded."),  # Amazon SES
+]
+
+
+@pytest.mark.parametrize(
+    "stage, reply", RELAY_SLOW_DOWNS, ids=["postfix", "office365", "gmail-421", "gmail-450", "ses"]
+)
+def test_a_relays_slow_down_is_waited_out_uncounted(deliver_now, smtp_server, settings, stage, reply):
+    """No limit configured: the relay's answer alone holds every row back, none spends an attempt."""
+    settings.EMAIL_RATE_LIMIT = ""
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 60
+    answered = []
+
+    async def refuse(server, session, envelope, *args):
+        answered.append(stage)
+        return reply
+
+    setattr(smtp_server.handler, f"handle_{stage}", refuse)  # read by aiosmtpd per connection
+    queue(4)
+
+    deliver_now()
+
+    rows = list(Message.objects.order_by("id"))
+    assert answered == [stage]  # one try; the other three were not offered to a relay that said wait
+    assert smtp_server.messages == []
+    assert [r.status for r in rows] == ["queued"] * 4
+    assert [r.attempts for r in rows] == [0, 0, 0, 0]
+    assert {r.status_in_words() for r in rows} == {"waiting: relay asked to slow down"}
+    assert all(r.due_at > timezone.now() + timedelta(seconds=55) for r in rows)
+    assert reply.split()[0] in rows[0].last_error
+    (attempt,) = Attempt.objects.all()
+    assert (attempt.outcome, attempt.code) == ("deferred", int(reply[:3]))
+    assert RateLimit.objects.get(key="relay").next_at > timezone.now() + timedelta(seconds=55)
+
+
+def test_slow_downs_in_a_row_pause_longer_until_the_relay_takes_one(deliver_now, smtp_server, settings):
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 60
+    smtp_server.refuse_for(600, reply="454 Throttling failure: Maximum sending rate exceeded.")
+    queue(1)
+
+    pauses = []
+    for _ in range(3):
+        before = timezone.now()
+        deliver_now()
+        pauses.append(round((RateLimit.objects.get(key="relay").next_at - before).total_seconds() / 60))
+        Message.objects.update(due_at=timezone.now())  # as if the pause were over
+    smtp_server.refuse_for(0)
+    assert len(deliver_now()) == 1
+    queue(1)
+    smtp_server.refuse_for(600, reply="454 Throttling failure: Maximum sending rate exceeded.")
+    before = timezone.now()
+    deliver_now()
+
+    assert pauses == [1, 2, 4]  # minutes: doubling while the relay keeps saying wait
+    assert round((Message.objects.get(status="queued").due_at - before).total_seconds() / 60) == 1
+    assert Message.objects.get(status="sent").attempts == 1  # three deferrals, one real attempt
 
 
 def test_a_bad_limit_is_a_system_check_error(settings):
@@ -178,7 +242,12 @@ def test_two_consumers_share_one_limit(start_consumer, smtp_server):
         (smtplib.SMTPDataError(421, b"4.7.0 Too many messages, slow down"), True),
         (smtplib.SMTPDataError(451, b"4.7.1 Rate limited"), True),
         (smtplib.SMTPRecipientsRefused({"a@x.org": (451, b"Too many recipients this hour")}), True),
+        (smtplib.SMTPSenderRefused(450, b"4.7.1 Error: too much mail from 10.0.0.5", "a@b.c"), True),
+        (smtplib.SMTPDataError(454, b"Throttling failure: Maximum sending rate exceeded."), True),
+        (smtplib.SMTPRecipientsRefused({"a@x.org": (451, b"4.7.500 Server busy. Please try again later")}), True),
         (smtplib.SMTPDataError(421, b"4.3.2 Service busy"), False),
+        (smtplib.SMTPRecipientsRefused({"a@x.org": (450, b"4.2.0 Greylisted, see http://x")}), False),
+        (smtplib.SMTPDataError(554, b"5.7.1 Message rejected: sending rate policy"), False),
         (smtplib.SMTPDataError(550, b"5.7.1 Too many bad words"), False),
         (ConnectionRefusedError(), False),
     ],

@@ -1,0 +1,24 @@
+"""The e-mails the operations app sends."""
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+
+from notifications import previews
+
+TEST_SUBJECT = "mysite test e-mail"
+
+
+def test_message(to, requested_by=""):
+    """The operator's test e-mail to ``to``, not yet sent."""
+    return EmailMessage(
+        TEST_SUBJECT,
+        f"This is a test e-mail from mysite, requested by {requested_by or 'an operator'}.\n"
+        "If you can read it, the outbox, the consumer and the mail relay all work.",
+        settings.DEFAULT_FROM_EMAIL,
+        [to],
+    )
+
+
+@previews.register("Test e-mail")
+def test_preview():
+    return test_message("ops@example.com", requested_by="ann")

@@ -1,0 +1,154 @@
+"""The development mail page: outbox and every e-mail template rendered, staff only, gone when DEBUG is off."""
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.mail import EmailMultiAlternatives
+from django.db import connection
+from django.urls import Resolver404, clear_url_caches, resolve
+
+import mysite.urls
+from notifications.models import Message
+from testing.consumer import BASE_DIR, consumer_env, database_url
+from testing.plugin import wait_until
+from testing.smtp import _free_port
+from tests.test_browser_reports import _answers, chromium  # noqa: F401 - the shared browser fixture
+
+pytestmark = pytest.mark.django_db
+TEMPLATES = ["Password reset", "Report ready", "Test e-mail", "Welcome"]
+PDF = b"%PDF-1.4 example invoice\n"
+
+
+@pytest.fixture
+def debug_on(settings):
+    """DEBUG on, and mysite.urls read again under it (as a process started with DEBUG=true reads it)."""
+    settings.DEBUG = True
+    importlib.reload(mysite.urls)
+    clear_url_caches()
+    yield
+    settings.DEBUG = False
+    importlib.reload(mysite.urls)
+    clear_url_caches()
+
+
+@pytest.fixture
+def staff(client):
+    client.force_login(User.objects.create_user("ops", "ops@example.com", "a-Long-pass-42", is_staff=True))
+    return client
+
+
+def queue_invoice():
+    message = EmailMultiAlternatives("Your invoice", "Plain words.", "shop@example.com", ["ann@example.com"])
+    message.attach_alternative("<h1>Invoice</h1><p>HTML words.</p><script>alert(1)</script>", "text/html")
+    message.attach("invoice.pdf", PDF, "application/pdf")
+    message.send()
+    return Message.objects.get(subject="Your invoice")
+
+
+def test_it_lists_the_outbox_and_every_email_template(debug_on, staff):
+    row = queue_invoice()
+
+    page = staff.get("/dev/mail/").content.decode()
+
+    assert f'href="/dev/mail/outbox/{row.pk}/"' in page and "Your invoice" in page
+    for title in TEMPLATES:
+        assert f">{title}</a>" in page
+
+
+def test_an_outbox_email_is_shown_as_sent_with_its_attachment(debug_on, staff):
+    row = queue_invoice()
+
+    page = staff.get(f"/dev/mail/outbox/{row.pk}/").content.decode()
+    download = staff.get(f"/dev/mail/outbox/{row.pk}/attachments/1/")
+
+    assert "<th>Subject</th><td>Your invoice</td>" in page
+    assert 'sandbox srcdoc="&lt;h1&gt;Invoice&lt;/h1&gt;' in page  # the HTML part, scripts inert in a sandbox
+    assert "Plain words." in page
+    assert "invoice.pdf</a> (application/pdf, 25" in page
+    assert download.content == PDF and download["Content-Disposition"] == 'attachment; filename="invoice.pdf"'
+    assert staff.get(f"/dev/mail/outbox/{row.pk}/attachments/2/").status_code == 404
+
+
+@pytest.mark.parametrize("slug, subject", [
+    ("welcome", "Welcome to mysite, ann"),
+    ("password-reset", "Password reset on mysite"),
+    ("report-ready", "Your report is ready: "),
+    ("test-e-mail", "mysite test e-mail"),
+])  # fmt: skip
+def test_each_template_previews_with_example_data_and_sends_nothing(debug_on, staff, slug, subject):
+    page = staff.get(f"/dev/mail/previews/{slug}/").content.decode()
+
+    assert f"<th>Subject</th><td>{subject}" in page
+    assert "example data, not sent" in page
+    assert not Message.objects.exists()
+
+
+def test_only_staff_get_in(debug_on, client):
+    assert client.get("/dev/mail/").status_code == 302  # to the admin log-in
+    client.force_login(User.objects.create_user("ann"))
+    assert client.get("/dev/mail/").status_code == 302
+    assert client.get("/dev/mail/previews/welcome/").status_code == 302
+
+
+def test_with_debug_off_the_url_does_not_exist(staff, settings):
+    assert settings.DEBUG is False
+    with pytest.raises(Resolver404):
+        resolve("/dev/mail/")
+    assert staff.get("/dev/mail/").status_code == 404
+    assert staff.get("/dev/mail/previews/welcome/").status_code == 404
+
+
+@pytest.fixture
+def debug_site(tmp_path):
+    """The site under gunicorn with DEBUG=true (as `make run` would start it) on the test database."""
+    port = _free_port("127.0.0.1")
+    env = consumer_env(database_url(connection.settings_dict), "sqlite:///:memory:", "memorymail://", DEBUG="true")
+    log = open(tmp_path / "gunicorn.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "mysite.wsgi", "-b", f"127.0.0.1:{port}", "--threads", "2"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _answers(url) or proc.poll() is not None, timeout=30, message="gunicorn to answer")
+    assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
+    yield url
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_developer_sees_the_welcome_email_in_the_browser(chromium, debug_site, tmp_path):  # noqa: F811
+    User.objects.create_user("ops", "ops@example.com", "a-Long-pass-42", is_staff=True)
+    queue_invoice()
+    shot = tmp_path / "mail-preview.png"
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.goto(f"{debug_site}/admin/login/?next=/dev/mail/")
+        page.fill("#id_username", "ops")
+        page.fill("#id_password", "a-Long-pass-42")
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{debug_site}/dev/mail/")
+        listed = page.locator("ul.previews li").all_inner_texts()
+        page.click("text=Welcome")
+        page.wait_for_url("**/previews/welcome/")
+        frame = page.frame_locator("iframe.mail-html")
+        html_text = frame.locator("body").inner_text()
+        plain_text = page.locator(".mail-text").inner_text()
+        page.screenshot(path=str(shot), full_page=True)
+
+    assert listed == TEMPLATES
+    assert "ann" in html_text and "mysite.example.com" in html_text
+    assert plain_text.startswith("Hello ann,")
+    assert shot.stat().st_size > 5000
+    if os.environ.get("SAVE_SCREENSHOTS"):
+        shutil.copy(shot, BASE_DIR / "docs" / "mail-preview.png")
