@@ -1,9 +1,22 @@
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts import views
+from throttle.limits import client, limited, posted
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/signup/", views.signup, name="signup"),
+    # Django's own views, counted per client and per target before they send mail or check a password.
+    path(
+        "accounts/login/",
+        limited("login", client=client, account=posted("username"))(auth_views.LoginView.as_view()),
+        name="login",
+    ),
+    path(
+        "accounts/password_reset/",
+        limited("password_reset", client=client, address=posted("email"))(auth_views.PasswordResetView.as_view()),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
 ]

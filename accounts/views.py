@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from accounts.emails import send_welcome
 from accounts.forms import SignupForm
 from notifications.models import Message
+from throttle.limits import client, limited, posted
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ def home(request):
     return render(request, "accounts/home.html", {"emails": emails})
 
 
+@limited("signup", client=client, address=posted("email"))
 def signup(request):
     """Create the user, sign them in, queue the welcome e-mail and redirect at once."""
     form = SignupForm(request.POST or None)

@@ -15,6 +15,7 @@ from reports import generation, registry, tasks
 from reports.formats import CONTENT_TYPES
 from reports.forms import FormatForm
 from reports.models import Report
+from throttle.limits import account, client, limited
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ def _site_url(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@limited("reports", client=client, account=account)
 def index(request):
     """The user's reports, and a form per report type to generate a new one."""
     forms = {t.slug: t.form() for t in registry.all_types()}
@@ -136,6 +138,7 @@ def cancel(request, pk):
 
 @login_required
 @require_POST
+@limited("reports", client=client, account=account)
 def again(request, pk):
     """Generate a finished, failed, cancelled or expired report again, with the same parameters and format."""
     report = _own(request, pk)
