@@ -249,6 +249,19 @@ def test_the_nginx_sample_in_front_of_gunicorn_serves_https(web, tmp_path):
             assert response.status == 200
             assert "secure" in response.headers["Set-Cookie"].lower()
             assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+        # limit_req (issue 12): a burst of admin log-in pages from one address is cut off by nginx itself.
+        answers = []
+        for _ in range(12):
+            login = urllib.request.Request(
+                f"https://127.0.0.1:{https}/admin/login/", headers={"Host": "mysite.example.com"}
+            )
+            try:
+                with urllib.request.urlopen(login, context=context, timeout=10) as response:
+                    answers.append(response.status)
+            except urllib.error.HTTPError as exc:
+                answers.append(exc.code)
+        assert answers[0] == 200 and answers[-1] == 429, answers
     finally:
         nginx.terminate()
         nginx.wait(10)
