@@ -235,6 +235,8 @@ REPORTS_PROGRESS_INTERVAL_SECONDS = env.float("REPORTS_PROGRESS_INTERVAL_SECONDS
 REPORTS_MAX_RANGE_DAYS = env.int("REPORTS_MAX_RANGE_DAYS", default=366)
 REPORTS_REQUEUE_AFTER_SECONDS = env.int("REPORTS_REQUEUE_AFTER_SECONDS", default=300)
 REPORTS_MAX_RUNNING = env.int("REPORTS_MAX_RUNNING", default=2)
+# --- Fair report scheduling (issue 12): one user's reports queued or running at once.
+REPORTS_MAX_ACTIVE_PER_USER = env.int("REPORTS_MAX_ACTIVE_PER_USER", default=5)
 
 # --- Abuse resistance (issue 12): client address, rate limits, log-in lock-out ------
 INSTALLED_APPS += ["axes", "throttle"]

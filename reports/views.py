@@ -50,17 +50,21 @@ def index(request):
             form = forms[chosen.slug] = chosen.form(request.POST)
             format_form = FormatForm(request.POST)
             if form.is_valid() and format_form.is_valid():
-                report, created = generation.request_report(
-                    request.user,
-                    chosen,
-                    registry.to_params(form.cleaned_data),
-                    format_form.cleaned_data["format"],
-                    site_url=_site_url(request),
-                    on_commit=tasks.enqueue,
-                )
-                if not created:
-                    messages.info(request, "This report is already being generated: here it is.")
-                return redirect(report)
+                try:
+                    report, created = generation.request_report(
+                        request.user,
+                        chosen,
+                        registry.to_params(form.cleaned_data),
+                        format_form.cleaned_data["format"],
+                        site_url=_site_url(request),
+                        on_commit=tasks.enqueue,
+                    )
+                except generation.TooManyActive as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    if not created:
+                        messages.info(request, "This report is already being generated: here it is.")
+                    return redirect(report)
             status = 400
     page = Paginator(Report.objects.filter(owner=request.user).order_by("-id"), 25).get_page(request.GET.get("page"))
     types = [(t, forms[t.slug]) for t in registry.all_types()]
@@ -145,7 +149,11 @@ def again(request, pk):
     rtype = report.report_type
     if rtype is None:
         return render(request, "reports/not_cancellable.html", {"report": report, "gone": True}, status=410)
-    new, _ = generation.request_report(
-        request.user, rtype, report.params, report.format, site_url=_site_url(request), on_commit=tasks.enqueue
-    )
+    try:
+        new, _ = generation.request_report(
+            request.user, rtype, report.params, report.format, site_url=_site_url(request), on_commit=tasks.enqueue
+        )
+    except generation.TooManyActive as exc:
+        messages.error(request, str(exc))
+        return redirect(report)
     return redirect(new)
