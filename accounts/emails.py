@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from notifications import priority
+
 
 def send_welcome(user, request=None):
     """Queue the welcome e-mail (text and HTML) to ``user`` through the outbox."""
@@ -15,4 +17,5 @@ def send_welcome(user, request=None):
         to=[user.email],
     )
     message.attach_alternative(render_to_string("accounts/email/welcome.html", context), "text/html")
-    message.send()
+    with priority.sending(priority.HIGH):  # its reader is waiting for it
+        message.send()

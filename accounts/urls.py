@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts import views
+from accounts.forms import PasswordResetForm
 from throttle.limits import client, limited, posted
 
 urlpatterns = [
@@ -15,7 +16,9 @@ urlpatterns = [
     ),
     path(
         "accounts/password_reset/",
-        limited("password_reset", client=client, address=posted("email"))(auth_views.PasswordResetView.as_view()),
+        limited("password_reset", client=client, address=posted("email"))(
+            auth_views.PasswordResetView.as_view(form_class=PasswordResetForm)
+        ),
         name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -9,6 +9,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import sanitize_address
 from django.db import transaction
 
+from notifications import priority
 from notifications.models import Message
 from notifications.tasks import deliver_on_commit
 
@@ -20,11 +21,13 @@ def to_row(email_message):
     encoding = email_message.encoding or settings.DEFAULT_CHARSET
     # message() refuses header injection (BadHeaderError); sanitize_address refuses newlines.
     raw = email_message.message().as_bytes(linesep="\r\n")
+    recipients = [envelope_address(a, encoding) for a in email_message.recipients()]
     return Message(
         from_email=envelope_address(email_message.from_email, encoding),
-        recipients=[envelope_address(a, encoding) for a in email_message.recipients()],
+        recipients=recipients,
         subject=str(email_message.subject)[:255],
         raw=raw,
+        priority=priority.of(recipients),
     )
 
 

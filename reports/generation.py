@@ -24,6 +24,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications import priority
 from operations.leases import held_by_dead_processes, worker_id
 from reports import formats, registry
 from reports.models import Report, params_key
@@ -336,17 +337,19 @@ def notify_owner(report):
         return
     link = (report.site_url or "") + reverse("reports:download", args=[report.pk])
     page = (report.site_url or "") + report.get_absolute_url()
-    send_mail(
-        subject=f"Your report is ready: {report.type_name}",
-        message=(
-            f"Hello {report.owner.get_username()},\n\n"
-            f"your report “{report.type_name}” is ready: {report.row_count} rows.\n\n"
-            f"Download: {link}\nDetails: {page}\n\n"
-            f"It can be downloaded until {timezone.localtime(report.expires_at):%Y-%m-%d %H:%M %Z}.\n"
-        ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[email],
-    )
+    # Bulk: it can wait behind mail a user is waiting for (a welcome, a password reset).
+    with priority.sending(priority.BULK):
+        send_mail(
+            subject=f"Your report is ready: {report.type_name}",
+            message=(
+                f"Hello {report.owner.get_username()},\n\n"
+                f"your report “{report.type_name}” is ready: {report.row_count} rows.\n\n"
+                f"Download: {link}\nDetails: {page}\n\n"
+                f"It can be downloaded until {timezone.localtime(report.expires_at):%Y-%m-%d %H:%M %Z}.\n"
+            ),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[email],
+        )
 
 
 def _fail(report, user_error, trace):
