@@ -283,6 +283,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default
 AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "throttle.client.client_ip"
+AXES_USERNAME_CALLABLE = "throttle.client.login_username"
 AXES_LOCKOUT_CALLABLE = "throttle.views.locked_out"
 AXES_VERBOSE = False  # our own log line says what happened, without axes' banner
 

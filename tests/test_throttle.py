@@ -169,3 +169,15 @@ def test_a_bad_proxy_or_rate_or_an_unshared_cache_is_a_system_check_message(sett
     assert [e.id for e in checks.check_trusted_proxies()] == ["throttle.E001"]
     assert [e.id for e in checks.check_rates()] == ["throttle.E002"]
     assert [e.id for e in checks.check_cache()] == ["throttle.W001"]
+
+
+@pytest.mark.parametrize("value", ["", " ", "a" * 5000, "x\r\nBcc: evil@example.com", "\x00", "ünï@exämple.com"])
+@pytest.mark.parametrize(
+    "path, field",
+    [("/accounts/login/", "username"), ("/admin/login/", "username"), ("/accounts/password_reset/", "email"),
+     ("/accounts/signup/", "email")],
+)  # fmt: skip
+def test_odd_input_to_a_counted_form_gets_an_answer_not_a_500(client, path, field, value):
+    for _ in range(12):  # under the limits, then over them
+        response = client.post(path, {field: value, "password": "x"}, HTTP_USER_AGENT=value * 2)
+        assert response.status_code < 500

@@ -42,3 +42,14 @@ def client_ip(request):
         if forwarded is not None:
             return str(forwarded)
     return str(_address(remote) or "0.0.0.0")
+
+
+def login_username(request, credentials=None):
+    """django-axes' AXES_USERNAME_CALLABLE: the username tried, cut to the 255 characters axes can store.
+
+    Django's log-in form does not limit what it passes to authenticate(); PostgreSQL would refuse a longer
+    value in axes' ``username`` column and the log-in page would answer 500.
+    """
+    data = credentials if credentials else getattr(request, "data", request.POST)
+    username = data.get("username")
+    return username[:255] if isinstance(username, str) else username
