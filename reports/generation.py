@@ -38,8 +38,9 @@ class TooManyActive(Exception):
     """The owner already has REPORTS_MAX_ACTIVE_PER_USER reports queued or running; the message says so."""
 
     def __init__(self):
+        n = settings.REPORTS_MAX_ACTIVE_PER_USER
         super().__init__(
-            f"You already have {settings.REPORTS_MAX_ACTIVE_PER_USER} reports queued or being generated. "
+            f"You already have {n} report{'s' if n != 1 else ''} queued or being generated, the most at once. "
             "Wait for one to finish (or cancel one), then ask again."
         )
 

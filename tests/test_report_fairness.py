@@ -83,3 +83,17 @@ def test_150_reports_from_one_user_do_not_delay_another_users_report(client, sta
     started_first = heavy_reports.filter(started_at__lt=mine.started_at).count()
     # Only the two already running when ada asked started before hers; the rest of the pile waited.
     assert started_first <= 2, f"{started_first} of heavy's reports started before ada's"
+
+
+@pytest.mark.django_db
+def test_generate_again_past_the_cap_says_so_on_the_report_page(client, settings):
+    settings.REPORTS_MAX_ACTIVE_PER_USER = 1
+    client.force_login(user("ada", is_superuser=True, is_staff=True))
+    email_log(client, 0)
+    old = Report.objects.create(owner=User.objects.get(), type="email-log", params={"x": 1}, status="failed")
+
+    response = client.post(f"/reports/{old.pk}/again/", follow=True)
+
+    assert response.redirect_chain[-1][0] == f"/reports/{old.pk}/"
+    assert "You already have 1 report queued" in response.content.decode()
+    assert Report.objects.count() == 2
