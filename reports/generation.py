@@ -177,7 +177,7 @@ def claim_fairly(report_id):
         report = claim(pick)
         if report is not None:
             if pick != report_id:
-                logger.info("report %s waits: report %s (another user's) starts first", report_id, pick)
+                logger.info("report %s waits: report %s starts first (fair order between users)", report_id, pick)
             return report
     return None
 
