@@ -13,6 +13,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template import loader
 
 from accounts.emails import send_no_account
+from notifications import priority
 from notifications.backend import SENSITIVE_HEADER
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class SensitivePasswordResetForm(PasswordResetForm):
         if html_email_template_name is not None:
             message.attach_alternative(loader.render_to_string(html_email_template_name, context), "text/html")
         try:
-            message.send()
+            with priority.sending(priority.HIGH):  # its reader is waiting for it
+                message.send()
         except Exception:
             logger.exception("Failed to send password reset email to %s", context["user"].pk)

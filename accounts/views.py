@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.emails import send_already_signed_up, send_confirmation, send_welcome
 from accounts.forms import SignupForm
 from notifications.models import Message, addressed_to
+from throttle.limits import client, limited, posted
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def home(request):
     return render(request, "accounts/home.html", {"emails": emails})
 
 
+@limited("signup", client=client, address=posted("email"))
 def signup(request):
     """Open an inactive account and e-mail a link to confirm the address; answer "check your e-mail".
 

@@ -4,6 +4,7 @@ Every variable is listed, with a comment, in .env.example.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -242,6 +243,57 @@ REPORTS_PROGRESS_INTERVAL_SECONDS = env.float("REPORTS_PROGRESS_INTERVAL_SECONDS
 REPORTS_MAX_RANGE_DAYS = env.int("REPORTS_MAX_RANGE_DAYS", default=366)
 REPORTS_REQUEUE_AFTER_SECONDS = env.int("REPORTS_REQUEUE_AFTER_SECONDS", default=300)
 REPORTS_MAX_RUNNING = env.int("REPORTS_MAX_RUNNING", default=2)
+# --- Fair report scheduling (issue 12): one user's reports queued or running at once.
+REPORTS_MAX_ACTIVE_PER_USER = env.int("REPORTS_MAX_ACTIVE_PER_USER", default=5)
+
+# --- Abuse resistance (issue 12): client address, rate limits, log-in lock-out ------
+INSTALLED_APPS += ["axes", "throttle"]
+# django-axes checks every log-in (the site's and the admin's) before the password is; it must come first,
+# and its middleware last.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+# The client's address is REMOTE_ADDR unless that is a trusted proxy; then it is the proxy's header (last entry).
+# Behind the nginx sample (BEHIND_TLS_PROXY=true) that proxy is this host's loopback.
+TRUSTED_PROXIES = env.list(
+    "TRUSTED_PROXIES", default=["127.0.0.1", "::1"] if env.bool("BEHIND_TLS_PROXY", default=False) else []
+)
+CLIENT_IP_HEADER = "HTTP_" + env.str("CLIENT_IP_HEADER", default="X-Forwarded-For").upper().replace("-", "_")
+# Rate-limit counters live in this cache: the database by default (shared by every worker), or Redis.
+CACHES = {"default": environ.Env.cache_url_config(env.str("CACHE_URL", default="") or "dbcache://mysite_cache")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+    CACHES["default"]["BACKEND"] = "throttle.cache.DatabaseCache"  # Django's, with an atomic incr
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_ENABLE = env.bool("RATE_LIMITS_ENABLED", default=True)
+# Per client address and per target; "N/s|m|h|d", optionally "N/15m"; empty turns one off. See docs/operations.md.
+RATE_LIMITS = {
+    "signup": {
+        "client": env.str("RATE_LIMIT_SIGNUP_CLIENT", default="10/h"),
+        "address": env.str("RATE_LIMIT_SIGNUP_ADDRESS", default="3/h"),
+    },
+    "password_reset": {
+        "client": env.str("RATE_LIMIT_PASSWORD_RESET_CLIENT", default="10/h"),
+        "address": env.str("RATE_LIMIT_PASSWORD_RESET_ADDRESS", default="3/h"),
+    },
+    "login": {
+        "client": env.str("RATE_LIMIT_LOGIN_CLIENT", default="60/10m"),
+        "account": env.str("RATE_LIMIT_LOGIN_ACCOUNT", default="100/h"),
+    },
+    "reports": {
+        "client": env.str("RATE_LIMIT_REPORTS_CLIENT", default="120/h"),
+        "account": env.str("RATE_LIMIT_REPORTS_ACCOUNT", default="60/h"),
+    },
+}
+# Log-in lock-out (django-axes): after LOGIN_FAILURE_LIMIT failures for one (address, username) pair, that pair
+# waits LOGIN_LOCKOUT_MINUTES. Keyed on the pair, so an attacker cannot lock the real user out from elsewhere.
+AXES_ENABLED = RATELIMIT_ENABLE
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "throttle.client.client_ip"
+AXES_USERNAME_CALLABLE = "throttle.client.login_username"
+AXES_LOCKOUT_CALLABLE = "throttle.views.locked_out"
+AXES_VERBOSE = False  # our own log line says what happened, without axes' banner
 
 # --- Logging -----------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -9,6 +9,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import sanitize_address
 from django.db import transaction
 
+from notifications import priority
 from notifications.models import Message
 from notifications.tasks import deliver_on_commit
 
@@ -30,12 +31,14 @@ def to_row(email_message):
     sensitive = SENSITIVE_HEADER in mime
     if sensitive:
         del mime[SENSITIVE_HEADER]
+    recipients = [envelope_address(a, encoding) for a in email_message.recipients()]
     return Message(
         from_email=envelope_address(email_message.from_email, encoding),
-        recipients=[envelope_address(a, encoding) for a in email_message.recipients()],
+        recipients=recipients,
         subject=str(email_message.subject)[:255],
         raw=mime.as_bytes(linesep="\r\n"),
         sensitive=sensitive,
+        priority=priority.of(recipients),
     )
 
 

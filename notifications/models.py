@@ -21,7 +21,15 @@ class Message(models.Model):
         CANCELLED = "cancelled"
         SUPPRESSED = "suppressed"
 
+    class Priority(models.IntegerChoices):
+        """Which due rows go first when the relay limit lets only some through (lower goes first)."""
+
+        HIGH = 10, "high: asked for by its reader"
+        NORMAL = 20, "normal"
+        BULK = 30, "bulk: reports, staff and other mail that can wait"
+
     status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
+    priority = models.PositiveSmallIntegerField(choices=Priority, default=Priority.NORMAL)
     from_email = models.CharField(max_length=320)
     recipients = models.JSONField(help_text="Envelope recipients (addresses only).")
     subject = models.CharField(max_length=255, blank=True)
@@ -51,7 +59,8 @@ class Message(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            models.Index(fields=["due_at", "id"], name="outbox_due", condition=Q(status="queued")),
+            # The claim's order, so taking the next due rows reads the index in order (no sort).
+            models.Index(fields=["priority", "due_at", "id"], name="outbox_due", condition=Q(status="queued")),
             models.Index(fields=["lease_expires_at"], name="outbox_leased", condition=Q(status="sending")),
             models.Index(fields=["status", "finished_at"], name="outbox_finished"),
         ]

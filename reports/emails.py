@@ -19,10 +19,10 @@ def ready_message(report):
     return EmailMessage(
         subject=f"Your report is ready: {report.type_name}",
         body=(
-            f"Hello {report.owner.get_username()},\\n\\n"
-            f"your report “{report.type_name}” is ready: {report.row_count} rows.\\n\\n"
-            f"Download: {link}\\nDetails: {page}\\n\\n"
-            f"It can be downloaded until {timezone.localtime(report.expires_at):%Y-%m-%d %H:%M %Z}.\\n"
+            f"Hello {report.owner.get_username()},\n\n"
+            f"your report “{report.type_name}” is ready: {report.row_count} rows.\n\n"
+            f"Download: {link}\nDetails: {page}\n\n"
+            f"It can be downloaded until {timezone.localtime(report.expires_at):%Y-%m-%d %H:%M %Z}.\n"
         ),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[report.owner.email],

@@ -12,6 +12,7 @@ import os
 import time
 import traceback
 import uuid
+from collections import Counter, deque
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from django.db.models import Count, F, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from notifications import priority
 from operations.leases import held_by_dead_processes, worker_id
 from reports import emails, formats, registry
 from reports.models import Report, params_key
@@ -28,6 +30,17 @@ from reports.storage import private_storage, temp_dir
 
 logger = logging.getLogger(__name__)
 PROGRESS_DB = "reports-progress"  # a second connection to the default database, per generating thread
+
+
+class TooManyActive(Exception):
+    """The owner already has REPORTS_MAX_ACTIVE_PER_USER reports queued or running; the message says so."""
+
+    def __init__(self):
+        n = settings.REPORTS_MAX_ACTIVE_PER_USER
+        super().__init__(
+            f"You already have {n} report{'s' if n != 1 else ''} queued or being generated, the most at once. "
+            "Wait for one to finish (or cancel one), then ask again."
+        )
 
 
 class Stop(Exception):
@@ -45,7 +58,8 @@ class Stop(Exception):
 def request_report(owner, rtype, params, fmt, site_url="", on_commit=None):
     """Create a queued report, or return the one already queued or running for the same request.
 
-    Returns ``(report, created)``. The database enforces "one active per request"
+    Returns ``(report, created)``; raises ``TooManyActive`` when the owner has
+    REPORTS_MAX_ACTIVE_PER_USER reports queued or running already. The database enforces "one active per request"
     (a conditional unique constraint), so two simultaneous requests cannot both
     create one. ``on_commit(report_id)`` runs after the new row is committed.
     Raises ``registry.NotAllowed`` if ``owner`` may not run ``rtype``; for a type with a
@@ -59,6 +73,13 @@ def request_report(owner, rtype, params, fmt, site_url="", on_commit=None):
     for _ in range(3):
         try:
             with transaction.atomic():
+                active = Report.objects.filter(owner=owner, status__in=Report.ACTIVE)
+                if active.count() >= settings.REPORTS_MAX_ACTIVE_PER_USER:
+                    same = active.filter(type=rtype.slug, format=fmt, params_key=params_key(params)).first()
+                    if same is not None:
+                        return same, False
+                    logger.info("report for user %s refused: %s active already", owner.pk, active.count())
+                    raise TooManyActive()
                 report = Report.objects.create(
                     owner=owner, type=rtype.slug, params=params, format=fmt, site_url=site_url[:200]
                 )
@@ -121,16 +142,54 @@ def claim(report_id):
 
 
 def waiting():
-    """Ids of the oldest queued reports that may start now (free places under REPORTS_MAX_RUNNING)."""
+    """Ids of the queued reports that may start now (free places under REPORTS_MAX_RUNNING), fairest first."""
     free = settings.REPORTS_MAX_RUNNING - Report.objects.filter(status=Report.Status.RUNNING).count()
-    if free <= 0:
-        return []
-    return list(Report.objects.filter(status=Report.Status.QUEUED).order_by("pk").values_list("pk", flat=True)[:free])
+    return fair_order(free) if free > 0 else []
+
+
+def fair_order(limit):
+    """Up to ``limit`` queued report ids in the order they should start: round-robin between owners.
+
+    The next report is the oldest of the owner with the fewest running (then the owner whose oldest
+    report is oldest), so one user's pile of reports cannot starve everyone else's. The queued rows
+    are few: each owner has at most REPORTS_MAX_ACTIVE_PER_USER.
+    """
+    running = Counter(Report.objects.filter(status=Report.Status.RUNNING).values_list("owner_id", flat=True))
+    queued = {}
+    for pk, owner in Report.objects.filter(status=Report.Status.QUEUED).order_by("pk").values_list("pk", "owner_id"):
+        queued.setdefault(owner, deque()).append(pk)
+    order = []
+    while queued and len(order) < limit:
+        owner = min(queued, key=lambda o: (running[o], queued[o][0]))
+        order.append(queued[owner].popleft())
+        running[owner] += 1
+        if not queued[owner]:
+            del queued[owner]
+    return order
+
+
+def claim_fairly(report_id):
+    """Claim the report that should start next: ``report_id`` when it is among them, else the fairest.
+
+    Huey carries wake-ups: whichever report's task runs, the report that starts is the fair one;
+    the one passed over stays queued and gets a task when a place frees (``waiting``).
+    """
+    for _ in range(3):
+        order = waiting()
+        if not order:
+            return None
+        pick = report_id if report_id in order else order[0]
+        report = claim(pick)
+        if report is not None:
+            if pick != report_id:
+                logger.info("report %s waits: report %s starts first (fair order between users)", report_id, pick)
+            return report
+    return None
 
 
 def generate(report_id):
-    """Generate one report if it is still queued; the whole unit of work of the Huey task."""
-    report = claim(report_id)
+    """Generate the fairest queued report (``report_id`` if it is among them); the Huey task's unit of work."""
+    report = claim_fairly(report_id)
     if report is None:
         state = Report.objects.filter(pk=report_id).values_list("status", flat=True).first()
         if state == Report.Status.QUEUED:
@@ -314,7 +373,9 @@ def finish(report, tmp, rows):
 def notify_owner(report):
     """E-mail the owner the link (through the outbox, committed with the report's new state)."""
     if report.owner.email:
-        emails.ready_message(report).send()
+        # Bulk: it can wait behind mail a user is waiting for (a welcome, a password reset).
+        with priority.sending(priority.BULK):
+            emails.ready_message(report).send()
 
 
 def _fail(report, user_error, trace):

@@ -20,6 +20,7 @@ from reports import generation, registry, tasks
 from reports.formats import CONTENT_TYPES
 from reports.forms import FormatForm
 from reports.models import Report
+from throttle.limits import account, client, limited
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def _site_url(request):
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@limited("reports", client=client, account=account)
 def index(request):
     """The user's reports, and a form per report type to generate a new one."""
     allowed = [(t, t.scope(request.user)) for t in registry.all_types()]
@@ -58,17 +60,21 @@ def index(request):
             form = forms[chosen.slug] = chosen.form(request.POST)
             format_form = FormatForm(request.POST)
             if form.is_valid() and format_form.is_valid():
-                report, created = generation.request_report(
-                    request.user,
-                    chosen,
-                    registry.to_params(form.cleaned_data),
-                    format_form.cleaned_data["format"],
-                    site_url=_site_url(request),
-                    on_commit=tasks.enqueue,
-                )
-                if not created:
-                    messages.info(request, "This report is already being generated: here it is.")
-                return redirect(report)
+                try:
+                    report, created = generation.request_report(
+                        request.user,
+                        chosen,
+                        registry.to_params(form.cleaned_data),
+                        format_form.cleaned_data["format"],
+                        site_url=_site_url(request),
+                        on_commit=tasks.enqueue,
+                    )
+                except generation.TooManyActive as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    if not created:
+                        messages.info(request, "This report is already being generated: here it is.")
+                    return redirect(report)
             status = 400
     page = Paginator(Report.objects.filter(owner=request.user).order_by("-id"), 25).get_page(request.GET.get("page"))
     types = [(t, forms[t.slug], scope) for t, scope in allowed]
@@ -146,6 +152,7 @@ def cancel(request, pk):
 
 @login_required
 @require_POST
+@limited("reports", client=client, account=account)
 def again(request, pk):
     """Generate a finished, failed, cancelled or expired report again, with the same parameters and format."""
     report = _own(request, pk)
@@ -158,4 +165,7 @@ def again(request, pk):
         )
     except registry.NotAllowed as exc:
         raise PermissionDenied(str(exc)) from None
+    except generation.TooManyActive as exc:
+        messages.error(request, str(exc))
+        return redirect(report)
     return redirect(new)

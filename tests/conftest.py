@@ -12,3 +12,25 @@ def start_report_consumer(start_consumer):
         return start_consumer(**{"REPORTS_PROGRESS_INTERVAL_SECONDS": 0.1, **env})
 
     return start
+
+
+# --- rate limits (issue 12) -----------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(request):
+    """Start each database test with no rate-limit counts.
+
+    The counters live in the cache: the database cache table, which the flush after a transactional
+    test leaves alone (it is no model's table), or Redis. Without this, one test's sign-ups would
+    count in the next.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if marker is None and not names & {"db", "transactional_db"}:
+        yield
+        return
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or "transactional_db" in names
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -12,8 +12,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def staff_client(client):
-    User.objects.create_superuser("root", "root@example.com", "pw")
-    client.login(username="root", password="pw")
+    # force_login: django-axes checks every authenticate() and needs the request a real log-in has.
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
     return client
 
 
@@ -69,8 +69,7 @@ def test_sent_mail_cannot_be_retried_or_cancelled(staff_client):
 
 
 def test_non_staff_cannot_see_the_outbox(client):
-    User.objects.create_user("ada", "ada@example.com", "pw")
-    client.login(username="ada", password="pw")
+    client.force_login(User.objects.create_user("ada", "ada@example.com", "pw"))
 
     assert client.get("/admin/notifications/message/").status_code == 302
 
