@@ -227,7 +227,7 @@ TASKS = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend",
 # Django's standard Tasks API on durable rows (durable/): enqueue writes a row in the caller's
 # transaction, Huey carries only wake-ups. TASKS_BACKEND=huey goes back to Huey's HueyBackend
 # (at-most-once: a task whose consumer is killed is lost).
-_tasks_backend = env.str("TASKS_BACKEND", default="huey")
+_tasks_backend = env.str("TASKS_BACKEND", default="durable")
 if _tasks_backend not in ("durable", "huey"):
     raise ImproperlyConfigured(f"TASKS_BACKEND={_tasks_backend!r}: expected durable or huey")
 if _tasks_backend == "durable":
@@ -245,7 +245,10 @@ DURABLE_MAX_ATTEMPTS = env.int("DURABLE_MAX_ATTEMPTS", default=3)
 DURABLE_BATCH_SIZE = env.int("DURABLE_BATCH_SIZE", default=10)
 DURABLE_BATCH_SECONDS = env.float("DURABLE_BATCH_SECONDS", default=0.5)
 # Running cap per concurrency group, e.g. DURABLE_GROUP_LIMITS=slow=2,images=1 (a group not listed: 1).
-DURABLE_GROUP_LIMITS = env.dict("DURABLE_GROUP_LIMITS", cast={"value": int}, default={})
+try:
+    DURABLE_GROUP_LIMITS = {k: int(v) for k, v in env.dict("DURABLE_GROUP_LIMITS", default={}).items()}
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DURABLE_GROUP_LIMITS: expected group=N,group=N ({exc})") from None
 # The sweeper wakes a consumer for tasks due longer than this that no wake-up reached (seconds).
 DURABLE_WAKE_AFTER_SECONDS = env.int("DURABLE_WAKE_AFTER_SECONDS", default=30)
 
