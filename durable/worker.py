@@ -213,8 +213,8 @@ def _absorb_pending():
 # --- running ------------------------------------------------------------------------------
 
 
-def claim():
-    """Claim up to DURABLE_BATCH_SIZE due rows, keeping every concurrency group under its running cap."""
+def claim(limit):
+    """Claim up to ``limit`` due rows, keeping every concurrency group under its running cap."""
     limits = settings.DURABLE_GROUP_LIMITS
     running = dict(
         TaskRow.objects.filter(status=TaskRow.Status.RUNNING)
@@ -224,9 +224,7 @@ def claim():
         .values_list("group", "n")
     )
     full = [g for g, n in running.items() if n >= limits.get(g, 1)]
-    rows = LEASES.claim(
-        limit=settings.DURABLE_BATCH_SIZE, where=(lambda qs: qs.exclude(group__in=full)) if full else None
-    )
+    rows = LEASES.claim(limit=limit, where=(lambda qs: qs.exclude(group__in=full)) if full else None)
     grouped = {row.group for row in rows if row.group}
     if not grouped:
         return rows
@@ -244,22 +242,35 @@ def claim():
     return [row for row in rows if row not in over]
 
 
+_batch = threading.local()
+
+
 def run_due():
-    """Claim and run due tasks until none is due, the consumer stops, or a batch is cut short."""
+    """Claim and run due tasks until none is due, the consumer stops, or a batch is cut short.
+
+    Each worker thread starts with batches of one and doubles its batch (up to DURABLE_BATCH_SIZE)
+    while batches run within DURABLE_BATCH_SECONDS: no-op tasks are claimed many per UPDATE, while
+    slow tasks are claimed one at a time and so spread over the workers.
+    """
     if stopping():
         return 0
     MONITOR.ensure_running()
     done = 0
     while not stopping():
-        rows = claim()
+        limit = getattr(_batch, "limit", 1)
+        rows = claim(limit)
         if not rows:
             return done
-        if len(rows) >= settings.DURABLE_BATCH_SIZE:
+        if len(rows) >= limit:
             wake()  # more may be due: let another worker join
+        began = time.monotonic()
         ran = run_batch(rows)
         done += ran
         if ran < len(rows):
+            _batch.limit = 1
             return done
+        fast = time.monotonic() - began <= settings.DURABLE_BATCH_SECONDS
+        _batch.limit = min(limit * 2, settings.DURABLE_BATCH_SIZE) if fast else 1
     return done
 
 
