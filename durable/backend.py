@@ -145,12 +145,18 @@ def resolve(name):
     return obj if isinstance(obj, Task) else _missing()
 
 
-def wake():
-    """Wake a consumer (enqueue ``durable.tasks.run_due``); a queue that is down is logged, never raised."""
+def wake(delay=None):
+    """Wake a consumer (enqueue ``durable.tasks.run_due``, or schedule it ``delay`` seconds ahead).
+
+    A queue that is down is logged, never raised: the row is committed and the sweeper wakes a consumer.
+    """
     from durable.tasks import run_due
 
     try:
-        run_due()
+        if delay:
+            run_due.schedule(delay=delay)
+        else:
+            run_due()
     except Exception as exc:  # noqa: BLE001 - the row is committed; the sweeper wakes a consumer later
         logger.warning("could not wake a consumer (%s: %s); the sweeper will", type(exc).__name__, exc)
 

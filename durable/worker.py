@@ -290,6 +290,7 @@ def run_batch(rows):
             # The database (not the task) failed us: give what we hold back now rather than at lease expiry.
             logger.exception("task %s: could not record its outcome; giving back %s rows", row.pk, len(rows) - index)
             _give_back(rows[index:])
+            wake(delay=1)  # try again soon (a locked database is waited for, not fatal)
             raise
     return len(rows)
 
@@ -430,11 +431,11 @@ def _record(row, number, started_at, workers, outcome, *, value=None, error=None
     return written
 
 
-def wake():
+def wake(delay=None):
     """Wake another worker (a ``run_due`` on the queue); a queue that is down is logged, never raised."""
     from durable.backend import wake as enqueue_wakeup
 
-    enqueue_wakeup()
+    enqueue_wakeup(delay)
 
 
 def due_waiting(seconds):

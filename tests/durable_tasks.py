@@ -64,3 +64,9 @@ def crash(path):
 @task()
 def unique(name):
     return name
+
+
+@options(group="slow")
+@task()
+def grouped(n):
+    return n

@@ -177,3 +177,17 @@ def test_concurrent_enqueues_with_one_unique_key_fold_into_one():
     assert Task.objects.filter(unique_key="unique:same").count() == 1
     worker.run_due()
     assert durable_tasks.unique.enqueue("same").id != ids[0]  # once finished, the key is free again
+
+
+@pytest.mark.django_db
+def test_a_concurrency_group_runs_at_most_its_cap_at_once(settings):
+    settings.DURABLE_GROUP_LIMITS = {"slow": 2}
+    grouped = [durable_tasks.grouped.enqueue(i).id for i in range(4)]
+    plain = durable_tasks.add.enqueue(1, 1).id
+
+    first = worker.claim(10)
+    second = worker.claim(10)
+
+    assert sorted(str(r.pk) for r in first) == sorted([*grouped[:2], plain])
+    assert second == []  # the group is full; its other rows wait
+    assert Task.objects.filter(pk__in=grouped, status="queued").count() == 2

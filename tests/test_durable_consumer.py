@@ -86,3 +86,21 @@ def test_sigint_stops_the_consumer_in_seconds_with_nothing_run_twice(queue_url, 
     start_consumer(HUEY_WORKERS=4)
     wait_until(lambda: statuses(ids) == ["successful"] * 40, timeout=60, message="every task to succeed")
     assert all(count(path, "start", str(i)) == 1 for i in range(40))
+
+
+def test_a_long_task_keeps_its_lease_while_its_consumer_lives(queue_url, start_consumer, tmp_path):
+    from durable import worker
+
+    path = tmp_path / "marks"
+    result = durable_tasks.slow.enqueue(str(path), 4, tag="long")
+    start_consumer(DURABLE_LEASE_SECONDS=1)  # renewed every 0.5 s
+    wait_until(lambda: count(path, "start") == 1, message="the task to start")
+
+    taken = []
+    while count(path, "end") == 0:
+        taken += worker.LEASES.sweep()  # another consumer's sweeper, looking all the time
+        time.sleep(0.1)
+
+    wait_until(lambda: Task.objects.get(pk=result.id).status == "successful", message="the task to succeed")
+    assert taken == [] and count(path, "start") == 1
+    assert Task.objects.get(pk=result.id).attempts == 1
