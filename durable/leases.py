@@ -22,9 +22,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import router
+from django.db import connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
+
+from durable import sql
 
 logger = logging.getLogger(__name__)
 
@@ -69,19 +71,19 @@ class States:
 class Leases:
     """Claim and hold rows of ``model`` for this process.
 
-    ``max_attempts`` is a number or an expression (``F("max_attempts")``): a row taken back
-    from a dead holder with that many attempts ends failed. ``count_attempt`` says whether a
-    claim counts an attempt (the outbox: a claimed row is tried at once) or the holder counts
-    it when it really starts (``durable.worker``: a batch's later rows may be given back untried).
-    One instance per model per process: it remembers the tokens this process holds, for ``renew``.
+    A claim counts an attempt on every row it takes (no write per row when it starts); a row
+    given back untried (``release``) is uncounted. ``max_attempts`` is a number or an expression
+    (``F("max_attempts")``): a row taken back from a dead holder with that many attempts ends
+    failed. Subclasses add fields to the claim and release (``claim_values``, ``release_values``)
+    and record more when they take rows back (``lost``, ``take_back``). One instance per model
+    per process: it remembers the tokens this process holds, for ``renew``.
     """
 
-    def __init__(self, model, states, *, seconds, max_attempts, count_attempt=True, order_by=("due_at", "id")):
+    def __init__(self, model, states, *, seconds, max_attempts, order_by=("due_at", "id")):
         self.model = model
         self.states = states
         self.seconds = seconds
         self.max_attempts = max_attempts
-        self.count_attempt = count_attempt
         self.order_by = order_by
         self._held = {}  # lease token -> rows still held under it
         self._lock = threading.Lock()
@@ -111,43 +113,57 @@ class Leases:
         """The row as still held by ``row.lease_token``: the queryset every fenced write goes through."""
         return self._objects().filter(pk=row.pk, status=self.states.running, lease_token=row.lease_token)
 
+    def update_held(self, row, **values):
+        """``held(row).update(**values)`` as one plain UPDATE (plain values only): the hot path's write."""
+        where = {self.model._meta.pk.name: row.pk, "status": self.states.running, "lease_token": row.lease_token}
+        return sql.update(self.model, values, where)
+
     # --- claim ------------------------------------------------------------------------
 
-    def claim(self, limit=1, where=None, first=()):
-        """Take up to ``limit`` due rows (``first`` ids before the rest) for this process; return them.
+    def claim(self, limit=1, where=None):
+        """Take up to ``limit`` due rows (in ``order_by`` order) for this process; return them.
 
         ``where(queryset) -> queryset`` narrows the due rows (a queue, a concurrency cap). One
-        SELECT of candidates, one conditional UPDATE, one SELECT of what was won: two claimers
-        never hold the same row; a claimer beaten to its candidates looks again (5 times).
+        UPDATE whose WHERE picks the rows (``id IN (SELECT ... LIMIT n)``), then one SELECT of
+        what it won. On SQLite the statement holds the write lock, so concurrent claimers take
+        the next rows instead of racing for the same ones; on PostgreSQL the pick is
+        ``FOR UPDATE SKIP LOCKED`` for the same effect. Two claimers never hold the same row.
         """
         objects = self._objects()
-        for _ in range(5):
-            now = timezone.now()
-            due = objects.filter(status=self.states.queued, due_at__lte=now)
-            if where is not None:
-                due = where(due)
-            candidates = list(due.filter(pk__in=list(first)[:limit]).values_list("pk", flat=True)) if first else []
-            if len(candidates) < limit:
-                rest = due.exclude(pk__in=candidates).order_by(*self.order_by)
-                candidates += list(rest.values_list("pk", flat=True)[: limit - len(candidates)])
-            if not candidates:
-                return []
-            token = uuid.uuid4().hex
-            values = {
-                "status": self.states.running,
-                "lease_token": token,
-                "claimed_by": worker_id(),
-                "claimed_at": now,
-                "lease_expires_at": now + timedelta(seconds=self.seconds),
-            }
-            if self.count_attempt:
-                values["attempts"] = F("attempts") + 1
-            won = objects.filter(pk__in=candidates, status=self.states.queued).update(**values)
-            if won:
-                self._hold(token, won)
-                return list(objects.filter(status=self.states.running, lease_token=token).order_by(*self.order_by))
-            first = ()
-        return []
+        conn = connections[objects.db]
+        now = timezone.now()
+        due = objects.filter(status=self.states.queued, due_at__lte=now)
+        if where is not None:
+            due = where(due)
+        pick = due.order_by(*self.order_by).values("pk")[:limit]
+        token = uuid.uuid4().hex
+        values = {
+            "status": self.states.running,
+            "lease_token": token,
+            "claimed_by": worker_id(),
+            "claimed_at": now,
+            "lease_expires_at": now + timedelta(seconds=self.seconds),
+            "attempts": F("attempts") + 1,
+            **self.claim_values(now),
+        }
+        if conn.features.has_select_for_update_skip_locked:
+            with transaction.atomic(using=objects.db):
+                pick = pick.select_for_update(skip_locked=True)
+                won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
+        else:
+            won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
+        if not won:
+            return []
+        self._hold(token, won)
+        return list(objects.filter(status=self.states.running, lease_token=token).order_by(*self.order_by))
+
+    def claim_values(self, now):
+        """More fields a claim sets (expressions welcome)."""
+        return {}
+
+    def release_values(self):
+        """More fields a release sets (expressions see the row before the release)."""
+        return {}
 
     # --- while held ---------------------------------------------------------------------
 
@@ -169,7 +185,7 @@ class Leases:
         A lost lease means the row was taken back and maybe run elsewhere: the newer outcome stands.
         """
         values.update(lease_token="", lease_expires_at=None)
-        written = self.held(row).update(**values)
+        written = self.update_held(row, **values)
         self._drop(row.lease_token)
         if not written:
             logger.warning(
@@ -185,9 +201,8 @@ class Leases:
         """Give ``rows`` back untried (queued, due as they were); an attempt counted by the claim is uncounted."""
         if not rows:
             return 0
-        values.update(status=self.states.queued, lease_token="", lease_expires_at=None)
-        if self.count_attempt:
-            values["attempts"] = F("attempts") - 1
+        values.update(status=self.states.queued, lease_token="", lease_expires_at=None, **self.release_values())
+        values["attempts"] = F("attempts") - 1
         given = 0
         for token in {r.lease_token for r in rows}:
             ids = [r.pk for r in rows if r.lease_token == token]
@@ -214,7 +229,9 @@ class Leases:
         return self.take_back(expired, "its lease expired")
 
     def take_back(self, queryset, why):
-        """Requeue the rows of ``queryset`` (due now), or fail those whose attempts are used up. Returns the rows.
+        """Requeue the rows of ``queryset`` (or a list of rows; due now), or fail those whose attempts are used up.
+
+        Returns the rows taken.
 
         Each UPDATE repeats the row's token: a row its holder finished meanwhile is left alone.
         Subclasses record more (an attempt row, say) by overriding ``lost``.

@@ -25,11 +25,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Count, F
+from django.db.models import Case, Count, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from huey.contrib.djhuey import HUEY
 
+from durable import sql
 from durable.compat import Task, TaskContext, TaskResult, TaskResultStatus, normalize_json
 from durable.exceptions import ConsumerLost, TaskNotFound, TimeLimitExceeded
 from durable.leases import Leases, worker_id
@@ -51,11 +53,9 @@ def _path(cls):
 
 
 class TaskLeases(Leases):
-    """Leases on task rows: an attempt is counted when a task starts, not when its batch is claimed.
-
-    A row taken back from a dead holder had started under that lease when its
-    ``last_attempted_at`` is not before its ``claimed_at``: that attempt is recorded as lost (and
-    the row fails if it was the last); a row the holder never started goes back uncounted.
+    """Leases on task rows. A worker runs its batch in claim order, so of the rows a dead holder
+    still held under one lease token, the first was running (its attempt is lost, and recorded)
+    and the others never started (their attempt is uncounted): no write is needed per task start.
     """
 
     def __init__(self):
@@ -64,7 +64,6 @@ class TaskLeases(Leases):
             TaskRow.STATES,
             seconds=None,
             max_attempts=F("max_attempts"),
-            count_attempt=False,
             order_by=("-priority", "due_at", "id"),
         )
 
@@ -76,47 +75,67 @@ class TaskLeases(Leases):
     def seconds(self, value):
         pass  # always the setting
 
-    @staticmethod
-    def started(row):
-        return bool(row.last_attempted_at and row.claimed_at and row.last_attempted_at >= row.claimed_at)
+    def claim_values(self, now):
+        return {"started_at": Coalesce("started_at", Value(now)), "last_attempted_at": now}
 
-    def used_up(self, row):
-        return self.started(row) and row.attempts >= row.max_attempts
-
-    def lost(self, row, why, used_up, now):
-        if not self.started(row):
-            return {"status": TaskRow.Status.QUEUED}
-        error = f"attempt {row.attempts} lost: {why} (held by {row.claimed_by})"
-        if used_up:
-            return {
-                "status": TaskRow.Status.FAILED,
-                "finished_at": now,
-                "last_error": f"{error}; gave up after {row.attempts} attempts",
-                "traceback": "",
-            }
-        return {"status": TaskRow.Status.QUEUED, "due_at": now, "last_error": error, "traceback": ""}
+    def release_values(self):
+        # Untried: a row never run before has not started (expressions see the row before the release).
+        return {"started_at": Case(When(attempts__lte=1, then=Value(None)), default=F("started_at"))}
 
     def take_back(self, queryset, why):
-        rows = super().take_back(queryset, why)
+        rows = list(queryset.order_by(*self.order_by))
+        seen = set()
+        for row in rows:  # the first of each batch still held was the one running
+            row.was_running = row.lease_token not in seen
+            seen.add(row.lease_token)
+        taken = super().take_back(rows, why)
         now = timezone.now()
         TaskAttempt.objects.bulk_create(
             TaskAttempt(
                 task_id=row.pk,
                 number=row.attempts,
-                started_at=row.last_attempted_at,
+                started_at=row.last_attempted_at or now,
                 finished_at=now,
                 worker_id=row.claimed_by,
                 outcome=TaskAttempt.Outcome.FAILED if self.used_up(row) else TaskAttempt.Outcome.LOST,
                 error_class=_path(ConsumerLost),
                 error=why,
             )
-            for row in rows
-            if self.started(row)
+            for row in taken
+            if row.was_running
         )
-        return rows
+        return taken
+
+    def used_up(self, row):
+        return row.was_running and row.attempts >= row.max_attempts
+
+    def lost(self, row, why, used_up, now):
+        if not row.was_running:
+            return {"status": TaskRow.Status.QUEUED, "attempts": F("attempts") - 1, **self.release_values()}
+        error = f"attempt {row.attempts} lost: {why} (held by {row.claimed_by})"
+        values = {"worker_ids": [*row.worker_ids, row.claimed_by], "traceback": ""}
+        if used_up:
+            return {
+                **values,
+                "status": TaskRow.Status.FAILED,
+                "finished_at": now,
+                "last_error": f"{error}; gave up after {row.attempts} attempts",
+            }
+        return {**values, "status": TaskRow.Status.QUEUED, "due_at": now, "last_error": error}
 
 
 LEASES = TaskLeases()
+ATTEMPT_FIELDS = (
+    "task",
+    "number",
+    "started_at",
+    "finished_at",
+    "worker_id",
+    "outcome",
+    "error_class",
+    "error",
+    "traceback",
+)
 
 
 # --- the monitor thread: lease renewal and time limits ----------------------------------------
@@ -315,41 +334,36 @@ def resolve(row):
 
 
 def run_one(row):
-    """One attempt at ``row`` (held by this process): start it, call it, record the outcome fenced."""
+    """One attempt at ``row`` (held by this process, its attempt counted by the claim): call it, record the outcome."""
     now = timezone.now()
-    number = row.attempts + 1
-    workers = [*row.worker_ids, worker_id()]
+    number = row.attempts
+    row.worker_ids = [*row.worker_ids, worker_id()]
+    row.last_attempted_at = now
+    if number == 1 or row.started_at is None:
+        row.started_at = now
     try:
         task = resolve(row)
     except TaskNotFound as exc:
-        _record(row, number, now, workers, TaskAttempt.Outcome.FAILED, error=exc, trace="")
+        _record(row, TaskAttempt.Outcome.FAILED, error=exc)
         logger.error("task %s %s failed: %s", row.pk, row.name, exc)
         return
-    started = LEASES.held(row).update(
-        attempts=F("attempts") + 1, started_at=row.started_at or now, last_attempted_at=now, worker_ids=workers
-    )
-    if not started:
-        LEASES.forget([row])
-        logger.warning("task %s %s: lease lost before it started; not run", row.pk, row.name)
-        return
-    row.attempts, row.started_at, row.last_attempted_at, row.worker_ids = number, row.started_at or now, now, workers
     opts = options_of(task)
     began = time.monotonic()
     value, error, trace = _call(task, row, opts)
     took = time.monotonic() - began
     tries = f"attempt {number}/{row.max_attempts}"
     if error is None:
-        if _record(row, number, now, workers, TaskAttempt.Outcome.SUCCESSFUL, value=value):
+        if _record(row, TaskAttempt.Outcome.SUCCESSFUL, value=value):
             logger.info("task %s %s succeeded in %.2f s (%s)", row.pk, row.name, took, tries)
         return
     text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     if number >= row.max_attempts:
-        if _record(row, number, now, workers, TaskAttempt.Outcome.FAILED, error=error, trace=trace):
+        if _record(row, TaskAttempt.Outcome.FAILED, error=error, trace=trace):
             logger.error("task %s %s failed in %.2f s (%s), giving up: %s", row.pk, row.name, took, tries, text)
         return
     delay = float(opts.backoff(number))
     due = timezone.now() + timedelta(seconds=delay)
-    if _record(row, number, now, workers, TaskAttempt.Outcome.RETRY, error=error, trace=trace, due=due):
+    if _record(row, TaskAttempt.Outcome.RETRY, error=error, trace=trace, due=due):
         logger.warning(
             "task %s %s failed in %.2f s (%s), retry in %.0f s: %s", row.pk, row.name, took, tries, delay, text
         )
@@ -400,34 +414,38 @@ def _running_result(task, row):
     )
 
 
-def _record(row, number, started_at, workers, outcome, *, value=None, error=None, trace="", due=None):
+def _record(row, outcome, *, value=None, error=None, trace="", due=None):
     """Write the attempt's outcome on the row (fenced on its lease) and its ``TaskAttempt``, in one transaction."""
     now = timezone.now()
     text = "" if error is None else (f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
-    values = {"last_error": text[:2000], "traceback": trace}
+    values = {
+        "last_error": text[:2000],
+        "traceback": trace,
+        "worker_ids": row.worker_ids,
+        "started_at": row.started_at,
+        "last_attempted_at": row.last_attempted_at,
+    }
     if outcome == TaskAttempt.Outcome.SUCCESSFUL:
         values.update(status=TaskRow.Status.SUCCESSFUL, return_value=value, finished_at=now)
     elif outcome == TaskAttempt.Outcome.RETRY:
         values.update(status=TaskRow.Status.QUEUED, due_at=due)
     else:
         values.update(status=TaskRow.Status.FAILED, finished_at=now)
-    if isinstance(error, TaskNotFound):  # never started: count the attempt here
-        values.update(attempts=number, worker_ids=workers, last_attempted_at=started_at)
-        values.setdefault("started_at", row.started_at or started_at)
     with transaction.atomic():
         written = LEASES.finish(row, **values)
         if written:
-            TaskAttempt.objects.create(
+            attempt = TaskAttempt(
                 task_id=row.pk,
-                number=number,
-                started_at=started_at,
+                number=row.attempts,
+                started_at=row.last_attempted_at,
                 finished_at=now,
-                worker_id=workers[-1],
+                worker_id=row.worker_ids[-1],
                 outcome=outcome,
                 error_class=_path(type(error)) if error is not None else "",
                 error=text[:2000],
                 traceback=trace,
             )
+            sql.insert(attempt, ATTEMPT_FIELDS)
     return written
 
 
