@@ -64,10 +64,12 @@ def drain_durable(work, queue_url, n, workers=4):
     for i in range(n):
         noop_.enqueue(i)
     consumer = rig.start_consumer(work, "dummymail://", f"durable-{workers}w", workers=workers)
+    cpu = rig.cpu_seconds(consumer.pid)
     rig.wait_for(lambda: Task.objects.filter(status="successful").count() >= n, timeout=max(120, n / 20))
+    cpu = rig.cpu_seconds(consumer.pid) - cpu
     consumer.stop(signal.SIGINT, timeout=30)
     times = list(Task.objects.values_list("finished_at", flat=True))
-    return (n - 1) / (max(times) - min(times)).total_seconds()
+    return (n - 1) / (max(times) - min(times)).total_seconds(), cpu / n * 1e6
 
 
 def drain_huey(work, queue_url, n, workers=4):
@@ -78,15 +80,17 @@ def drain_huey(work, queue_url, n, workers=4):
     backend = HueyBackend("huey", {})
     ids = [backend.enqueue(_noop(), (i,), {}).id for i in range(n)]
     consumer = rig.start_consumer(work, "dummymail://", f"huey-{workers}w", workers=workers)
+    cpu = rig.cpu_seconds(consumer.pid)
 
     def finished():
         return [HUEY.get(KEY % i, peek=True) for i in ids[-50:]]
 
     rig.wait_for(lambda: all(r and r["finished_at"] for r in finished()), timeout=max(120, n / 20))
     time.sleep(0.5)
+    cpu = rig.cpu_seconds(consumer.pid) - cpu
     consumer.stop(signal.SIGINT, timeout=30)
     times = [datetime.fromisoformat(r["finished_at"]) for i in ids if (r := HUEY.get(KEY % i, peek=True))]
-    return (len(times) - 1) / (max(times) - min(times)).total_seconds()
+    return (len(times) - 1) / (max(times) - min(times)).total_seconds(), cpu / n * 1e6
 
 
 def main():
@@ -98,10 +102,11 @@ def main():
             f"{name}: enqueue durable {costs['durable']:.0f} us, HueyBackend {costs['huey']:.0f} us, "
             f"INSERT + Huey enqueue {costs['plain']:.0f} us"
         )
-        durable = drain_durable(work, url, n)
-        huey = drain_huey(work, url, n)
+        durable, durable_cpu = drain_durable(work, url, n)
+        huey, huey_cpu = drain_huey(work, url, n)
         print(
-            f"{name}: no-op drain at 4 workers: durable {durable:.0f}/s, HueyBackend {huey:.0f}/s ({durable / huey:.2f}x)"
+            f"{name}: no-op drain at 4 workers: durable {durable:.0f}/s ({durable_cpu:.0f} us CPU/task), "
+            f"HueyBackend {huey:.0f}/s ({huey_cpu:.0f} us CPU/task): {durable / huey:.2f}x"
         )
 
 

@@ -151,7 +151,8 @@ class Leases:
                 pick = pick.select_for_update(skip_locked=True)
                 won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
         else:
-            won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
+            with sql.serialized(self.model):
+                won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
         if not won:
             return []
         self._hold(token, won)
@@ -172,11 +173,12 @@ class Leases:
         tokens = self.held_tokens()
         if not tokens:
             return 0
-        return (
-            self._objects()
-            .filter(status=self.states.running, lease_token__in=tokens)
-            .update(lease_expires_at=timezone.now() + timedelta(seconds=self.seconds))
-        )
+        with sql.serialized(self.model):
+            return (
+                self._objects()
+                .filter(status=self.states.running, lease_token__in=tokens)
+                .update(lease_expires_at=timezone.now() + timedelta(seconds=self.seconds))
+            )
 
     def finish(self, row, **values):
         """Record the holder's outcome on ``row`` (fenced): True if written, False if the lease was lost.

@@ -72,11 +72,10 @@ class Task(Leased):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            models.Index(fields=["-priority", "due_at", "id"], name="durable_due", condition=Q(status="queued")),
-            models.Index(fields=["lease_expires_at"], name="durable_leased", condition=Q(status="running")),
-            models.Index(fields=["lease_token"], name="durable_token", condition=Q(status="running")),
-            models.Index(fields=["name", "status"], name="durable_name_status"),
-            models.Index(fields=["status", "finished_at"], name="durable_finished"),
+            # The claim's "due rows in order", and every lookup by status (held rows are few). One index:
+            # each is written at every claim and outcome. Not partial: SQLite cannot use a partial index
+            # for a condition with a bound parameter (status = %s), and the ORM always binds one.
+            models.Index(fields=["status", "-priority", "due_at", "id"], name="durable_due"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -431,7 +431,7 @@ def _record(row, outcome, *, value=None, error=None, trace="", due=None):
         values.update(status=TaskRow.Status.QUEUED, due_at=due)
     else:
         values.update(status=TaskRow.Status.FAILED, finished_at=now)
-    with transaction.atomic():
+    with sql.serialized(TaskRow), transaction.atomic():
         written = LEASES.finish(row, **values)
         if written:
             attempt = TaskAttempt(
