@@ -88,22 +88,23 @@ class TaskLeases(Leases):
         for row in rows:  # the first of each batch still held was the one running
             row.was_running = row.lease_token not in seen
             seen.add(row.lease_token)
-        taken = super().take_back(rows, why)
-        now = timezone.now()
-        TaskAttempt.objects.bulk_create(
-            TaskAttempt(
-                task_id=row.pk,
-                number=row.attempts,
-                started_at=row.last_attempted_at or now,
-                finished_at=now,
-                worker_id=row.claimed_by,
-                outcome=TaskAttempt.Outcome.FAILED if self.used_up(row) else TaskAttempt.Outcome.LOST,
-                error_class=_path(ConsumerLost),
-                error=why,
+        with sql.serialized(TaskRow), transaction.atomic():  # the outcome and its attempt row, together
+            taken = super().take_back(rows, why)
+            now = timezone.now()
+            TaskAttempt.objects.bulk_create(
+                TaskAttempt(
+                    task_id=row.pk,
+                    number=row.attempts,
+                    started_at=row.last_attempted_at or now,
+                    finished_at=now,
+                    worker_id=row.claimed_by,
+                    outcome=TaskAttempt.Outcome.FAILED if self.used_up(row) else TaskAttempt.Outcome.LOST,
+                    error_class=_path(ConsumerLost),
+                    error=why,
+                )
+                for row in taken
+                if row.was_running
             )
-            for row in taken
-            if row.was_running
-        )
         return taken
 
     def used_up(self, row):
