@@ -81,6 +81,30 @@ class DurableBackend(BaseTaskBackend):
         transaction.on_commit(wake, using=db)
         return self.to_result(row, task)
 
+    def check(self, **kwargs):
+        """Settings the durable mechanism needs (asked by the standard tasks system check)."""
+        from django.core import checks
+
+        if settings.DURABLE_LEASE_SECONDS < 3:
+            yield checks.Error(
+                f"DURABLE_LEASE_SECONDS={settings.DURABLE_LEASE_SECONDS} is too short",
+                hint="Leases are renewed every third of it; use 3 or more (default 60).",
+                id="durable.E001",
+            )
+        if settings.DURABLE_BATCH_SIZE < 1 or settings.DURABLE_MAX_ATTEMPTS < 1:
+            yield checks.Error(
+                "DURABLE_BATCH_SIZE and DURABLE_MAX_ATTEMPTS must be 1 or more",
+                hint=f"They are {settings.DURABLE_BATCH_SIZE} and {settings.DURABLE_MAX_ATTEMPTS}.",
+                id="durable.E002",
+            )
+        bad = {g: n for g, n in settings.DURABLE_GROUP_LIMITS.items() if n < 1}
+        if bad:
+            yield checks.Error(
+                f"DURABLE_GROUP_LIMITS gives groups no room: {bad}",
+                hint="Each group's running cap must be 1 or more (a group not listed gets 1).",
+                id="durable.E003",
+            )
+
     def get_result(self, result_id):
         """The task's row as a standard ``TaskResult`` (every field filled); ``TaskResultDoesNotExist`` if none."""
         try:

@@ -92,8 +92,8 @@ def test_a_long_task_keeps_its_lease_while_its_consumer_lives(queue_url, start_c
     from durable import worker
 
     path = tmp_path / "marks"
-    result = durable_tasks.slow.enqueue(str(path), 4, tag="long")
-    start_consumer(DURABLE_LEASE_SECONDS=1)  # renewed every 0.5 s
+    result = durable_tasks.slow.enqueue(str(path), 5, tag="long")
+    start_consumer(DURABLE_LEASE_SECONDS=3)  # renewed every second
     wait_until(lambda: count(path, "start") == 1, message="the task to start")
 
     taken = []
@@ -104,3 +104,17 @@ def test_a_long_task_keeps_its_lease_while_its_consumer_lives(queue_url, start_c
     wait_until(lambda: Task.objects.get(pk=result.id).status == "successful", message="the task to succeed")
     assert taken == [] and count(path, "start") == 1
     assert Task.objects.get(pk=result.id).attempts == 1
+
+
+def test_a_task_cut_off_by_the_shutdown_timeout_is_given_back_at_exit(queue_url, start_consumer, tmp_path):
+    path = tmp_path / "marks"
+    result = durable_tasks.slow.enqueue(str(path), 30, tag="cut")
+    consumer = start_consumer(HUEY_SHUTDOWN_TIMEOUT=1)
+    wait_until(lambda: count(path, "start") == 1, message="the task to start")
+
+    consumer.stop(signal.SIGINT, timeout=20)
+
+    row = Task.objects.get(pk=result.id)
+    assert row.status == "queued" and row.lease_token == ""  # another consumer may take it now, not in 60 s
+    assert "its consumer stopped before it finished" in row.last_error
+    assert list(TaskAttempt.objects.filter(task=row).values_list("outcome", flat=True)) == ["lost"]
