@@ -1,6 +1,6 @@
 """Durable task rows: the single source of truth for a task, whatever the queue carries."""
 
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -91,6 +91,33 @@ class Task(Leased):
     @property
     def short_name(self):
         return self.name.rsplit(".", 1)[-1]
+
+    @classmethod
+    def retry(cls, ids):
+        """Queue ``ids`` (failed or cancelled) again, due now, with their attempts anew. Returns the ids queued.
+
+        One at a time: a task whose unique key another queued or running task holds now stays as it is.
+        """
+        queued = []
+        for pk in cls.objects.filter(pk__in=ids, status__in=[cls.Status.FAILED, cls.Status.CANCELLED]).values_list(
+            "pk", flat=True
+        ):
+            try:
+                with transaction.atomic():
+                    cls.objects.filter(pk=pk, status__in=[cls.Status.FAILED, cls.Status.CANCELLED]).update(
+                        status=cls.Status.QUEUED, due_at=timezone.now(), attempts=0, finished_at=None
+                    )
+            except IntegrityError:
+                continue
+            queued.append(pk)
+        return queued
+
+    @classmethod
+    def cancel(cls, ids):
+        """Cancel ``ids`` that are still queued (a running task cannot be stopped from here). Returns how many."""
+        return cls.objects.filter(pk__in=ids, status=cls.Status.QUEUED).update(
+            status=cls.Status.CANCELLED, finished_at=timezone.now()
+        )
 
 
 class TaskAttempt(models.Model):
