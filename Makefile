@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run setup test test-pg-redis lint format browser nginx bench bench-quick faults faults-quick profile-drain clean
+.PHONY: run setup test test-pg-redis lint format browser nginx bench bench-quick faults faults-quick profile-drain clean test-django6
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -102,3 +102,18 @@ bench-metrics: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+# --- Durable tasks on Django 6 (issue 10) ------------------------------------------
+DJANGO6_PYTHON ?= /root/.pyenv/versions/3.13.0/bin/python
+DJANGO6_VENV   := var/django6-venv
+
+$(DJANGO6_VENV)/.ready: requirements.txt requirements-dev.txt
+	$(DJANGO6_PYTHON) -m venv $(DJANGO6_VENV)
+	$(DJANGO6_VENV)/bin/pip install -q Django==6.1.3 \
+	  $$(grep -h -E '^(huey|redis|pytest|pytest-django)==' requirements.txt requirements-dev.txt)
+	touch $@
+
+## test-django6: the durable backend's own tests on Django 6's django.tasks (Python 3.13, no django-tasks backport)
+test-django6: $(DJANGO6_VENV)/.ready
+	$(DJANGO6_VENV)/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('django_tasks') is not None)"
+	$(DJANGO6_VENV)/bin/pytest -p no:cacheprovider --noconftest --ds=tests.settings_django6 tests/test_durable_backend.py -q

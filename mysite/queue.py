@@ -82,7 +82,32 @@ class WakeupSqliteStorage(SqliteStorage):
         return super().dequeue()
 
 
-class WakeupSqliteHuey(Huey):
+# --- Knowing the consumer is stopping (issue 10) -------------------------------------
+
+
+class StopAware:
+    """Keeps the consumer this Huey creates, so a long-running task can see a stop signal.
+
+    Huey's consumer sets its stop flag on SIGINT/SIGTERM and tells no one else; workers that
+    loop over rows (``durable.worker.stopping()``) check it to stop claiming and exit in seconds.
+    """
+
+    consumer = None
+
+    def create_consumer(self, **options):
+        self.consumer = super().create_consumer(**options)
+        return self.consumer
+
+    def stopping(self):
+        """True once this process's consumer was told to stop."""
+        return self.consumer is not None and self.consumer.stop_flag.is_set()
+
+
+class StopAwareRedisHuey(StopAware, RedisHuey):
+    pass
+
+
+class WakeupSqliteHuey(StopAware, Huey):
     storage_class = WakeupSqliteStorage
 
 
@@ -129,7 +154,7 @@ def huey_settings(url, *, name="mysite", immediate=False, consumer=None):
             raise QueueURLError(f"HUEY_URL={url!r}: {exc}") from None
         return {
             **common,
-            "huey_class": "huey.RedisHuey",
+            "huey_class": "mysite.queue.StopAwareRedisHuey",
             "connection": {
                 # Short timeouts: a request must not hang on a Redis that is down.
                 "connection_pool": ConnectionPool.from_url(
@@ -142,4 +167,4 @@ def huey_settings(url, *, name="mysite", immediate=False, consumer=None):
     raise QueueURLError(f"HUEY_URL={url!r}: expected sqlite:////absolute/path.sqlite3 or redis://host:port/db")
 
 
-__all__ = ["huey_settings", "QueueURLError", "WakeupSqliteHuey", "RedisHuey"]
+__all__ = ["huey_settings", "QueueURLError", "WakeupSqliteHuey", "RedisHuey", "StopAwareRedisHuey"]

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "huey.contrib.djhuey.stats",
     "django_tasks",
+    "durable",
     "accounts",
     "notifications",
     "reports",
@@ -231,6 +232,35 @@ OPERATIONS_TASK_RESULT_RETENTION_DAYS = env.int("OPERATIONS_TASK_RESULT_RETENTIO
 # Django's standard Tasks API (django-tasks backport) runs on our Huey consumer, enqueued on commit.
 TASKS = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend", "ENQUEUE_ON_COMMIT": True}}
 
+# --- Durable tasks (issue 10) ---------------------------------------------------
+# Django's standard Tasks API on durable rows (durable/): enqueue writes a row in the caller's
+# transaction, Huey carries only wake-ups. TASKS_BACKEND=huey goes back to Huey's HueyBackend
+# (at-most-once: a task whose consumer is killed is lost).
+_tasks_backend = env.str("TASKS_BACKEND", default="durable")
+if _tasks_backend not in ("durable", "huey"):
+    raise ImproperlyConfigured(f"TASKS_BACKEND={_tasks_backend!r}: expected durable or huey")
+if _tasks_backend == "durable":
+    TASKS = {
+        "default": {
+            "BACKEND": "durable.backend.DurableBackend",
+            "QUEUES": env.list("DURABLE_QUEUES", default=["default"]),
+        }
+    }
+# A held task's lease; renewed every third of it while its consumer lives (seconds).
+DURABLE_LEASE_SECONDS = env.int("DURABLE_LEASE_SECONDS", default=60)
+# Attempts of a task without its own max_attempts (a consumer killed while running it counts as one).
+DURABLE_MAX_ATTEMPTS = env.int("DURABLE_MAX_ATTEMPTS", default=3)
+# Due tasks one worker claims at a time; a batch is cut short (and the rest given back) after BATCH_SECONDS.
+DURABLE_BATCH_SIZE = env.int("DURABLE_BATCH_SIZE", default=10)
+DURABLE_BATCH_SECONDS = env.float("DURABLE_BATCH_SECONDS", default=0.5)
+# Running cap per concurrency group, e.g. DURABLE_GROUP_LIMITS=slow=2,images=1 (a group not listed: 1).
+try:
+    DURABLE_GROUP_LIMITS = {k: int(v) for k, v in env.dict("DURABLE_GROUP_LIMITS", default={}).items()}
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DURABLE_GROUP_LIMITS: expected group=N,group=N ({exc})") from None
+# The sweeper wakes a consumer for tasks due longer than this that no wake-up reached (seconds).
+DURABLE_WAKE_AFTER_SECONDS = env.int("DURABLE_WAKE_AFTER_SECONDS", default=30)
+
 # --- Reports (issue 3) ---------------------------------------------------------
 # Report files live here, outside any URL: only reports.views.download serves them.
 REPORTS_ROOT = env.str("REPORTS_ROOT", default=str(Path(MEDIA_ROOT) / "private" / "reports"))
@@ -321,6 +351,7 @@ LOGGING = {
         "notifications": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "reports": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "operations": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "durable": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }
 # /health/ failures (issue 13): its 503s stay out of django.request (a load balancer polls it every

@@ -1,36 +1,5 @@
-"""Consumer start-up hooks that run once per consumer process.
+"""Consumer start-up hooks: now ``durable.startup`` (the lowest layer); kept for the apps that import it here."""
 
-Huey calls ``on_startup`` hooks in every worker; recovery and catch-up work
-must run once per process, and never in immediate mode (tests, web processes).
-"""
+from durable.startup import once_per_consumer
 
-import os
-import threading
-from functools import wraps
-
-from django.db import close_old_connections
-from huey.contrib.djhuey import HUEY
-
-
-def once_per_consumer(name):
-    """Register the decorated function as a Huey start-up hook run once per consumer process."""
-
-    def decorator(fn):
-        lock = threading.Lock()
-        ran_in = set()  # pids: process workers fork, and each process runs it once
-
-        @wraps(fn)
-        def hook():
-            with lock:
-                if os.getpid() in ran_in or HUEY.immediate:
-                    return
-                ran_in.add(os.getpid())
-            try:
-                fn()
-            finally:
-                close_old_connections()
-
-        HUEY.on_startup(name)(hook)
-        return hook
-
-    return decorator
+__all__ = ["once_per_consumer"]

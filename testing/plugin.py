@@ -242,6 +242,17 @@ def deliver_now(smtp_server):
     return deliver
 
 
+@pytest.fixture
+def run_tasks(db):
+    """Run the durable tasks (Django's Tasks API) that are due now, in this process, as a consumer would.
+
+    ``run_tasks()`` returns how many ran; each outcome is recorded on its row as the consumer records it.
+    """
+    from durable import worker
+
+    return worker.run_due
+
+
 def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):
     """Poll ``predicate`` until it returns something truthy; return that, or fail the test."""
     value = poll(predicate, timeout, interval)

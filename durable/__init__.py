@@ -1,0 +1,5 @@
+"""Durable background tasks: Django's standard Tasks API on rows with fenced, renewed leases (issue 10)."""
+
+from durable.options import options
+
+__all__ = ["options"]

@@ -1,0 +1,195 @@
+"""``DurableBackend``: Django's standard Tasks API on durable rows.
+
+``enqueue`` INSERTs a ``durable.models.Task`` row on the caller's connection, inside the
+caller's transaction (a rolled-back request leaves no task), and wakes a consumer after
+commit with a Huey task that carries nothing but the wake-up. The row is the truth: a
+wake-up lost with a queue that was down is made up by the sweeper (``durable.tasks.sweep``).
+"""
+
+import functools
+import json
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, router, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from durable.compat import (
+    BaseTaskBackend,
+    InvalidTask,
+    Task,
+    TaskError,
+    TaskResult,
+    TaskResultDoesNotExist,
+    TaskResultStatus,
+    normalize_json,
+    task,
+)
+from durable.models import Task as TaskRow
+from durable.options import options_of
+
+logger = logging.getLogger(__name__)
+
+STATUS = {
+    TaskRow.Status.QUEUED: TaskResultStatus.READY,
+    TaskRow.Status.RUNNING: TaskResultStatus.RUNNING,
+    TaskRow.Status.SUCCESSFUL: TaskResultStatus.SUCCESSFUL,
+    TaskRow.Status.FAILED: TaskResultStatus.FAILED,
+    TaskRow.Status.CANCELLED: TaskResultStatus.FAILED,  # the standard has no "cancelled"
+}
+
+
+class DurableBackend(BaseTaskBackend):
+    """Tasks as rows: at-least-once, leased and fenced, retried as their ``durable.options`` say."""
+
+    supports_defer = True
+    supports_priority = True
+    supports_get_result = True
+    supports_async_task = False  # a coroutine task is refused at definition ("does not support async")
+
+    def enqueue(self, task, args, kwargs):
+        """Write the task's row in the caller's transaction; wake a consumer once it commits."""
+        self.validate_task(task)
+        try:
+            args, kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
+            json.dumps([args, kwargs], allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidTask(f"{task.module_path}: arguments must be JSON-serialisable ({exc})") from None
+        opts = options_of(task)
+        now = timezone.now()
+        row = TaskRow(
+            name=task.module_path,
+            args=args,
+            kwargs=kwargs,
+            priority=task.priority,
+            queue_name=task.queue_name,
+            backend=self.alias,
+            due_at=task.run_after or now,
+            enqueued_at=now,
+            max_attempts=opts.max_attempts or settings.DURABLE_MAX_ATTEMPTS,
+            unique_key=opts.key_for(args, kwargs),
+            group=opts.group,
+        )
+        db = router.db_for_write(TaskRow)
+        if row.unique_key:
+            existing = _insert_unique(row, db)
+            if existing is not None:
+                return self.to_result(existing, task)
+        else:
+            row.save(using=db, force_insert=True)
+        transaction.on_commit(wake, using=db)
+        return self.to_result(row, task)
+
+    def check(self, **kwargs):
+        """Settings the durable mechanism needs (asked by the standard tasks system check)."""
+        from django.core import checks
+
+        if settings.DURABLE_LEASE_SECONDS < 3:
+            yield checks.Error(
+                f"DURABLE_LEASE_SECONDS={settings.DURABLE_LEASE_SECONDS} is too short",
+                hint="Leases are renewed every third of it; use 3 or more (default 60).",
+                id="durable.E001",
+            )
+        if settings.DURABLE_BATCH_SIZE < 1 or settings.DURABLE_MAX_ATTEMPTS < 1:
+            yield checks.Error(
+                "DURABLE_BATCH_SIZE and DURABLE_MAX_ATTEMPTS must be 1 or more",
+                hint=f"They are {settings.DURABLE_BATCH_SIZE} and {settings.DURABLE_MAX_ATTEMPTS}.",
+                id="durable.E002",
+            )
+        bad = {g: n for g, n in settings.DURABLE_GROUP_LIMITS.items() if n < 1}
+        if bad:
+            yield checks.Error(
+                f"DURABLE_GROUP_LIMITS gives groups no room: {bad}",
+                hint="Each group's running cap must be 1 or more (a group not listed gets 1).",
+                id="durable.E003",
+            )
+
+    def get_result(self, result_id):
+        """The task's row as a standard ``TaskResult`` (every field filled); ``TaskResultDoesNotExist`` if none."""
+        try:
+            row = TaskRow.objects.get(pk=int(result_id))
+        except (TypeError, ValueError, TaskRow.DoesNotExist):
+            raise TaskResultDoesNotExist(f"no task with id {result_id!r}") from None
+        return self.to_result(row)
+
+    def to_result(self, row, task=None):
+        """A ``TaskResult`` for ``row`` (``task``: the standard Task, when the caller has it)."""
+        if task is None:
+            task = resolve(row.name)
+        errors = []
+        if row.pk is not None and row.attempts:
+            errors = [
+                TaskError(exception_class_path=cls, traceback=tb)
+                for cls, tb in row.attempt_log.exclude(error_class="").values_list("error_class", "traceback")
+            ]
+        result = TaskResult(
+            task=task,
+            id=str(row.pk),
+            status=STATUS[row.status],
+            enqueued_at=row.enqueued_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            last_attempted_at=row.last_attempted_at,
+            args=row.args,
+            kwargs=row.kwargs,
+            backend=row.backend,
+            errors=errors,
+            worker_ids=list(row.worker_ids),
+        )
+        if row.status == TaskRow.Status.SUCCESSFUL:
+            object.__setattr__(result, "_return_value", row.return_value)
+        return result
+
+
+def _insert_unique(row, db):
+    """INSERT ``row`` unless a queued or running task has its unique key; return that task, else None."""
+    for _ in range(3):
+        try:
+            with transaction.atomic(using=db):
+                row.save(using=db, force_insert=True)
+            return None
+        except IntegrityError:
+            existing = TaskRow.objects.using(db).filter(unique_key=row.unique_key, status__in=TaskRow.ACTIVE).first()
+            if existing is not None:
+                logger.info(
+                    "task %s %s: already queued or running (unique key %r)", existing.pk, row.name, row.unique_key
+                )
+                return existing
+            row.pk = None  # it finished between our INSERT and our look: try again
+    raise IntegrityError(f"could not enqueue {row.name} with unique key {row.unique_key!r}")
+
+
+def resolve(name):
+    """The standard ``Task`` at dotted path ``name``, or a stand-in when it is gone (renamed, removed)."""
+    try:
+        obj = import_string(name)
+    except ImportError:
+        return _missing()
+    return obj if isinstance(obj, Task) else _missing()
+
+
+def wake(delay=None):
+    """Wake a consumer (enqueue ``durable.tasks.run_due``, or schedule it ``delay`` seconds ahead).
+
+    A queue that is down is logged, never raised: the row is committed and the sweeper wakes a consumer.
+    """
+    from durable.tasks import run_due
+
+    try:
+        if delay:
+            run_due.schedule(delay=delay)
+        else:
+            run_due()
+    except Exception as exc:  # noqa: BLE001 - the row is committed; the sweeper wakes a consumer later
+        logger.warning("could not wake a consumer (%s: %s); the sweeper will", type(exc).__name__, exc)
+
+
+def missing_task(*args, **kwargs):
+    """Stands for a task whose code is gone, so its result can still be read."""
+    raise LookupError("this task no longer exists in the code")
+
+
+@functools.cache
+def _missing():
+    return task(missing_task)

@@ -1,0 +1,274 @@
+"""The one lease mechanism: claim rows for this process, renew, finish fenced, give back, recover, sweep.
+
+Generic over any model with the ``Leased`` fields (``durable.models.Leased``). A claim is one
+conditional UPDATE that stamps every row it takes with a fresh ``lease_token`` (the fencing
+token) and a lease expiry; every later write of the holder carries the token in its WHERE
+clause, so a holder that lost its lease (swept, and claimed by another consumer) changes
+nothing: its late write matches 0 rows and is logged. While a process holds rows, one
+renewal thread (``durable.worker``) extends all their leases with one UPDATE, so the lease
+bounds how long a dead consumer's rows wait, not how long a task may run.
+
+Rows whose holder died come back two ways: at consumer start, rows held by a pid of this
+host that no longer exists (``recover_dead``, at once); anywhere, rows whose lease expired
+(``sweep``). Either way a row whose attempts are used up ends failed instead of being run
+(and crashing its consumer) again.
+"""
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connections, router, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from durable import sql
+
+logger = logging.getLogger(__name__)
+
+HOST = socket.gethostname()
+
+
+def worker_id():
+    """This process as a holder: ``host:pid``."""
+    return f"{HOST}:{os.getpid()}"
+
+
+def pid_alive(pid):
+    """True while a process with ``pid`` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def held_by_dead_processes(queryset):
+    """Primary keys in ``queryset`` whose holder ran on this host and has exited."""
+    dead = []
+    for pk, holder in queryset.filter(claimed_by__startswith=f"{HOST}:").values_list("pk", "claimed_by"):
+        pid = int(holder.rsplit(":", 1)[1])
+        if pid != os.getpid() and not pid_alive(pid):
+            dead.append(pk)
+    return dead
+
+
+@dataclass(frozen=True)
+class States:
+    """Which ``status`` values of a model mean queued, held (running) and failed."""
+
+    queued: str
+    running: str
+    failed: str
+
+
+class Leases:
+    """Claim and hold rows of ``model`` for this process.
+
+    A claim counts an attempt on every row it takes (no write per row when it starts); a row
+    given back untried (``release``) is uncounted. ``max_attempts`` is a number or an expression
+    (``F("max_attempts")``): a row taken back from a dead holder with that many attempts ends
+    failed. Subclasses add fields to the claim and release (``claim_values``, ``release_values``)
+    and record more when they take rows back (``lost``, ``take_back``). One instance per model
+    per process: it remembers the tokens this process holds, for ``renew``.
+    """
+
+    def __init__(self, model, states, *, seconds, max_attempts, order_by=("due_at", "id")):
+        self.model = model
+        self.states = states
+        self.seconds = seconds
+        self.max_attempts = max_attempts
+        self.order_by = order_by
+        self._held = {}  # lease token -> rows still held under it
+        self._lock = threading.Lock()
+
+    # --- what this process holds ------------------------------------------------
+
+    def _hold(self, token, count):
+        with self._lock:
+            self._held[token] = self._held.get(token, 0) + count
+
+    def _drop(self, token, count=1):
+        with self._lock:
+            left = self._held.get(token, 0) - count
+            if left > 0:
+                self._held[token] = left
+            else:
+                self._held.pop(token, None)
+
+    def held_tokens(self):
+        with self._lock:
+            return list(self._held)
+
+    def _objects(self):
+        return self.model._default_manager.db_manager(router.db_for_write(self.model))
+
+    def held(self, row):
+        """The row as still held by ``row.lease_token``: the queryset every fenced write goes through."""
+        return self._objects().filter(pk=row.pk, status=self.states.running, lease_token=row.lease_token)
+
+    def update_held(self, row, **values):
+        """``held(row).update(**values)`` as one plain UPDATE (plain values only): the hot path's write."""
+        where = {self.model._meta.pk.name: row.pk, "status": self.states.running, "lease_token": row.lease_token}
+        return sql.update(self.model, values, where)
+
+    # --- claim ------------------------------------------------------------------------
+
+    def claim(self, limit=1, where=None):
+        """Take up to ``limit`` due rows (in ``order_by`` order) for this process; return them.
+
+        ``where(queryset) -> queryset`` narrows the due rows (a queue, a concurrency cap). One
+        UPDATE whose WHERE picks the rows (``id IN (SELECT ... LIMIT n)``), then one SELECT of
+        what it won. On SQLite the statement holds the write lock, so concurrent claimers take
+        the next rows instead of racing for the same ones; on PostgreSQL the pick is
+        ``FOR UPDATE SKIP LOCKED`` for the same effect. Two claimers never hold the same row.
+        """
+        objects = self._objects()
+        conn = connections[objects.db]
+        now = timezone.now()
+        due = objects.filter(status=self.states.queued, due_at__lte=now)
+        if where is not None:
+            due = where(due)
+        pick = due.order_by(*self.order_by).values("pk")[:limit]
+        token = uuid.uuid4().hex
+        values = {
+            "status": self.states.running,
+            "lease_token": token,
+            "claimed_by": worker_id(),
+            "claimed_at": now,
+            "lease_expires_at": now + timedelta(seconds=self.seconds),
+            "attempts": F("attempts") + 1,
+            **self.claim_values(now),
+        }
+        if conn.features.has_select_for_update_skip_locked:
+            with transaction.atomic(using=objects.db):
+                pick = pick.select_for_update(skip_locked=True)
+                won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
+        else:
+            with sql.serialized(self.model):
+                won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
+        if not won:
+            return []
+        self._hold(token, won)
+        return list(objects.filter(status=self.states.running, lease_token=token).order_by(*self.order_by))
+
+    def claim_values(self, now):
+        """More fields a claim sets (expressions welcome)."""
+        return {}
+
+    def release_values(self):
+        """More fields a release sets (expressions see the row before the release)."""
+        return {}
+
+    # --- while held ---------------------------------------------------------------------
+
+    def renew(self):
+        """Extend the lease of every row this process holds: one UPDATE. Returns how many rows it matched."""
+        tokens = self.held_tokens()
+        if not tokens:
+            return 0
+        with sql.serialized(self.model):
+            return (
+                self._objects()
+                .filter(status=self.states.running, lease_token__in=tokens)
+                .update(lease_expires_at=timezone.now() + timedelta(seconds=self.seconds))
+            )
+
+    def finish(self, row, **values):
+        """Record the holder's outcome on ``row`` (fenced): True if written, False if the lease was lost.
+
+        ``values`` are the outcome's fields (its status among them); the lease fields are cleared.
+        A lost lease means the row was taken back and maybe run elsewhere: the newer outcome stands.
+        """
+        values.update(lease_token="", lease_expires_at=None)
+        written = self.update_held(row, **values)
+        self._drop(row.lease_token)
+        if not written:
+            logger.warning(
+                "%s %s: lease %s lost before its outcome (%s) was recorded; the newer outcome stands",
+                self.model._meta.model_name,
+                row.pk,
+                row.lease_token[:8],
+                values.get("status"),
+            )
+        return bool(written)
+
+    def release(self, rows, **values):
+        """Give ``rows`` back untried (queued, due as they were); an attempt counted by the claim is uncounted."""
+        if not rows:
+            return 0
+        values.update(status=self.states.queued, lease_token="", lease_expires_at=None, **self.release_values())
+        values["attempts"] = F("attempts") - 1
+        given = 0
+        for token in {r.lease_token for r in rows}:
+            ids = [r.pk for r in rows if r.lease_token == token]
+            given += self._objects().filter(pk__in=ids, status=self.states.running, lease_token=token).update(**values)
+            self._drop(token, len(ids))
+        return given
+
+    def forget(self, rows):
+        """Stop renewing ``rows`` (their outcome could not be written): their lease lapses and the sweeper takes them."""
+        for row in rows:
+            self._drop(row.lease_token)
+
+    # --- taking rows back from dead holders --------------------------------------------
+
+    def recover_dead(self):
+        """At consumer start: take back the rows held by processes of this host that have exited. Returns them."""
+        running = self._objects().filter(status=self.states.running)
+        dead = held_by_dead_processes(running)
+        return self.take_back(running.filter(pk__in=dead), "its consumer was gone at start-up") if dead else []
+
+    def sweep(self):
+        """Take back the rows whose lease expired (their holder died or hung). Returns them."""
+        expired = self._objects().filter(status=self.states.running, lease_expires_at__lt=timezone.now())
+        return self.take_back(expired, "its lease expired")
+
+    def take_back(self, queryset, why):
+        """Requeue the rows of ``queryset`` (or a list of rows; due now), or fail those whose attempts are used up.
+
+        Returns the rows taken.
+
+        Each UPDATE repeats the row's token: a row its holder finished meanwhile is left alone.
+        Subclasses record more (an attempt row, say) by overriding ``lost``.
+        """
+        rows = list(queryset)
+        if not rows:
+            return []
+        now = timezone.now()
+        taken = []
+        for row in rows:
+            used_up = self.used_up(row)
+            values = self.lost(row, why, used_up, now)
+            held = self._objects().filter(pk=row.pk, status=self.states.running, lease_token=row.lease_token)
+            if held.update(lease_token="", lease_expires_at=None, **values):
+                taken.append(row)
+                logger.warning(
+                    "%s %s %s: %s (holder %s, attempt %s)",
+                    self.model._meta.model_name,
+                    row.pk,
+                    "failed" if used_up else "requeued",
+                    why,
+                    row.claimed_by,
+                    row.attempts,
+                )
+        return taken
+
+    def used_up(self, row):
+        """True when ``row`` may not be tried again."""
+        limit = self.max_attempts
+        if hasattr(limit, "name"):  # an F() expression naming a field of the row
+            limit = getattr(row, limit.name)
+        return row.attempts >= limit
+
+    def lost(self, row, why, used_up, now):
+        """The fields to write on a row taken back from a dead holder (queued again, or failed)."""
+        if used_up:
+            return {"status": self.states.failed, "last_error": f"gave up after {row.attempts} attempts: {why}"}
+        return {"status": self.states.queued, "due_at": now, "last_error": f"requeued: {why}"}

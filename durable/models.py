@@ -1,0 +1,146 @@
+"""Durable task rows: the single source of truth for a task, whatever the queue carries."""
+
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from durable.leases import States
+
+
+class Leased(models.Model):
+    """The fields ``durable.leases.Leases`` needs: where a row stands and who holds it until when.
+
+    A subclass gives ``status`` its choices and names its queued/running/failed values in ``STATES``.
+    """
+
+    STATES: States
+
+    status = models.CharField(max_length=16)
+    due_at = models.DateTimeField(default=timezone.now, help_text="Not to be tried before this.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    # Set while a consumer holds the row; a lease past its expiry means the holder died or hung.
+    lease_token = models.CharField(
+        max_length=32, blank=True, help_text="Fencing token: new at every claim; the holder's writes carry it."
+    )
+    claimed_by = models.CharField(max_length=128, blank=True, help_text="host:pid of the last holder.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Task(Leased):
+    """One enqueued task: what to call with what, where it stands, and its result."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCESSFUL = "successful"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    STATES = States(queued=Status.QUEUED, running=Status.RUNNING, failed=Status.FAILED)
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    name = models.CharField(max_length=255, help_text="Dotted path of the task (module.function).")
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
+    priority = models.SmallIntegerField(default=0, help_text="-100 to 100; higher runs first.")
+    queue_name = models.CharField(max_length=64, default="default")
+    backend = models.CharField(max_length=64, default="default", help_text="The TASKS alias it was enqueued on.")
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    unique_key = models.CharField(
+        max_length=255, blank=True, help_text="At most one queued or running task per key (empty: no key)."
+    )
+    group = models.CharField(
+        max_length=64, blank=True, help_text="Concurrency group: at most DURABLE_GROUP_LIMITS[group] run at once."
+    )
+
+    return_value = models.JSONField(null=True, blank=True)
+    traceback = models.TextField(blank=True, help_text="Of the last error.")
+    worker_ids = models.JSONField(default=list, blank=True, help_text="host:pid of each attempt, in order.")
+
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the first attempt started.")
+    last_attempted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The claim's "due rows in order", and every lookup by status (held rows are few). One index:
+            # each is written at every claim and outcome. Not partial: SQLite cannot use a partial index
+            # for a condition with a bound parameter (status = %s), and the ORM always binds one.
+            models.Index(fields=["status", "-priority", "due_at", "id"], name="durable_due"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unique_key"],
+                condition=Q(status__in=["queued", "running"]) & ~Q(unique_key=""),
+                name="durable_unique_active",
+            ),
+        ]
+
+    def __str__(self):
+        return f"task {self.pk} {self.name} ({self.status})"
+
+    @property
+    def short_name(self):
+        return self.name.rsplit(".", 1)[-1]
+
+    @classmethod
+    def retry(cls, ids):
+        """Queue ``ids`` (failed or cancelled) again, due now, with their attempts anew. Returns the ids queued.
+
+        One at a time: a task whose unique key another queued or running task holds now stays as it is.
+        """
+        queued = []
+        for pk in cls.objects.filter(pk__in=ids, status__in=[cls.Status.FAILED, cls.Status.CANCELLED]).values_list(
+            "pk", flat=True
+        ):
+            try:
+                with transaction.atomic():
+                    cls.objects.filter(pk=pk, status__in=[cls.Status.FAILED, cls.Status.CANCELLED]).update(
+                        status=cls.Status.QUEUED, due_at=timezone.now(), attempts=0, finished_at=None
+                    )
+            except IntegrityError:
+                continue
+            queued.append(pk)
+        return queued
+
+    @classmethod
+    def cancel(cls, ids):
+        """Cancel ``ids`` that are still queued (a running task cannot be stopped from here). Returns how many."""
+        return cls.objects.filter(pk__in=ids, status=cls.Status.QUEUED).update(
+            status=cls.Status.CANCELLED, finished_at=timezone.now()
+        )
+
+
+class TaskAttempt(models.Model):
+    """One run of a task: when, where, and how it ended (with the error and traceback if it failed)."""
+
+    class Outcome(models.TextChoices):
+        SUCCESSFUL = "successful"
+        RETRY = "retry"
+        FAILED = "failed"
+        LOST = "lost", "lost (its consumer died)"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    worker_id = models.CharField(max_length=128)
+    outcome = models.CharField(max_length=16, choices=Outcome)
+    error_class = models.CharField(max_length=255, blank=True, help_text="Dotted path of the exception class.")
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["task", "number", "id"]
+
+    def __str__(self):
+        return f"task {self.task_id} attempt {self.number}: {self.outcome}"

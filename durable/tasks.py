@@ -1,0 +1,25 @@
+"""Huey tasks of the durable mechanism: thin; Huey carries wake-ups, the rows are the truth (``durable.worker``)."""
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from durable import worker
+from durable.startup import once_per_consumer
+
+
+@db_task(name="durable.run_due")
+def run_due():
+    """Wake-up: run the due task rows (any worker may take any wake-up; lost or extra ones cost nothing)."""
+    worker.run_due()
+
+
+@db_periodic_task(crontab(), name="durable.sweep")
+def sweep():
+    """Every minute: take back expired leases; wake a worker for due tasks that no wake-up reached."""
+    worker.sweep()
+
+
+@once_per_consumer("durable.recover")
+def recover():
+    """At consumer start: tasks held by consumers of this host that died run again at once."""
+    worker.recover()

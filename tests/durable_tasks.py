@@ -1,0 +1,72 @@
+"""Tasks for the durable backend's tests: importable by a real consumer process (``manage.py run_huey``)."""
+
+import os
+import time
+
+from durable import options
+from durable.compat import task
+
+
+def _mark(path, text):
+    """Append a line to ``path``: the tests count runs from it (a file survives the consumer's death)."""
+    with open(path, "a") as f:
+        f.write(text + "\n")
+
+
+@task()
+def add(a, b):
+    return a + b
+
+
+@task()
+def noop():
+    return None
+
+
+@task()
+def slow(path, seconds, tag=""):
+    """Runs ``seconds`` (in small steps, so a time limit can stop it), marking start and end in ``path``."""
+    _mark(path, f"start {tag} {os.getpid()}")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    _mark(path, f"end {tag} {os.getpid()}")
+    return tag
+
+
+@options(max_attempts=3, backoff=lambda attempt: 0.2)
+@task(takes_context=True)
+def flaky(context, path, fail_times):
+    """Fails its first ``fail_times`` attempts; returns the attempt number it succeeded on."""
+    _mark(path, f"attempt {context.attempt}")
+    if context.attempt <= fail_times:
+        raise RuntimeError(f"failing on purpose, attempt {context.attempt}")
+    return context.attempt
+
+
+@options(max_attempts=1, time_limit=1)
+@task()
+def too_long(path):
+    _mark(path, "start")
+    while True:
+        time.sleep(0.01)
+
+
+@options(max_attempts=2)
+@task()
+def crash(path):
+    """Kills its consumer every time (as a segfault or the OOM killer would)."""
+    _mark(path, f"crash {os.getpid()}")
+    os._exit(3)
+
+
+@options(unique_key=lambda name: f"unique:{name}")
+@task()
+def unique(name):
+    return name
+
+
+@options(group="slow")
+@task()
+def grouped(n):
+    return n
