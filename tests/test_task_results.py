@@ -1,4 +1,4 @@
-"""The daily cleanup prunes finished django.tasks records, which Huey's backend keeps forever."""
+"""With TASKS_BACKEND=huey, the daily cleanup prunes finished django.tasks records, which Huey's backend keeps forever."""
 
 from datetime import timedelta
 
@@ -9,6 +9,14 @@ from huey.contrib.djhuey import HUEY
 
 from operations import task_results
 from operations.tasks import send_test_email
+
+HUEY_BACKEND = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend"}}
+
+
+@pytest.fixture(autouse=True)
+def on_hueys_backend(settings):
+    """These records are Huey's HueyBackend's (TASKS_BACKEND=huey); the durable default keeps rows instead."""
+    settings.TASKS = HUEY_BACKEND
 
 
 @pytest.mark.django_db(transaction=True)
