@@ -1,10 +1,10 @@
-"""The outbox's metrics for ``/metrics`` (registered with ``operations.metrics``)."""
+"""The outbox's metrics for ``/metrics`` (registered with ``operations.registry``)."""
 
 from django.db.models import Case, Count, Min, Sum, Value, When
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from notifications.models import Attempt, Message, MetricTally
-from operations.metrics import register
+from operations.registry import metrics_source
 
 # Seconds from the first SMTP command to the relay's answer: a loopback relay answers in ms, a
 # remote one in a few hundred ms, a struggling one in seconds.
@@ -32,7 +32,7 @@ def attempt_figures(attempts):
     return figures
 
 
-@register
+@metrics_source
 def outbox(now):
     """Outbox rows by status, the oldest due wait, rows waiting for a limit, attempts and their durations."""
     by_status = dict(Message.objects.order_by().values_list("status").annotate(n=Count("pk")))

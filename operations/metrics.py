@@ -3,7 +3,8 @@
 One ``prometheus_client`` collector asks every registered source for its metric families, so the
 numbers are the database's (they survive restarts and agree across web workers) and nothing is
 counted in memory. An app registers a source, a function ``source(now) -> iterable of metric
-families``, with ``@register``; this module imports no app. Sources run in the order registered.
+families``, with ``operations.registry.metrics_source``; this module imports no app. Sources run in
+the order registered.
 """
 
 import logging
@@ -14,16 +15,9 @@ from huey.contrib.djhuey import HUEY
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
 
 from operations import heartbeat
+from operations.registry import metrics_source, metrics_sources
 
 logger = logging.getLogger(__name__)
-_sources = []
-
-
-def register(source):
-    """Add ``source(now)`` to what every scrape reports; usable as a decorator."""
-    if source not in _sources:
-        _sources.append(source)
-    return source
 
 
 class RowsCollector:
@@ -37,7 +31,7 @@ class RowsCollector:
         took = GaugeMetricFamily(
             "mysite_metrics_source_seconds", "Seconds each metrics source took in this scrape", labels=["source"]
         )
-        for source in list(_sources):
+        for source in metrics_sources():
             name = f"{source.__module__}.{source.__name__}"
             started = time.perf_counter()
             try:
@@ -58,7 +52,7 @@ registry = CollectorRegistry(auto_describe=False)
 registry.register(RowsCollector())
 
 
-@register
+@metrics_source
 def consumers(now):
     """Each consumer's heartbeat age, how many are alive, and the Huey queue's own depth."""
     recent, _ = heartbeat.latest(now)

@@ -1,4 +1,4 @@
-"""What the apps tell operations: cleanup sources, health probes and dashboard panels.
+"""What the apps tell operations: cleanup sources, health probes, dashboard panels and metrics sources.
 
 Operations is a lower layer: it never imports an app's internals. Each app registers
 what it has in its ``AppConfig.ready()`` (see ``notifications/operations.py``), and the
@@ -11,6 +11,7 @@ _cleanup = {}  # name -> callable(now) -> {label: queryset | callable(dry_run=Fa
 _probes = {}  # name -> callable(now) -> {"ok": bool, ...}
 _panels = {}  # name -> Panel
 _series = {}  # name -> callable(start, end) -> [(hour as aware datetime, count)]
+_metrics = []  # callable(now) -> iterable of prometheus_client metric families, for GET /metrics
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,13 @@ def hourly_series(name):
     return decorator
 
 
+def metrics_source(fn):
+    """Register ``fn(now) -> metric families`` with what every ``/metrics`` scrape reports (a decorator)."""
+    if fn not in _metrics:
+        _metrics.append(fn)
+    return fn
+
+
 def cleanup_sources(now):
     """Every app's prunable sources, by label."""
     sources = {}
@@ -83,3 +91,8 @@ def dashboard_panels():
 def chart_series():
     """``{name: f(start, end)}`` of the per-hour chart's series."""
     return dict(_series)
+
+
+def metrics_sources():
+    """The ``/metrics`` sources, in registration order."""
+    return list(_metrics)

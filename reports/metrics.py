@@ -1,13 +1,13 @@
-"""Reports' metrics for ``/metrics`` (registered with ``operations.metrics``)."""
+"""Reports' metrics for ``/metrics`` (registered with ``operations.registry``)."""
 
 from django.db.models import Count, Min
 from prometheus_client.core import GaugeMetricFamily
 
-from operations.metrics import register
+from operations.registry import metrics_source
 from reports.models import Report
 
 
-@register
+@metrics_source
 def reports(now):
     """Report rows by status and type, and how long the oldest queued one has waited."""
     rows = GaugeMetricFamily("mysite_reports", "Report rows by status and type", labels=["status", "type"])
