@@ -89,3 +89,8 @@ def signed_in(client, username="ada"):
     user = User.objects.create_user(username, f"{username}@example.com", "a-Long-pass-42")
     client.force_login(user)
     return user
+
+
+def noisy_png(width=300, height=300):
+    """A PNG that does not compress to nothing, so half of it is a real truncation."""
+    return _bytes(Image.effect_noise((width, height), 64).convert("RGB"), "PNG")
