@@ -94,3 +94,8 @@ def signed_in(client, username="ada"):
 def noisy_png(width=300, height=300):
     """A PNG that does not compress to nothing, so half of it is a real truncation."""
     return _bytes(Image.effect_noise((width, height), 64).convert("RGB"), "PNG")
+
+
+def slow_png(width=6000, height=4000):
+    """24 megapixels in a few hundred kilobytes: a PNG decodes at full size, so it keeps a consumer busy a second."""
+    return _bytes(Image.radial_gradient("L").resize((width, height)).convert("RGB"), "PNG")
