@@ -96,6 +96,7 @@ def test_the_page_shows_processing_then_the_picture_without_a_reload(chromium, s
         if os.environ.get("SAVE_SCREENSHOTS"):
             page.screenshot(path=str(BASE_DIR / "docs" / "images-page.png"), full_page=True)
         page.click("text=mysite")
+        page.wait_for_function("() => { const a = document.querySelector('img.avatar'); return a && a.complete; }")
         home_avatar = page.evaluate("document.querySelector('img.avatar').naturalWidth")
 
     assert "This file is not a picture we can read." in refused
