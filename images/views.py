@@ -15,6 +15,7 @@ from images import decoding, files, processing
 from images.forms import PictureForm
 from images.models import Picture
 from images.uploads import LimitedUploadHandler, declared_too_big
+from throttle.limits import account, client, limited
 
 logger = logging.getLogger(__name__)
 A_YEAR = 365 * 24 * 3600
@@ -34,6 +35,7 @@ def _page(request, form, status=200):
 
 @login_required
 @require_POST
+@limited("images", client=client, account=account)
 @csrf_exempt  # checked by _upload, once our upload handler is in place (Django reads the body for the check)
 def upload(request):
     """Accept an upload: refused by size before the body is read, by content from its header; queued otherwise."""

@@ -423,3 +423,8 @@ IMAGES_TIME_LIMIT_SECONDS = env.int("IMAGES_TIME_LIMIT_SECONDS", default=120)
 IMAGES_REPLACED_RETENTION_HOURS = env.int("IMAGES_REPLACED_RETENTION_HOURS", default=24)
 IMAGES_FAILED_RETENTION_DAYS = env.int("IMAGES_FAILED_RETENTION_DAYS", default=30)
 LOGGING["loggers"]["images"] = {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
+# Uploads per client address and per signed-in user (each is a CPU-heavy task); 429 past them.
+RATE_LIMITS["images"] = {
+    "client": env.str("RATE_LIMIT_IMAGES_CLIENT", default="60/h"),
+    "account": env.str("RATE_LIMIT_IMAGES_ACCOUNT", default="20/h"),
+}

@@ -253,3 +253,13 @@ def test_upload_needs_a_signed_in_user_and_a_csrf_token(client):
     data.signed_in(strict)
     assert data.upload(strict, data.png()).status_code == 403
     assert nothing_left()
+
+
+def test_uploads_are_rate_limited_per_user(client, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "images": {"client": "", "account": "2/h"}}
+    data.signed_in(client)
+
+    answers = [data.upload(client, data.png(color=(i, 0, 0))).status_code for i in range(3)]
+
+    assert answers == [302, 302, 429]
+    assert Picture.objects.count() == 2
