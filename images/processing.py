@@ -13,6 +13,9 @@ from images.models import Picture
 logger = logging.getLogger(__name__)
 
 
+PUBLISHED = (Picture.Status.READY, Picture.Status.REPLACED)
+
+
 class AlreadyUploaded(Exception):
     """The same file is already the user's picture, or is being processed: no second job."""
 
@@ -87,6 +90,8 @@ def process(picture_id):
         fail(picture, str(exc), exc.code)
         return "failed"
     status = publish(picture, made)
+    if status == "skipped" and not Picture.objects.filter(pk=picture.pk, status__in=PUBLISHED).exists():
+        files.remove(picture.pk)  # cancelled while we worked: nothing of it stays
     logger.info(
         "picture %s %s in %.2f s: %s %sx%s -> %s %s",
         picture.pk,
@@ -121,12 +126,29 @@ def publish(picture, made):
 
 
 def fail(picture, message, code="damaged"):
-    """Refuse ``picture``: the user's message on the row, its files deleted; the current picture stays."""
-    if Picture.objects.filter(pk=picture.pk, status=Picture.Status.PROCESSING).update(
+    """Refuse ``picture``: the user's message on the row, its files deleted; the current picture stays.
+
+    Returns False when it was no longer processing (nothing changed).
+    """
+    if not Picture.objects.filter(pk=picture.pk, status=Picture.Status.PROCESSING).update(
         status=Picture.Status.FAILED, error=message[:300], finished_at=timezone.now()
     ):
-        files.remove(picture.pk)
-        logger.info("picture %s refused (%s): %s", picture.pk, code, message)
+        return False
+    files.remove(picture.pk)
+    logger.info("picture %s refused (%s): %s", picture.pk, code, message)
+    return True
+
+
+def keep_current(current):
+    """The user uploaded their current picture again: newer uploads still processing are cancelled, so it stays.
+
+    Returns how many were cancelled.
+    """
+    newer = Picture.objects.filter(user_id=current.user_id, status=Picture.Status.PROCESSING, pk__gt=current.pk)
+    cancelled = 0
+    for picture in newer:
+        cancelled += fail(picture, "Cancelled: you chose your current picture again.", "cancelled")
+    return cancelled
 
 
 def settle(picture):

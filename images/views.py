@@ -63,7 +63,12 @@ def _upload(request, handler):
     except processing.AlreadyUploaded as exc:
         logger.info("picture upload by user %s: same as picture %s, no new job", request.user.pk, exc.picture.pk)
         if exc.picture.status == Picture.Status.READY:
-            messages.info(request, "That picture is already your picture.")
+            cancelled = processing.keep_current(exc.picture)
+            messages.info(
+                request,
+                "That picture is already your picture."
+                + (" The upload still processing was cancelled, so it stays." if cancelled else ""),
+            )
         else:
             messages.info(request, "That picture is already being processed.")
         return redirect("images:picture")

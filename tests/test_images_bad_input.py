@@ -263,3 +263,42 @@ def test_uploads_are_rate_limited_per_user(client, settings):
 
     assert answers == [302, 302, 429]
     assert Picture.objects.count() == 2
+
+
+def test_uploading_the_current_picture_again_cancels_a_newer_one_still_processing(client, run_tasks):
+    data.signed_in(client)
+    first = data.phone_photo()
+    data.upload(client, first)
+    run_tasks()
+    current = Picture.objects.get()
+    data.upload(client, data.png())
+    newer = Picture.objects.exclude(pk=current.pk).get()
+
+    data.upload(client, first)
+    run_tasks()  # the newer one's task finds it cancelled and does nothing
+
+    assert "The upload still processing was cancelled, so it stays." in client.get("/images/").content.decode()
+    newer.refresh_from_db()
+    current.refresh_from_db()
+    assert newer.status == "failed" and current.status == "ready"
+    assert not files.folder(newer.pk).exists()
+    assert client.get("/images/status/").json()["current"]["id"] == current.pk
+
+
+def test_a_picture_cancelled_while_its_task_works_leaves_no_files(client, monkeypatch):
+    from images import processing
+
+    data.signed_in(client)
+    data.upload(client, data.phone_photo())
+    picture = Picture.objects.get()
+    real_render = decoding.render
+
+    def cancelled_meanwhile(*args):
+        # keep_current cancelled it (and removed its folder) just as this task started writing its sizes
+        Picture.objects.filter(pk=picture.pk).update(status="failed", error="Cancelled.")
+        return real_render(*args)
+
+    monkeypatch.setattr(decoding, "render", cancelled_meanwhile)
+
+    assert processing.process(picture.pk) == "skipped"
+    assert not files.folder(picture.pk).exists()
