@@ -1,4 +1,5 @@
-"""Pictures with a real consumer process: made in the background, and made even when the consumer is killed."""
+"""Pictures with a real consumer process: made in the background, and made even when the consumer is killed
+(on each queue storage: SQLite, then Redis)."""
 
 import pytest
 
@@ -28,7 +29,7 @@ def test_a_consumer_makes_the_sizes(client, start_consumer):
     assert Task.objects.get(pk=picture.task_id).group == "cpu"
 
 
-def test_kill_9_mid_processing_and_the_picture_still_appears(client, start_consumer):
+def test_kill_9_mid_processing_and_the_picture_still_appears(client, queue_url, start_consumer):
     data.signed_in(client)
     data.upload(client, data.slow_png(), name="big.png")
     picture = Picture.objects.get()
