@@ -32,4 +32,15 @@ def check_settings(app_configs=None, **kwargs):
                 id="images.E003",
             )
         )
+    workers = settings.HUEY.get("consumer", {}).get("workers", 1)
+    cpu = settings.DURABLE_GROUP_LIMITS.get("cpu", 1)
+    if cpu >= workers:
+        errors.append(
+            checks.Warning(
+                f"DURABLE_GROUP_LIMITS cpu={cpu} lets pictures take all {workers} consumer workers",
+                hint="E-mail then waits for pictures (measured: p95 over 10 s while 20 are made, against 0.3 s with "
+                "cpu=1 of 4 workers; docs/images.md). Keep cpu below HUEY_WORKERS.",
+                id="images.W001",
+            )
+        )
     return errors

@@ -24,3 +24,9 @@ def test_it_refuses_sizes_out_of_range(settings):
 def test_it_refuses_limits_below_one(settings):
     settings.IMAGES_MAX_PIXELS = 0
     assert ids(settings) == ["images.E003"]
+
+
+def test_it_warns_when_pictures_may_take_every_worker(settings):
+    settings.DURABLE_GROUP_LIMITS = {"cpu": 4}
+    settings.HUEY = {**settings.HUEY, "consumer": {**settings.HUEY["consumer"], "workers": 4}}
+    assert ids(settings) == ["images.W001"]
