@@ -108,8 +108,8 @@ def render(source, pk, sizes, output, quality, limits):
     try:
         with Image.open(source, formats=FORMATS) as im:
             check_size(im, limits)
-            if getattr(im, "is_animated", False):
-                logger.info("picture %s is animated (%s frames): its first frame is published", pk, im.n_frames)
+            if getattr(im, "is_animated", False):  # (n_frames would walk every frame: not asked)
+                logger.info("picture %s is animated: its first frame is published", pk)
             scale = largest / max(im.size)
             if im.format == "JPEG" and scale < 1:
                 im.draft(None, (math.ceil(im.width * scale), math.ceil(im.height * scale)))

@@ -71,6 +71,7 @@ def tiff(width=50, height=50):
     return _bytes(Image.new("RGB", (width, height), RED), "TIFF")
 
 
+HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 500  # the start of an iPhone photo
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>'
 TEXT = b"this is a text file named like a photo\n" * 20
 HTML = b"<!doctype html><html><body><script>alert(1)</script></body></html>"

@@ -28,6 +28,7 @@ def nothing_left():
         ("drawing.png", data.SVG),
         ("photo.bmp", data.bmp()),  # an image, but not a format we publish from
         ("scan.tiff", data.tiff()),
+        ("IMG_0001.HEIC", data.HEIC),  # an iPhone's own format: Pillow does not read it
         ("photo.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 200),  # JPEG's magic number and nothing else
         ("empty.jpg", b""),
     ],
