@@ -408,3 +408,23 @@ LOGGING["handlers"]["console"]["filters"] = ["task_context"]
 LOGGING["loggers"]["py.warnings"] = {"handlers": ["console"], "level": "WARNING", "propagate": False}
 if LOG_FORMAT == "json":
     LOGGING["handlers"]["console"]["formatter"] = "json"
+
+# --- Images (issue 11 part A): profile pictures ----------------------------------------
+# Uploads are stored under MEDIA_ROOT/private/images/ (no URL); a durable task in the "cpu" concurrency group
+# (DURABLE_GROUP_LIMITS, default 1 at a time) makes the published sizes; images.views.derived serves them.
+INSTALLED_APPS += ["images"]
+IMAGES_MAX_UPLOAD_BYTES = int(env.float("IMAGES_MAX_UPLOAD_MB", default=10) * 2**20)
+IMAGES_MAX_PIXELS = env.int("IMAGES_MAX_PIXELS", default=50_000_000)
+IMAGES_MAX_SIDE = env.int("IMAGES_MAX_SIDE", default=12_000)
+IMAGES_SIZES = [int(s) for s in env.list("IMAGES_SIZES", default=["64", "256", "1024"])]
+IMAGES_FORMAT = env.str("IMAGES_FORMAT", default="webp")
+IMAGES_QUALITY = env.int("IMAGES_QUALITY", default=82)
+IMAGES_TIME_LIMIT_SECONDS = env.int("IMAGES_TIME_LIMIT_SECONDS", default=120)
+IMAGES_REPLACED_RETENTION_HOURS = env.int("IMAGES_REPLACED_RETENTION_HOURS", default=24)
+IMAGES_FAILED_RETENTION_DAYS = env.int("IMAGES_FAILED_RETENTION_DAYS", default=30)
+LOGGING["loggers"]["images"] = {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
+# Uploads per client address and per signed-in user (each is a CPU-heavy task); 429 past them.
+RATE_LIMITS["images"] = {
+    "client": env.str("RATE_LIMIT_IMAGES_CLIENT", default="60/h"),
+    "account": env.str("RATE_LIMIT_IMAGES_ACCOUNT", default="20/h"),
+}

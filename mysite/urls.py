@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/login/", limited("login", client=client, account=posted("username"))(admin.site.login)),
     path("admin/", admin.site.urls),
     path("reports/", include("reports.urls")),
+    path("images/", include("images.urls")),
     path("", include("accounts.urls")),
     path("", include("operations.urls")),
 ]

@@ -16,6 +16,12 @@ from operations.tasks import at_site_midnight
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NO_REPORTS = {"expired report files": 0, "old report records": 0, "orphan report files": 0}  # tests/test_retention.py
+NO_IMAGES = {  # tests/test_images_retention.py
+    "pictures of deleted users": 0,
+    "replaced pictures": 0,
+    "refused pictures": 0,
+    "orphan picture folders": 0,
+}
 
 
 def row(status, age_days):
@@ -54,6 +60,7 @@ def test_it_deletes_exactly_what_is_past_retention(rows):
         "expired sessions": 1,
         "consumer heartbeats": 0,
         **NO_REPORTS,
+        **NO_IMAGES,
         "unread queue results": 0,
     }
     left = set(Message.objects.values_list("pk", flat=True))
@@ -79,6 +86,7 @@ def test_it_is_idempotent(rows):
         "expired sessions": 0,
         "consumer heartbeats": 0,
         **NO_REPORTS,
+        **NO_IMAGES,
         "unread queue results": 0,
     }
 
