@@ -63,6 +63,7 @@ def main():
         section_footprint(table, work, sink)
         section_reports(table)
         section_tasks(table, work, plain_cost)
+        section_images(table)
     finally:
         sink.stop()
         slow.stop()
@@ -214,6 +215,14 @@ def section_reports(table):
     from benchmarks import bench_reports
 
     table.extra(bench_reports.run(quick=QUICK))
+
+
+def section_images(table):
+    """Section 8 lives in benchmarks/images.py: thumbnails per second, consumer RSS, e-mail pickup beside images."""
+    print("8. images", flush=True)
+    from benchmarks import images
+
+    table.extra(images.run(quick=QUICK))
 
 
 def section_tasks(table, work, plain_cost):
