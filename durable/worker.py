@@ -25,7 +25,7 @@ import traceback
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import Case, Count, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -271,27 +271,33 @@ def run_due():
 
     Each worker thread starts with batches of one and doubles its batch (up to DURABLE_BATCH_SIZE)
     while batches run within DURABLE_BATCH_SECONDS: no-op tasks are claimed many per UPDATE, while
-    slow tasks are claimed one at a time and so spread over the workers.
+    slow tasks are claimed one at a time and so spread over the workers. A database that fails
+    (locked past its timeout, gone) ends the run, not the work: what was held goes back, and a
+    wake-up comes a second later.
     """
     if stopping():
         return 0
     MONITOR.ensure_running()
     done = 0
-    while not stopping():
-        limit = getattr(_batch, "limit", 1)
-        rows = claim(limit)
-        if not rows:
-            return done
-        if len(rows) >= limit:
-            wake()  # more may be due: let another worker join
-        began = time.monotonic()
-        ran = run_batch(rows)
-        done += ran
-        if ran < len(rows):
-            _batch.limit = 1
-            return done
-        fast = time.monotonic() - began <= settings.DURABLE_BATCH_SECONDS
-        _batch.limit = min(limit * 2, settings.DURABLE_BATCH_SIZE) if fast else 1
+    try:
+        while not stopping():
+            limit = getattr(_batch, "limit", 1)
+            rows = claim(limit)
+            if not rows:
+                return done
+            if len(rows) >= limit:
+                wake()  # more may be due: let another worker join
+            began = time.monotonic()
+            ran = run_batch(rows)
+            done += ran
+            if ran < len(rows):
+                _batch.limit = 1
+                return done
+            fast = time.monotonic() - began <= settings.DURABLE_BATCH_SECONDS
+            _batch.limit = min(limit * 2, settings.DURABLE_BATCH_SIZE) if fast else 1
+    except DatabaseError:
+        logger.exception("the database failed this worker after %s tasks; trying again in 1 s", done)
+        wake(delay=1)
     return done
 
 
@@ -309,9 +315,8 @@ def run_batch(rows):
             run_one(row)
         except Exception:
             # The database (not the task) failed us: give what we hold back now rather than at lease expiry.
-            logger.exception("task %s: could not record its outcome; giving back %s rows", row.pk, len(rows) - index)
+            logger.warning("task %s: could not record its outcome; giving back %s rows", row.pk, len(rows) - index)
             _give_back(rows[index:])
-            wake(delay=1)  # try again soon (a locked database is waited for, not fatal)
             raise
     return len(rows)
 
