@@ -25,7 +25,7 @@ import traceback
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Case, Count, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -215,7 +215,7 @@ class Monitor:
             logger.exception("could not renew task leases; trying again in 1 s")
             return 1.0
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's: one connect per renewal rather than one held idle
 
 
 MONITOR = Monitor()
