@@ -234,22 +234,34 @@ def _absorb_pending():
 # --- running ------------------------------------------------------------------------------
 
 
+_groups_seen_until = 0.0  # while grouped tasks are around, claims leave out the groups that are full
+
+
 def claim(limit):
-    """Claim up to ``limit`` due rows, keeping every concurrency group under its running cap."""
+    """Claim up to ``limit`` due rows, keeping every concurrency group under its running cap.
+
+    The cap is enforced after the claim (of a group's running rows, the first ``cap`` by claim time
+    keep theirs; the others go back), so it holds across consumers. While grouped tasks were seen in
+    the last minute, claims also leave out the full groups, so their queued rows are not claimed and
+    given back over and over; otherwise that query is skipped (one less per claim).
+    """
+    global _groups_seen_until
     limits = settings.DURABLE_GROUP_LIMITS
-    running = dict(
-        TaskRow.objects.filter(status=TaskRow.Status.RUNNING)
-        .exclude(group="")
-        .values_list("group")
-        .annotate(n=Count("id"))
-        .values_list("group", "n")
-    )
-    full = [g for g, n in running.items() if n >= limits.get(g, 1)]
+    full = []
+    if time.monotonic() < _groups_seen_until:
+        running = (
+            TaskRow.objects.filter(status=TaskRow.Status.RUNNING)
+            .exclude(group="")
+            .values_list("group")
+            .annotate(n=Count("id"))
+            .values_list("group", "n")
+        )
+        full = [g for g, n in running if n >= limits.get(g, 1)]
     rows = LEASES.claim(limit=limit, where=(lambda qs: qs.exclude(group__in=full)) if full else None)
     grouped = {row.group for row in rows if row.group}
     if not grouped:
         return rows
-    # Claims race: of the running rows of a group, the first ``limit`` (by claim time) keep theirs.
+    _groups_seen_until = time.monotonic() + 60
     over = []
     for group in grouped:
         keep = set(
@@ -345,9 +357,7 @@ def run_one(row):
     now = timezone.now()
     number = row.attempts
     row.worker_ids = [*row.worker_ids, worker_id()]
-    row.last_attempted_at = now
-    if number == 1 or row.started_at is None:
-        row.started_at = now
+    row.last_attempted_at = now  # the claim set started_at (first attempt) already
     try:
         task = resolve(row)
     except TaskNotFound as exc:
@@ -425,13 +435,9 @@ def _record(row, outcome, *, value=None, error=None, trace="", due=None):
     """Write the attempt's outcome on the row (fenced on its lease) and its ``TaskAttempt``, in one transaction."""
     now = timezone.now()
     text = "" if error is None else (f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
-    values = {
-        "last_error": text[:2000],
-        "traceback": trace,
-        "worker_ids": row.worker_ids,
-        "started_at": row.started_at,
-        "last_attempted_at": row.last_attempted_at,
-    }
+    values = {"worker_ids": row.worker_ids, "last_attempted_at": row.last_attempted_at}
+    if text or row.last_error:
+        values.update(last_error=text[:2000], traceback=trace)
     if outcome == TaskAttempt.Outcome.SUCCESSFUL:
         values.update(status=TaskRow.Status.SUCCESSFUL, return_value=value, finished_at=now)
     elif outcome == TaskAttempt.Outcome.RETRY:
