@@ -123,7 +123,7 @@ class TaskLeases(Leases):
                 "finished_at": now,
                 "last_error": f"{error}; gave up after {row.attempts} attempts",
             }
-        return {**values, "status": TaskRow.Status.QUEUED, "due_at": now, "last_error": error}
+        return {**values, "status": TaskRow.Status.QUEUED, "last_error": error}  # due as it was: it goes first
 
 
 LEASES = TaskLeases()
