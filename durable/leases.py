@@ -231,7 +231,7 @@ class Leases:
         return self.take_back(expired, "its lease expired")
 
     def take_back(self, queryset, why):
-        """Requeue the rows of ``queryset`` (or a list of rows; due now), or fail those whose attempts are used up.
+        """Requeue the rows of ``queryset`` (or a list of rows), or fail those whose attempts are used up.
 
         Returns the rows taken.
 
@@ -271,4 +271,4 @@ class Leases:
         """The fields to write on a row taken back from a dead holder (queued again, or failed)."""
         if used_up:
             return {"status": self.states.failed, "last_error": f"gave up after {row.attempts} attempts: {why}"}
-        return {"status": self.states.queued, "due_at": now, "last_error": f"requeued: {why}"}
+        return {"status": self.states.queued, "last_error": f"requeued: {why}"}  # due as it was: it goes first

@@ -191,3 +191,30 @@ def test_a_concurrency_group_runs_at_most_its_cap_at_once(settings):
     assert sorted(str(r.pk) for r in first) == sorted([*grouped[:2], plain])
     assert second == []  # the group is full; its other rows wait
     assert Task.objects.filter(pk__in=grouped, status="queued").count() == 2
+    worker.LEASES.release(first)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_failure_while_recording_gives_the_rows_back_at_once(monkeypatch):
+    from django.db import OperationalError
+
+    from durable import sql
+
+    ids = [durable_tasks.add.enqueue(i, i).id for i in range(3)]
+    worker._batch.limit = 3
+    held_before = worker.LEASES.held_tokens()
+    real_update = sql.update
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    # Fault injection: the outcome's write fails as it does when another writer holds SQLite past the timeout.
+    monkeypatch.setattr(sql, "update", locked)
+    assert worker.run_due() == 0
+    monkeypatch.setattr(sql, "update", real_update)
+
+    rows = Task.objects.filter(pk__in=ids)
+    assert {(r.status, r.attempts, r.lease_token) for r in rows} == {("queued", 0, "")}  # no lease to wait for
+    assert worker.LEASES.held_tokens() == held_before  # nothing left to renew
+    assert worker.run_due() == 3
+    assert set(Task.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"successful"}
