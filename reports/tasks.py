@@ -1,5 +1,6 @@
 """Huey tasks for reports: thin wrappers around ``reports.generation``."""
 
+import atexit
 import logging
 from functools import partial
 
@@ -47,5 +48,6 @@ def recover_at_startup():
 
     What waits includes a report the last consumer gave back as it stopped, should its wake-up be lost.
     """
+    atexit.register(generation.give_back_at_exit)
     for report_id in dict.fromkeys([*generation.recover_orphans(), *generation.waiting()]):
         enqueue(report_id)
