@@ -235,6 +235,9 @@ def claim_fairly(report_id):
 
 def generate(report_id):
     """Generate the fairest queued report (``report_id`` if it is among them); the Huey task's unit of work."""
+    if stopping():
+        logger.info("report %s left queued: the consumer is stopping; the next one starts it", report_id)
+        return None
     report = claim_fairly(report_id)
     if report is None:
         state = Report.objects.filter(pk=report_id).values_list("status", flat=True).first()
