@@ -109,9 +109,14 @@ class Leases:
     def _objects(self):
         return self.model._default_manager.db_manager(router.db_for_write(self.model))
 
-    def held(self, row):
-        """The row as still held by ``row.lease_token``: the queryset every fenced write goes through."""
-        return self._objects().filter(pk=row.pk, status=self.states.running, lease_token=row.lease_token)
+    def held(self, row, using=None):
+        """The row as still held by ``row.lease_token``: the queryset every fenced write goes through.
+
+        ``using`` names another connection to the same database, for a holder whose own connection
+        has a read open (a report streaming rows with ``.iterator()`` writes its progress beside it).
+        """
+        objects = self._objects() if using is None else self.model._default_manager.using(using)
+        return objects.filter(pk=row.pk, status=self.states.running, lease_token=row.lease_token)
 
     def update_held(self, row, **values):
         """``held(row).update(**values)`` as one plain UPDATE (plain values only): the hot path's write."""
@@ -180,6 +185,15 @@ class Leases:
                 .update(lease_expires_at=timezone.now() + timedelta(seconds=self.seconds))
             )
 
+    def renew_held(self, row, using=None, **values):
+        """Extend ``row``'s lease and write ``values`` with it (fenced): True while the row is still held.
+
+        For a holder that renews as it goes (at each progress save, say) instead of through the
+        renewal thread; False means it lost the row (cancelled, or swept and taken by another).
+        """
+        expires = timezone.now() + timedelta(seconds=self.seconds)
+        return bool(self.held(row, using).update(lease_expires_at=expires, **values))
+
     def finish(self, row, **values):
         """Record the holder's outcome on ``row`` (fenced): True if written, False if the lease was lost.
 
@@ -225,9 +239,9 @@ class Leases:
         dead = held_by_dead_processes(running)
         return self.take_back(running.filter(pk__in=dead), "its consumer was gone at start-up") if dead else []
 
-    def sweep(self):
-        """Take back the rows whose lease expired (their holder died or hung). Returns them."""
-        expired = self._objects().filter(status=self.states.running, lease_expires_at__lt=timezone.now())
+    def sweep(self, now=None):
+        """Take back the rows whose lease expired by ``now`` (their holder died or hung). Returns them."""
+        expired = self._objects().filter(status=self.states.running, lease_expires_at__lt=now or timezone.now())
         return self.take_back(expired, "its lease expired")
 
     def take_back(self, queryset, why):
