@@ -191,3 +191,15 @@ def test_a_concurrency_group_runs_at_most_its_cap_at_once(settings):
     assert sorted(str(r.pk) for r in first) == sorted([*grouped[:2], plain])
     assert second == []  # the group is full; its other rows wait
     assert Task.objects.filter(pk__in=grouped, status="queued").count() == 2
+
+
+@pytest.mark.django_db
+def test_an_error_with_retry_after_sets_the_wait_instead_of_the_backoff():
+    result = durable_tasks.asks_to_wait.enqueue()
+    before = timezone.now()
+
+    assert worker.run_due() == 1
+
+    row = Task.objects.get(pk=result.id)
+    assert row.status == "queued" and row.last_error == "_SlowDown: come back in 42 s"
+    assert 41 <= (row.due_at - before).total_seconds() <= 43  # not backoff(1) = 1 s
