@@ -115,7 +115,7 @@ def test_staff_add_a_slack_style_endpoint_in_the_admin(staff_client, receiver):
         ("ftp://example.com/hook", "Only http:// and https:// URLs can receive webhooks."),
         ("javascript:alert(1)", "Enter a valid URL."),
         ("http://user:pw@127.0.0.1/hook", "Put no user name or password in the URL"),
-        ("http://10.1.2.3/hook", "Refused: 10.1.2.3 resolves to 10.1.2.3 is not a public address"),
+        ("http://10.1.2.3/hook", "Refused: 10.1.2.3 is not a public address, nor in WEBHOOKS_ALLOWED_NETWORKS."),
     ],
 )
 def test_a_bad_url_is_a_form_error_not_a_500(staff_client, url, error):

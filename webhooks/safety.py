@@ -40,7 +40,7 @@ def check_address(address):
     if any(ip in net for net in allowed_networks()):
         return
     if not ip.is_global or ip.is_multicast:
-        raise UnsafeAddress(f"{address} is not a public address and not in WEBHOOKS_ALLOWED_NETWORKS")
+        raise UnsafeAddress(f"{address} is not a public address, nor in WEBHOOKS_ALLOWED_NETWORKS")
 
 
 def resolve(host, port):
@@ -54,7 +54,9 @@ def resolve(host, port):
         try:
             check_address(address)
         except UnsafeAddress as exc:
-            raise UnsafeAddress(f"{host} resolves to {exc}") from None
+            if address != host:
+                raise UnsafeAddress(f"{host} resolves to {exc}") from None
+            raise
     return addresses
 
 
