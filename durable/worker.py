@@ -371,6 +371,7 @@ def run_one(row):
         logger.warning(
             "task %s %s failed in %.2f s (%s), retry in %.0f s: %s", row.pk, row.name, took, tries, delay, text
         )
+        wake(delay=delay)  # a wake-up at the retry's due time (the sweeper only catches what waited 30 s more)
 
 
 def _call(task, row, opts):
