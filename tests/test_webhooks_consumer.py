@@ -51,10 +51,9 @@ def test_a_receiver_down_for_a_while_gets_every_event_once_back_in_order(start_c
     receiver.default = Reply(200)  # back
     wait_until(delivered(20), timeout=60, message="every event delivered")
 
-    ok = [r.id for r in receiver.received if r.id != events[0].uid or r is receiver.received[-1]]
     first_arrivals = list(dict.fromkeys(receiver.ids()))
     assert first_arrivals == [e.uid for e in events]
-    assert receiver.ids().count(events[0].uid) >= 4 and ok
+    assert receiver.ids().count(events[0].uid) >= 5  # four or more refusals, then the success
     assert all(receiver.ids().count(e.uid) == 1 for e in events[1:])  # the rest: each once, after the first
 
 
