@@ -1,5 +1,6 @@
 """A real HTTP server on loopback that records every webhook POST and answers as told (or misbehaves)."""
 
+import socket
 import threading
 import time
 from collections import deque
@@ -66,6 +67,11 @@ class Receiver:
 
             def log_message(self, *args):
                 pass
+
+            def setup(self):
+                super().setup()
+                # Headers and body are two writes: without this, Nagle holds the body for the client's delayed ACK.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_POST(self):
                 length = int(self.headers.get("content-length") or 0)

@@ -142,10 +142,11 @@ def schedule(delivery_id):
 def send(delivery):
     """One attempt at the head delivery; records it; raises ``RetryLater`` for the durable backend to retry."""
     endpoint, number = delivery.endpoint, delivery.attempts + 1
-    Delivery.objects.filter(pk=delivery.pk).update(attempts=number)
-    # An attempt still "sending" was cut off with its consumer: say so before the new one starts.
-    delivery.attempt_log.filter(outcome=Attempt.Outcome.SENDING).update(error="its consumer stopped mid-way")
-    attempt = Attempt.objects.create(delivery=delivery, number=number)
+    with transaction.atomic():  # the attempt is on record before the POST
+        Delivery.objects.filter(pk=delivery.pk).update(attempts=number)
+        if number > 1:  # an attempt still "sending" was cut off with its consumer: say so
+            delivery.attempt_log.filter(outcome=Attempt.Outcome.SENDING).update(error="its consumer stopped mid-way")
+        attempt = Attempt.objects.create(delivery=delivery, number=number)
     began = time.monotonic()
     answer = post(endpoint, delivery.event.uid, body(delivery))
     attempt.duration = time.monotonic() - began
@@ -157,7 +158,8 @@ def send(delivery):
     if answer.ok:
         with transaction.atomic():
             finish(delivery, attempt, Attempt.Outcome.DELIVERED, Delivery.Status.DELIVERED)
-            Endpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+            if endpoint.consecutive_failures:
+                Endpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
         logger.info("%s delivered (%s): %s", where, tries, answer.status_code)
         return "delivered"
     if answer.unsafe:
