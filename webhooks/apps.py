@@ -6,4 +6,4 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self):
-        from webhooks import checks, dashboard, events  # noqa: F401 - connect the signal, register checks and panel
+        from webhooks import checks, dashboard, events, retention  # noqa: F401 - the signal, checks, panel, cleanup
