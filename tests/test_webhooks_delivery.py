@@ -3,15 +3,17 @@
 import json
 import logging
 import time
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from durable import worker
+from durable.models import Task
 from testing.receiver import CLOSE, Reply
 from webhooks import delivery as webhooks_delivery
 from webhooks import signing
-from webhooks.models import Attempt, Delivery, Endpoint
+from webhooks.models import Attempt, Delivery, Endpoint, Event
 from webhooks.signals import webhook_event
 
 pytestmark = pytest.mark.django_db
@@ -232,3 +234,39 @@ def test_logs_name_the_delivery_but_never_the_body_the_secret_or_the_urls_path(r
     assert f"to endpoint {ep.pk} (127.0.0.1) delivered" in text and "retry in" in text
     for secret in ("XXXXSECRETPATH", ep.secret, ep.secret.removeprefix("whsec_"), "BODY-MARKER", "RESPONSE-BODY"):
         assert secret not in text
+
+
+def test_an_event_behind_another_gets_its_task_when_that_one_is_done(receiver):
+    endpoint(receiver)
+    receiver.answer(Reply(500))
+    events = emit(3)
+
+    assert Task.objects.filter(name="webhooks.tasks.deliver").count() == 1  # only the head has a task yet
+
+    drain()
+
+    assert receiver.ids() == [events[0].uid, *(e.uid for e in events)]
+
+
+def test_a_head_whose_task_was_lost_is_enqueued_again_by_the_kick(receiver):
+    ep = endpoint(receiver)
+    event = Event.objects.create(type="user.signed_up")
+    overdue = timezone.now() - timedelta(minutes=5)
+    Delivery.objects.create(endpoint=ep, event=event, next_attempt_at=overdue)  # as if its task had been given up
+    assert worker.run_due() == 0
+
+    assert webhooks_delivery.kick() == 1
+    worker.run_due()
+
+    assert receiver.ids() == [event.uid]
+
+
+@pytest.mark.parametrize(("status", "outcome"), [(408, "retry"), (400, "failed"), (401, "failed"), (404, "failed")])
+def test_408_is_retried_and_other_4xx_fail_at_once(receiver, status, outcome):
+    endpoint(receiver)
+    receiver.answer(Reply(status))
+    emit()
+
+    worker.run_due()
+
+    assert Attempt.objects.get().outcome == outcome

@@ -1,9 +1,10 @@
 """Sending one delivery: in order per endpoint, signed, recorded, retried or paused.
 
-Each delivery is one durable task (``webhooks.tasks.deliver``, unique per delivery, so per
-endpoint and event). Only the head of an endpoint's queue (its first pending delivery) is sent:
-a later one's task finds the head still pending, makes sure the head has a task, and ends; the
-head's task, once its delivery is done, enqueues the next one's in the same transaction. A retry
+Each delivery is sent by one durable task (``webhooks.tasks.deliver``, unique per delivery, so per
+endpoint and event), enqueued when the delivery heads its endpoint's queue: by the event if none
+waits before it, else by the task of the delivery before it, once that one is done, in the same
+transaction (the endpoint's row lock orders the two). A task that finds an earlier delivery still
+pending (after a resume, say) makes sure that one has a task and ends. A retry
 is the durable task's own (``RetryLater`` carries the wait, from ``Retry-After`` or the back-off),
 so every endpoint's events arrive in the order they happened, whatever fails.
 
@@ -204,8 +205,13 @@ def finish(delivery, attempt, outcome, status, error=""):
     Delivery.objects.filter(pk=delivery.pk).update(
         status=status, finished_at=timezone.now(), last_error=error[:500], next_attempt_at=None
     )
-    if not Endpoint.objects.filter(pk=delivery.endpoint_id, paused_at__isnull=False).exists():
+    if lock(delivery.endpoint_id) is None:
         schedule(head_of(delivery.endpoint_id))
+
+
+def lock(endpoint_id):
+    """Lock the endpoint's row until the transaction ends (SQLite: the write lock is already held); its paused_at."""
+    return Endpoint.objects.select_for_update().filter(pk=endpoint_id).values_list("paused_at", flat=True).first()
 
 
 def resume(endpoint_ids):

@@ -6,7 +6,7 @@ from django.db import DatabaseError, transaction
 from django.dispatch import receiver
 
 from operations.signals import health_changed
-from webhooks.delivery import schedule
+from webhooks.delivery import head_of, lock, schedule
 from webhooks.models import Delivery, Endpoint, Event
 from webhooks.signals import EVENT_TYPES, webhook_event
 
@@ -29,8 +29,12 @@ def record(sender, type, data=None, summary="", **kwargs):
         with transaction.atomic():
             event = Event.objects.create(type=type, data=data or {}, summary=summary[:500])
             for endpoint in endpoints:
+                # The endpoint's row lock orders this against a finishing delivery looking for its successor:
+                # a delivery that heads the queue gets its task here, any other from the one before it.
+                paused = lock(endpoint.pk)
+                heads = head_of(endpoint.pk) is None
                 pending = Delivery.objects.create(endpoint=endpoint, event=event)
-                if endpoint.paused_at is None:
+                if heads and paused is None:
                     schedule(pending.pk)
     except DatabaseError:
         logger.exception("webhook event %s from %s could not be recorded", type, sender)
