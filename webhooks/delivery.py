@@ -173,13 +173,13 @@ def send(delivery):
     failures = endpoint.record_failure()
     if failures >= settings.WEBHOOKS_PAUSE_AFTER:
         with transaction.atomic():
+            endpoint.pause(f"{failures} failed attempts in a row; the last: {answer.error}")
             if answer.retryable:
                 attempt.outcome = Attempt.Outcome.PAUSED
                 attempt.save()
                 Delivery.objects.filter(pk=delivery.pk).update(last_error=answer.error[:500], next_attempt_at=None)
-            else:
+            else:  # failed for good; the next waits for the resume
                 finish(delivery, attempt, Attempt.Outcome.FAILED, Delivery.Status.FAILED, error=answer.error)
-            endpoint.pause(f"{failures} failed attempts in a row; the last: {answer.error}")
         logger.error("%s failed (%s): %s; endpoint paused after %s failures", where, tries, answer.error, failures)
         return "endpoint paused"
     if not answer.retryable:
@@ -200,12 +200,13 @@ def send(delivery):
 
 def finish(delivery, attempt, outcome, status, error=""):
     """Record the last attempt and the delivery's end; the endpoint's next delivery is enqueued with it."""
+    paused = lock(delivery.endpoint_id)  # first, as the event's side takes it: no deadlock on PostgreSQL
     attempt.outcome = outcome
     attempt.save()
     Delivery.objects.filter(pk=delivery.pk).update(
         status=status, finished_at=timezone.now(), last_error=error[:500], next_attempt_at=None
     )
-    if lock(delivery.endpoint_id) is None:
+    if paused is None:
         schedule(head_of(delivery.endpoint_id))
 
 
