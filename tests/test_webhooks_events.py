@@ -167,3 +167,16 @@ def test_a_delivery_shows_its_attempts_in_the_admin(staff_client, everything, re
     page = staff_client.get(f"/admin/webhooks/delivery/{d.pk}/change/").content.decode()
 
     assert d.event.uid in page and "delivered" in page and ">200<" in page
+
+
+def test_staff_pause_an_endpoint_and_give_it_a_new_secret_in_the_admin(staff_client, everything):
+    old = everything.secret
+
+    for action in ("pause", "new_secret"):
+        staff_client.post("/admin/webhooks/endpoint/", {"action": action, "_selected_action": [everything.pk]})
+
+    everything.refresh_from_db()
+    assert everything.paused_at is not None and everything.paused_reason == "paused by ops"
+    assert everything.secret != old and everything.secret.startswith("whsec_")
+    webhook_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
+    assert Delivery.objects.get().status == "pending"  # waits for the resume
