@@ -2,6 +2,7 @@
 
 import json
 import re
+import threading
 
 import pytest
 from django.contrib.auth.models import User
@@ -72,3 +73,28 @@ def test_kill_9_mid_delivery_the_event_still_arrives_with_the_same_id(queue_url,
     first, second = Attempt.objects.order_by("id")
     assert (first.outcome, first.error) == ("sending", "its consumer stopped mid-way")
     assert (second.outcome, second.status_code) == ("delivered", 200)
+
+
+def test_events_raised_by_many_requests_at_once_all_arrive_in_order_with_none_stalled(start_consumer, receiver):
+    from django.db import connection
+
+    Endpoint.objects.create(name="r", url=receiver.url(), events=["report.ready"])
+    start_consumer(HUEY_WORKERS=4)
+
+    def raise_events(thread):
+        try:
+            for i in range(25):
+                webhook_event.send(sender="tests", type="report.ready", data={"thread": thread, "n": i})
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=raise_events, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    # Well within webhooks.kick's two minutes: no delivery waited for it.
+    wait_until(delivered(100), timeout=60, message="all 100 delivered")
+    order = list(Delivery.objects.order_by("id").values_list("event__uid", flat=True))
+    assert receiver.ids() == order  # each once, in the order the deliveries were recorded
