@@ -94,7 +94,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.display(description="event", ordering="event__type")
     def event_type(self, obj):
-        return obj.event.get_type_display()
+        return obj.event.label
 
     @admin.display(description="webhook-id (idempotency key)")
     def event_id_header(self, obj):

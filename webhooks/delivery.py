@@ -63,7 +63,7 @@ def body(delivery):
     """The request body: the event as JSON, or the chat shape (``{"text": ...}``) Slack, Mattermost and Teams take."""
     event = delivery.event
     if delivery.endpoint.format == Endpoint.Format.CHAT:
-        payload = {"text": event.summary or event.get_type_display()}
+        payload = {"text": event.summary or event.label}
     else:
         payload = {
             "id": event.uid,
