@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import httpcore
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from httpcore._backends.sync import SyncBackend
 
 
 class UnsafeAddress(Exception):  # noqa: N818 - a refusal, not a failure of the receiver
@@ -75,7 +74,7 @@ def validate_url(url):
         raise ValidationError(f"Refused: {exc}.") from None
 
 
-class GuardedBackend(SyncBackend):
+class GuardedBackend(httpcore.SyncBackend):
     """httpcore's own socket backend, connecting only to checked addresses of the host."""
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
