@@ -378,12 +378,15 @@ def run_one(row):
         if _record(row, TaskAttempt.Outcome.FAILED, error=error, trace=trace):
             logger.error("task %s %s failed in %.2f s (%s), giving up: %s", row.pk, row.name, took, tries, text)
         return
-    delay = float(opts.backoff(number))
+    # An error may say when to try again (an API's Retry-After); otherwise the task's back-off decides.
+    delay = getattr(error, "retry_after", None)
+    delay = float(opts.backoff(number) if delay is None else delay)
     due = timezone.now() + timedelta(seconds=delay)
     if _record(row, TaskAttempt.Outcome.RETRY, error=error, trace=trace, due=due):
         logger.warning(
             "task %s %s failed in %.2f s (%s), retry in %.0f s: %s", row.pk, row.name, took, tries, delay, text
         )
+        wake(delay=delay)  # a wake-up at the retry's due time (the sweeper only catches what waited 30 s more)
 
 
 def _call(task, row, opts):

@@ -428,3 +428,25 @@ RATE_LIMITS["images"] = {
     "client": env.str("RATE_LIMIT_IMAGES_CLIENT", default="60/h"),
     "account": env.str("RATE_LIMIT_IMAGES_ACCOUNT", default="20/h"),
 }
+
+# --- Outgoing webhooks (issue 11 part B) ---------------------------------------------
+# Endpoints are configured in the admin; each event is a signed durable delivery, in order per endpoint.
+INSTALLED_APPS += ["webhooks"]
+LOGGING["loggers"]["webhooks"] = {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
+# httpx logs every request's full URL at INFO, and a chat webhook's URL path is its secret.
+LOGGING["loggers"]["httpx"] = {"handlers": ["console"], "level": "WARNING", "propagate": False}
+LOGGING["loggers"]["httpcore"] = {"handlers": ["console"], "level": "WARNING", "propagate": False}
+# Addresses or networks (CIDR) an endpoint may resolve to besides public addresses; empty refuses loopback,
+# private, link-local and other special ranges, so a typo cannot make the consumer call an internal service.
+WEBHOOKS_ALLOWED_NETWORKS = env.list("WEBHOOKS_ALLOWED_NETWORKS", default=[])
+WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=5)
+WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=15)
+# Failed attempts in a row after which an endpoint is paused (staff resume it in the admin).
+WEBHOOKS_PAUSE_AFTER = env.int("WEBHOOKS_PAUSE_AFTER", default=10)
+# Back-off between attempts: BASE seconds, doubling, at most MAX (a Retry-After is honoured up to MAX).
+WEBHOOKS_RETRY_BASE_SECONDS = env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=10)
+WEBHOOKS_RETRY_MAX_SECONDS = env.float("WEBHOOKS_RETRY_MAX_SECONDS", default=600)
+# Bytes of a receiver's answer read at most (an excerpt of it is kept with the attempt).
+WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=65536)
+# Days a delivered or failed delivery (with its attempts) is kept; pending ones are never pruned.
+WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)

@@ -9,6 +9,8 @@ from django.db import connections, models, router
 from django.db.models import F, Q
 from django.utils import timezone
 
+from webhooks.signals import webhook_event
+
 
 class Message(models.Model):
     """An e-mail stored as rendered MIME bytes plus its envelope, and where it stands."""
@@ -155,7 +157,7 @@ class Message(models.Model):
             return cursor.rowcount
 
     def mark_failed(self, error, reason=""):
-        return self._update_held(
+        failed = self._update_held(
             status=self.Status.FAILED,
             finished_at=timezone.now(),
             last_error=error[:2000],
@@ -163,6 +165,14 @@ class Message(models.Model):
             claim_token="",
             lease_expires_at=None,
         )
+        if failed:  # the "e-mail failed permanently" webhook event: ids and the reason, no address or subject
+            webhook_event.send(
+                sender=__name__,
+                type="email.failed",
+                data={"outbox_id": self.pk, "reason": reason[:200], "recipients": len(self.recipients)},
+                summary=f"E-mail {self.pk} failed permanently: {reason[:200] or error[:200]}",
+            )
+        return failed
 
     def mark_retry(self, error, due_at):
         return self._update_held(

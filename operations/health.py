@@ -14,6 +14,7 @@ from huey.contrib.djhuey import HUEY
 
 from operations import registry
 from operations.models import HealthState, Heartbeat
+from operations.signals import health_changed
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +64,13 @@ def report(now=None):
     healthy = all(c["ok"] for c in checks.values())
     status = "ok" if healthy else "fail"
     detail = "; ".join(f"{k}: {c.get('error')}" for k, c in checks.items() if not c["ok"])
-    record_change(status, detail, now)
+    if record_change(status, detail, now):
+        health_changed.send(sender=__name__, status=status, checks=checks)
     return {"status": status, "checks": checks, "at": now.isoformat()}
 
 
 def record_change(status, detail, now):
-    """Log a change of status once: the conditional UPDATE lets one poll of one process win it.
+    """Log a change of status once (True if this poll won it): the conditional UPDATE lets one poll of one process win it.
 
     A turn to "fail" is an ERROR (settings.LOGGING mails it to the admins); every poll in
     between logs nothing, and ``django.request`` skips /health/'s 503s (SkipHealthFailures).
@@ -76,14 +78,15 @@ def record_change(status, detail, now):
     try:
         state, _ = HealthState.objects.get_or_create(pk=1, defaults={"status": "ok", "changed_at": now})
         if state.status == status:
-            return  # the usual poll: one indexed read, no write
+            return False  # the usual poll: one indexed read, no write
         won = HealthState.objects.filter(pk=1, status=state.status)
         if won.update(status=status, changed_at=now, detail=detail) != 1:
-            return
+            return False
     except Exception as exc:  # noqa: BLE001 - the database probe already says why; keep answering
         logger.warning("health %s (%s); could not record it: %s: %s", status, detail, type(exc).__name__, exc)
-        return
+        return False
     if status == "fail":
         logger.error("health turned fail: %s", detail)
     else:
         logger.warning("health is ok again (failing since %s)", state.changed_at.isoformat(timespec="seconds"))
+    return True

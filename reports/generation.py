@@ -30,6 +30,7 @@ from notifications import priority
 from reports import emails, formats, registry
 from reports.models import Report, params_key
 from reports.storage import private_storage, temp_dir
+from webhooks.signals import webhook_event
 
 logger = logging.getLogger(__name__)
 PROGRESS_DB = "reports-progress"  # a second connection to the default database, per generating thread
@@ -421,6 +422,12 @@ def finish(report, tmp, rows):
         if done:
             report.refresh_from_db()
             notify_owner(report)
+            webhook_event.send(
+                sender=__name__,
+                type="report.ready",
+                data={"report_id": report.pk, "type": report.type, "rows": rows, "owner_id": report.owner_id},
+                summary=f"Report {report.pk} ({report.type}) is ready: {rows} rows",
+            )
     if not done:
         final.unlink(missing_ok=True)
         raise Stop("cancelled just before it was done", status=Report.Status.CANCELLED)

@@ -47,6 +47,12 @@ def rows():
     }
 
 
+NO_WEBHOOKS = {
+    "webhook deliveries and their attempts": 0,
+    "webhook events": 0,
+}  # webhooks' own: tests/test_webhooks_retention.py
+
+
 def test_it_deletes_exactly_what_is_past_retention(rows):
     Session.objects.create(session_key="old", session_data="x", expire_date=timezone.now() - timedelta(days=1))
     Session.objects.create(session_key="live", session_data="x", expire_date=timezone.now() + timedelta(days=1))
@@ -61,6 +67,7 @@ def test_it_deletes_exactly_what_is_past_retention(rows):
         "consumer heartbeats": 0,
         **NO_REPORTS,
         **NO_IMAGES,
+        **NO_WEBHOOKS,
         "unread queue results": 0,
     }
     left = set(Message.objects.values_list("pk", flat=True))
@@ -87,6 +94,7 @@ def test_it_is_idempotent(rows):
         "consumer heartbeats": 0,
         **NO_REPORTS,
         **NO_IMAGES,
+        **NO_WEBHOOKS,
         "unread queue results": 0,
     }
 

@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
+from huey.contrib.djhuey import HUEY
 
 from durable import worker
 from durable.backend import DurableBackend
@@ -218,3 +219,19 @@ def test_a_database_failure_while_recording_gives_the_rows_back_at_once(monkeypa
     assert worker.LEASES.held_tokens() == held_before  # nothing left to renew
     assert worker.run_due() == 3
     assert set(Task.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"successful"}
+
+
+@pytest.mark.django_db
+def test_an_error_with_retry_after_sets_the_wait_instead_of_the_backoff():
+    result = durable_tasks.asks_to_wait.enqueue()
+    before = timezone.now()
+
+    assert worker.run_due() == 1
+
+    row = Task.objects.get(pk=result.id)
+    assert row.status == "queued" and row.last_error == "_SlowDown: come back in 42 s"
+    assert 41 <= (row.due_at - before).total_seconds() <= 43  # not backoff(1) = 1 s
+    [wakeup] = [
+        t for t in HUEY.pending() if t.eta
+    ]  # a consumer is woken when the retry is due, not only by the sweeper
+    assert wakeup.name == "durable.run_due" and 41 <= (wakeup.eta - before.replace(tzinfo=None)).total_seconds() <= 43
