@@ -6,7 +6,7 @@ from operations.registry import dashboard_panel
 from webhooks.models import Delivery, Endpoint
 
 
-@dashboard_panel("webhooks", order=30)
+@dashboard_panel("webhooks", order=30, template="webhooks/ops_panel.html")
 def endpoints(now):
     """Every endpoint with its pending deliveries; paused ones first."""
     rows = Endpoint.objects.annotate(pending=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.PENDING)))
