@@ -64,6 +64,7 @@ def main():
         section_reports(table)
         section_tasks(table, work, plain_cost)
         section_images(table)
+        section_webhooks(table)
     finally:
         sink.stop()
         slow.stop()
@@ -223,6 +224,14 @@ def section_images(table):
     from benchmarks import images
 
     table.extra(images.run(quick=QUICK))
+
+
+def section_webhooks(table):
+    """Section 9 lives in benchmarks/webhooks.py: deliveries per second, draining after a receiver outage."""
+    print("9. webhooks", flush=True)
+    from benchmarks import webhooks
+
+    table.extra(webhooks.run(quick=QUICK))
 
 
 def section_tasks(table, work, plain_cost):

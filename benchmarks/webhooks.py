@@ -137,5 +137,11 @@ def main():
         receiver.stop()
 
 
+def run(quick=False):
+    """The webhooks section of ``make bench``: this module in a process of its own; returns its lines."""
+    env = {**os.environ, "BENCH_QUICK": "1" if quick else ""}
+    return rig.section_in_process("Webhooks (issue 11)", ["-m", "benchmarks.webhooks"], env=env)
+
+
 if __name__ == "__main__":
     main()
