@@ -106,7 +106,7 @@ def test_a_claim_is_recorded_before_sending():
     assert stored.status == Message.Status.SENDING
     assert stored.claimed_by == delivery.worker_id()
     assert stored.lease_expires_at > timezone.now()
-    assert stored.claim_token == row.claim_token
+    assert stored.lease_token == row.lease_token
 
 
 def test_the_sweeper_recovers_an_expired_lease(deliver_now, dead_consumer):
@@ -202,7 +202,7 @@ def test_it_records_clean_sends_in_groups_with_their_attempts(deliver_now, smtp_
         arrived = deliver_now()
 
     assert len(arrived) == 25
-    assert Message.objects.filter(status="sent", attempts=1, claim_token="").count() == 25
+    assert Message.objects.filter(status="sent", attempts=1, lease_token="").count() == 25
     assert Attempt.objects.filter(outcome="sent", code=250).count() == 25
     ids = set(Message.objects.values_list("id", flat=True))
     assert set(Attempt.objects.values_list("message_id", flat=True)) == ids
@@ -210,7 +210,7 @@ def test_it_records_clean_sends_in_groups_with_their_attempts(deliver_now, smtp_
     updates = _statements(captured.captured_queries, "UPDATE", '"notifications_message"')
     inserts = _statements(captured.captured_queries, "INSERT", '"notifications_attempt"')
     assert len(updates) == 1 + 3 and len(inserts) == 3
-    assert all(" IN (" in sql and "claim_token" in sql for sql in updates)
+    assert all(" IN (" in sql and "lease_token" in sql for sql in updates)
 
 
 def test_a_failure_mid_batch_records_the_rows_sent_before_it_first(deliver_now, smtp_server, settings, monkeypatch):
