@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import OperationalError, connections, router, transaction
 from django.utils import timezone
 
 from durable.leases import HOST, worker_id  # noqa: F401 - worker_id: who holds a claimed row
@@ -142,9 +142,7 @@ class SentGroup:
             return
         rows, attempts = self.rows, self.attempts
         began = self.first_at - attempts[0].duration  # when the group's first send started
-        with transaction.atomic():
-            matched = Message.mark_sent_many(rows)
-            Attempt.insert_many(attempts)
+        matched = _while_locked(partial(self._record, rows, attempts), what=f"outbox {_id_span([r.pk for r in rows])}")
         self.rows, self.attempts, self.first_at = [], [], None
         self.outcome.sent += len(rows)
         ids = _id_span([r.pk for r in rows])
@@ -166,6 +164,32 @@ class SentGroup:
                 len(rows) - matched,
                 len(rows),
             )
+
+    @staticmethod
+    def _record(rows, attempts):
+        with transaction.atomic():
+            matched = Message.mark_sent_many(rows)
+            Attempt.insert_many(attempts)
+        return matched
+
+
+LOCKED_TRIES = 5  # a group that was sent is worth waiting for: up to 5 busy timeouts, a pause between
+
+
+def _while_locked(record, what):
+    """``record()``, tried again after a short pause while SQLite says "database is locked"."""
+    for attempt in range(1, LOCKED_TRIES + 1):
+        try:
+            return record()
+        except OperationalError as exc:
+            if not _locked(exc) or attempt == LOCKED_TRIES:
+                raise
+            logger.warning("%s: outcome not yet recorded: %s; trying again (%s/%s)", what, exc, attempt, LOCKED_TRIES)
+            time.sleep(0.2 * attempt)
+
+
+def _locked(exc):
+    return "database is locked" in str(exc) or "database table is locked" in str(exc)
 
 
 def _id_span(ids):
@@ -281,11 +305,14 @@ def send_one(transport, row, recipients, skipped, outcome, suppressed=None, grou
         words.append(f"{len(rejected)} address(es) rejected")
     if skipped:
         words.append(f"{len(skipped)} address(es) suppressed")
-    with transaction.atomic():
-        row.mark_sent("; ".join(notes), reason=", ".join(words))
-        attempt.insert()
-        if rejected:
-            added = suppression.suppress(rejected, row, started_at)
+
+    def record():
+        with transaction.atomic():
+            row.mark_sent("; ".join(notes), reason=", ".join(words))
+            attempt.insert()
+            return suppression.suppress(rejected, row, started_at) if rejected else {}
+
+    added = _while_locked(record, what=f"outbox {row.pk}")
     if rejected and suppressed is not None:
         suppressed.update(added)
     outcome.sent += 1
@@ -392,11 +419,14 @@ def record_failure(row, exc, outcome, attempt, suppressed=None):
             text,
             extra=_fields(row, attempt),
         )
-    with transaction.atomic():
-        update()
-        attempt.insert()
-        if rejected:
-            added = suppression.suppress(rejected, row, attempt.started_at)
+
+    def record():
+        with transaction.atomic():
+            update()
+            attempt.insert()
+            return suppression.suppress(rejected, row, attempt.started_at) if rejected else {}
+
+    added = _while_locked(record, what=f"outbox {row.pk} tried")
     if rejected and suppressed is not None:
         suppressed.update(added)
 
@@ -465,10 +495,15 @@ def slow_down_pause():
     return retry_delay(deferred.count() + 1)
 
 
+LOCKED_PAUSE = 1  # seconds: after SQLite's busy timeout ran out, let the writers through before trying again
+
+
 def deliver(ids=(), transport_factory=Transport):
     """Send ``ids`` and then anything else due, over one connection, until nothing is due.
 
-    Bounded by half the lease, so no row outlives its lease while held.
+    Bounded by half the lease, so no row outlives its lease while held. A database that stays
+    locked past its busy timeout ends the run, not the task: what was not tried goes back at once
+    and the run is scheduled again a second later (``retry_at``).
     """
     outcome = Outcome()
     stop_at = time.monotonic() + settings.NOTIFICATIONS_LEASE_SECONDS / 2
@@ -485,6 +520,12 @@ def deliver(ids=(), transport_factory=Transport):
                 break
             transport = transport or transport_factory()
             send_batch(transport, batch, stop_at, outcome)
+    except OperationalError as exc:
+        if not _locked(exc):
+            raise
+        # The rows not yet tried went back (send_batch); the work goes on after a short pause, in a new task.
+        logger.warning("outbox: the database stayed locked (%s); delivery goes on in %s s", exc, LOCKED_PAUSE)
+        outcome.retry_at.append(timezone.now() + timedelta(seconds=LOCKED_PAUSE))
     finally:
         if transport is not None:
             transport.close()
