@@ -408,3 +408,9 @@ LOGGING["handlers"]["console"]["filters"] = ["task_context"]
 LOGGING["loggers"]["py.warnings"] = {"handlers": ["console"], "level": "WARNING", "propagate": False}
 if LOG_FORMAT == "json":
     LOGGING["handlers"]["console"]["formatter"] = "json"
+
+# --- Under pressure (issue 10, part 4) ---------------------------------------------------
+# A write that fails for want of space answers 503 with a page that says so (not a 500).
+MIDDLEWARE += ["operations.middleware.DiskFullMiddleware"]
+# /health/ fails when the SQLite database's filesystem has less than this share free (percent).
+OPERATIONS_DISK_FREE_MIN_PERCENT = env.float("OPERATIONS_DISK_FREE_MIN_PERCENT", default=5)
