@@ -62,6 +62,25 @@ def insert(obj, names):
         cursor.execute(sql, [f.get_db_prep_save(getattr(obj, f.attname), conn) for f in fields])
 
 
+def insert_many(objs, names):
+    """INSERT ``objs`` (all of one model; their fields ``names``) with multi-row statements, in chunks the database takes."""
+    if not objs:
+        return
+    model = type(objs[0])
+    conn = connections[router.db_for_write(model)]
+    fields = [model._meta.get_field(n) for n in names]
+    head = "INSERT INTO {} ({}) VALUES ".format(
+        conn.ops.quote_name(model._meta.db_table), ", ".join(conn.ops.quote_name(f.column) for f in fields)
+    )
+    one = "({})".format(", ".join(["%s"] * len(fields)))
+    size = max(conn.ops.bulk_batch_size(fields, objs), 1)
+    with conn.cursor() as cursor:
+        for start in range(0, len(objs), size):
+            chunk = objs[start : start + size]
+            params = [f.get_db_prep_save(getattr(o, f.attname), conn) for o in chunk for f in fields]
+            cursor.execute(head + ", ".join([one] * len(chunk)), params)
+
+
 @cache
 def _update_sql(model, alias, set_names, where_shape):
     quote = connections[alias].ops.quote_name

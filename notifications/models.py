@@ -5,10 +5,11 @@ from email import message_from_bytes, policy
 from email.utils import parseaddr
 
 from django.conf import settings
-from django.db import connections, models, router
+from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from durable import sql
 from durable.leases import Leases, States
 from durable.models import Leased
 
@@ -243,38 +244,13 @@ class Attempt(models.Model):
     _COLUMNS = ("message_id", "started_at", "duration", "outcome", "code", "reply", "recipients", "host", "pid")
 
     def insert(self):
-        """INSERT this row with one plain statement: it is written once per message sent, on the hot path.
-
-        ``save()`` costs several times more in Python than the statement itself; values are
-        still converted by each field, so every database gets what Django would send.
-        """
-        conn = connections[router.db_for_write(Attempt)]
-        fields = [self._meta.get_field(name) for name in self._COLUMNS]
-        sql = "INSERT INTO {} ({}) VALUES ({})".format(
-            conn.ops.quote_name(self._meta.db_table),
-            ", ".join(conn.ops.quote_name(f.column) for f in fields),
-            ", ".join(["%s"] * len(fields)),
-        )
-        with conn.cursor() as cursor:
-            cursor.execute(sql, [f.get_db_prep_save(getattr(self, f.attname), conn) for f in fields])
+        """INSERT this row with one plain statement: it is written once per message sent, on the hot path."""
+        sql.insert(self, self._COLUMNS)
 
     @classmethod
     def insert_many(cls, attempts):
         """INSERT ``attempts`` with one multi-row statement (in chunks the database accepts)."""
-        if not attempts:
-            return
-        conn = connections[router.db_for_write(cls)]
-        fields = [cls._meta.get_field(name) for name in cls._COLUMNS]
-        head = "INSERT INTO {} ({}) VALUES ".format(
-            conn.ops.quote_name(cls._meta.db_table), ", ".join(conn.ops.quote_name(f.column) for f in fields)
-        )
-        one = "({})".format(", ".join(["%s"] * len(fields)))
-        size = max(conn.ops.bulk_batch_size(fields, attempts), 1)
-        with conn.cursor() as cursor:
-            for start in range(0, len(attempts), size):
-                chunk = attempts[start : start + size]
-                params = [f.get_db_prep_save(getattr(a, f.attname), conn) for a in chunk for f in fields]
-                cursor.execute(head + ", ".join([one] * len(chunk)), params)
+        sql.insert_many(attempts, cls._COLUMNS)
 
 
 class Suppression(models.Model):
