@@ -147,9 +147,11 @@ class Leases:
             **self.claim_values(now),
         }
         if conn.features.has_select_for_update_skip_locked:
+            # The ids first, as a list: inside UPDATE ... IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
+            # PostgreSQL may run the subquery more than once and claim more than ``limit`` rows.
             with transaction.atomic(using=objects.db):
-                pick = pick.select_for_update(skip_locked=True)
-                won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
+                ids = list(pick.select_for_update(skip_locked=True).values_list("pk", flat=True))
+                won = objects.filter(pk__in=ids, status=self.states.queued).update(**values) if ids else 0
         else:
             with sql.serialized(self.model):
                 won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)

@@ -56,3 +56,10 @@ def test_finish_takes_expressions_and_stays_fenced():
     assert stored.status == "cancelled" and stored.attempts == 0 and stored.lease_token == ""
     assert not lease.finish(row, status="failed", attempts=F("attempts") - 1)  # no longer held
     assert Task.objects.get().status == "cancelled"
+
+
+def test_a_claim_takes_no_more_than_its_limit():
+    queue(5)
+
+    assert len(leases().claim(limit=2)) == 2
+    assert Task.objects.filter(status="running").count() == 2
