@@ -152,9 +152,11 @@ class Leases:
             **self.claim_values(now),
         }
         if conn.features.has_select_for_update_skip_locked:
+            # The ids first, as a list: inside UPDATE ... IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
+            # PostgreSQL may run the subquery more than once and claim more than ``limit`` rows.
             with transaction.atomic(using=objects.db):
-                pick = pick.select_for_update(skip_locked=True)
-                won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
+                ids = list(pick.select_for_update(skip_locked=True).values_list("pk", flat=True))
+                won = objects.filter(pk__in=ids, status=self.states.queued).update(**values) if ids else 0
         else:
             with sql.serialized(self.model):
                 won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
@@ -201,7 +203,10 @@ class Leases:
         A lost lease means the row was taken back and maybe run elsewhere: the newer outcome stands.
         """
         values.update(lease_token="", lease_expires_at=None)
-        written = self.update_held(row, **values)
+        if any(hasattr(v, "resolve_expression") for v in values.values()):
+            written = self.held(row).update(**values)  # an expression (F("attempts") - 1): through the ORM
+        else:
+            written = self.update_held(row, **values)
         self._drop(row.lease_token)
         if not written:
             logger.warning(
@@ -212,6 +217,35 @@ class Leases:
                 values.get("status"),
             )
         return bool(written)
+
+    def finish_many(self, rows, **values):
+        """Record one outcome on all ``rows`` (fenced, plain values): one UPDATE per lease token among them.
+
+        For a holder that records many rows alike (e-mails sent cleanly, say). Returns how many rows
+        were written; rows whose lease was lost are left alone (the newer outcome stands) and logged.
+        """
+        if not rows:
+            return 0
+        values.update(lease_token="", lease_expires_at=None)
+        pk = self.model._meta.pk.name
+        written = 0
+        for token in dict.fromkeys(r.lease_token for r in rows):
+            ids = [r.pk for r in rows if r.lease_token == token]
+            matched = sql.update(self.model, values, {pk: ids, "status": self.states.running, "lease_token": token})
+            self._drop(token, len(ids))
+            written += matched
+            if matched < len(ids):
+                logger.warning(
+                    "%s %s: %s of %s rows lost their lease %s before their outcome (%s) was recorded;"
+                    " the newer outcome stands",
+                    self.model._meta.model_name,
+                    ", ".join(map(str, ids)),
+                    len(ids) - matched,
+                    len(ids),
+                    token[:8],
+                    values.get("status"),
+                )
+        return written
 
     def release(self, rows, **values):
         """Give ``rows`` back untried (queued, due as they were); an attempt counted by the claim is uncounted."""

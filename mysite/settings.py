@@ -450,3 +450,9 @@ WEBHOOKS_RETRY_MAX_SECONDS = env.float("WEBHOOKS_RETRY_MAX_SECONDS", default=600
 WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=65536)
 # Days a delivered or failed delivery (with its attempts) is kept; pending ones are never pruned.
 WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
+
+# --- Under pressure (issue 10, part 4) ---------------------------------------------------
+# A write that fails for want of space answers 503 with a page that says so (not a 500).
+MIDDLEWARE += ["operations.middleware.DiskFullMiddleware"]
+# /health/ fails when the SQLite database's filesystem has less than this share free (percent).
+OPERATIONS_DISK_FREE_MIN_PERCENT = env.float("OPERATIONS_DISK_FREE_MIN_PERCENT", default=5)

@@ -5,6 +5,8 @@ so the endpoint answers even when half the system is down.
 """
 
 import logging
+import os
+import shutil
 import time
 
 from django.conf import settings
@@ -35,6 +37,22 @@ def database():
     return {"ok": True, "vendor": connection.vendor}
 
 
+def disk():
+    """Free space on the SQLite database's filesystem, failing below OPERATIONS_DISK_FREE_MIN_PERCENT.
+
+    A full disk makes every write fail: warn while there is still room. (PostgreSQL's disk is its server's: not here.)
+    """
+    if connection.vendor != "sqlite":
+        return {"ok": True, "checked": False}
+    usage = shutil.disk_usage(os.path.dirname(os.path.abspath(connection.settings_dict["NAME"])))
+    free = round(usage.free * 100 / usage.total, 1)
+    limit = settings.OPERATIONS_DISK_FREE_MIN_PERCENT
+    result = {"ok": free >= limit, "free_percent": free, "free_mb": usage.free // 2**20}
+    if not result["ok"]:
+        result["error"] = f"{free:g} % free on the database's filesystem (limit {limit:g} %)"
+    return result
+
+
 def queue():
     return {"ok": True, "pending": HUEY.pending_count()}
 
@@ -56,6 +74,7 @@ def report(now=None):
     now = now or timezone.now()
     checks = {
         "database": _probe(database),
+        "disk": _probe(disk),
         "queue": _probe(queue),
         "consumer": _probe(lambda: consumer(now)),
     }

@@ -10,7 +10,7 @@ import time
 import traceback
 
 from benchmarks import machine, rig
-from benchmarks.faults import fuzz, health_poll, kill9, midnight, redis_restart, refusal, web_load
+from benchmarks.faults import fuzz, health_poll, kill9, midnight, pressure, redis_restart, refusal, web_load
 from benchmarks.faults.common import Result
 from benchmarks.sink import Sink
 
@@ -28,6 +28,12 @@ P = (
         "backlog": 300,
         "examples": 25,
         "health_polls": 15,
+        # issue 10, part 4 (scenarios 8-10)
+        "sigint_n": 600,
+        "sigints": 2,
+        "writers_n": 600,
+        "writers_seconds": 10,
+        "signups": 10,
     }
     if QUICK
     else {
@@ -42,6 +48,12 @@ P = (
         "backlog": 3000,
         "examples": 300,
         "health_polls": 60,
+        # issue 10, part 4 (scenarios 8-10)
+        "sigint_n": 2000,
+        "sigints": 5,
+        "writers_n": 2000,
+        "writers_seconds": 60,
+        "signups": 50,
     }
 )
 
@@ -58,6 +70,9 @@ def main():
         ("5", lambda: fuzz.run(P["examples"])),
         ("6", lambda: midnight.run(work, sink)),
         ("7", lambda: health_poll.run(work, sink, P["health_polls"])),
+        ("8", lambda: pressure.sigint(work, sink, P["sigint_n"], P["sigints"])),
+        ("9", lambda: pressure.writers(work, sink, P["writers_n"], P["writers_seconds"])),
+        ("10", lambda: pressure.redis_down(work, sink, P["signups"])),
     ]
     only = set(sys.argv[1:])
     results = []
