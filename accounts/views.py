@@ -14,8 +14,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.emails import send_already_signed_up, send_confirmation, send_welcome
 from accounts.forms import SignupForm
 from notifications.models import Message, addressed_to
+from operations.signals import site_event
 from throttle.limits import client, limited, posted
-from webhooks.signals import webhook_event
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def confirm(request, uidb64, token):
         user.is_active = True
         user.save(update_fields=["is_active"])
         send_welcome(user, request)
-        webhook_event.send(
+        site_event.send(
             sender=__name__,
             type="user.signed_up",
             data={"user_id": user.pk, "username": user.get_username()},

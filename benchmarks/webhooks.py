@@ -24,12 +24,12 @@ N = 200 if QUICK else 1000
 
 def emit(n, endpoints):
     """Raise ``n`` events; returns the median microseconds one cost its sender (event, deliveries, tasks)."""
-    from webhooks.signals import webhook_event
+    from operations.signals import site_event
 
     costs = []
     for i in range(n):
         began = time.perf_counter()
-        webhook_event.send(sender="bench", type="report.ready", data={"n": i}, summary=f"bench {i}")
+        site_event.send(sender="bench", type="report.ready", data={"n": i}, summary=f"bench {i}")
         costs.append(time.perf_counter() - began)
     costs.sort()
     return costs[len(costs) // 2] * 1e6

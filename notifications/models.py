@@ -12,7 +12,7 @@ from django.utils import timezone
 from durable import sql
 from durable.leases import Leases, States
 from durable.models import Leased
-from webhooks.signals import webhook_event
+from operations.signals import site_event
 
 
 class Message(Leased):
@@ -105,7 +105,7 @@ class Message(Leased):
             self, status=self.Status.FAILED, finished_at=timezone.now(), last_error=error[:2000], reason=reason[:200]
         )
         if failed:  # the "e-mail failed permanently" webhook event: ids and the reason, no address or subject
-            webhook_event.send(
+            site_event.send(
                 sender=__name__,
                 type="email.failed",
                 data={"outbox_id": self.pk, "reason": reason[:200], "recipients": len(self.recipients)},

@@ -27,10 +27,10 @@ from django.utils import timezone
 from durable.leases import Leases
 from durable.worker import stopping
 from notifications import priority
+from operations.signals import site_event
 from reports import emails, formats, registry
 from reports.models import Report, params_key
 from reports.storage import private_storage, temp_dir
-from webhooks.signals import webhook_event
 
 logger = logging.getLogger(__name__)
 PROGRESS_DB = "reports-progress"  # a second connection to the default database, per generating thread
@@ -422,7 +422,7 @@ def finish(report, tmp, rows):
         if done:
             report.refresh_from_db()
             notify_owner(report)
-            webhook_event.send(
+            site_event.send(
                 sender=__name__,
                 type="report.ready",
                 data={"report_id": report.pk, "type": report.type, "rows": rows, "owner_id": report.owner_id},

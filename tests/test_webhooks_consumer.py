@@ -8,10 +8,10 @@ import pytest
 from django.contrib.auth.models import User
 
 from notifications.models import Message
+from operations.signals import site_event
 from testing.plugin import wait_until
 from testing.receiver import Reply
 from webhooks.models import Attempt, Delivery, Endpoint
-from webhooks.signals import webhook_event
 
 pytestmark = [pytest.mark.consumer, pytest.mark.django_db(transaction=True)]
 
@@ -46,7 +46,7 @@ def test_a_receiver_down_for_a_while_gets_every_event_once_back_in_order(start_c
     Endpoint.objects.create(name="r", url=receiver.url(), events=["report.ready"])
     receiver.default = Reply(503, headers={"Retry-After": "0.3"})
     start_consumer(HUEY_WORKERS=4, WEBHOOKS_RETRY_BASE_SECONDS=0.2, WEBHOOKS_RETRY_MAX_SECONDS=0.5)
-    events = [webhook_event.send(sender="tests", type="report.ready", data={"n": i})[0][1] for i in range(20)]
+    events = [site_event.send(sender="tests", type="report.ready", data={"n": i})[0][1] for i in range(20)]
     wait_until(lambda: len(receiver.received) >= 4, message="a few refused attempts")
 
     receiver.default = Reply(200)  # back
@@ -62,7 +62,7 @@ def test_kill_9_mid_delivery_the_event_still_arrives_with_the_same_id(queue_url,
     Endpoint.objects.create(name="r", url=receiver.url(), events=["user.signed_up"])
     receiver.answer(Reply(delay=30))  # the first POST hangs: its consumer is killed while it waits
     consumer = start_consumer()
-    [(_, event)] = webhook_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
+    [(_, event)] = site_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
     wait_until(lambda: receiver.received, message="the first POST")
 
     consumer.kill()
@@ -84,7 +84,7 @@ def test_events_raised_by_many_requests_at_once_all_arrive_in_order_with_none_st
     def raise_events(thread):
         try:
             for i in range(25):
-                webhook_event.send(sender="tests", type="report.ready", data={"thread": thread, "n": i})
+                site_event.send(sender="tests", type="report.ready", data={"thread": thread, "n": i})
         finally:
             connection.close()
 

@@ -10,11 +10,11 @@ from django.utils import timezone
 
 from durable import worker
 from durable.models import Task
+from operations.signals import site_event
 from testing.receiver import CLOSE, Reply
 from webhooks import delivery as webhooks_delivery
 from webhooks import signing
 from webhooks.models import Attempt, Delivery, Endpoint, Event
-from webhooks.signals import webhook_event
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def endpoint(receiver, events=("user.signed_up",), **fields):
 
 def emit(n=1, type="user.signed_up"):
     return [
-        webhook_event.send(sender="tests", type=type, data={"user_id": i}, summary=f"New user signed up: u{i}")[0][1]
+        site_event.send(sender="tests", type=type, data={"user_id": i}, summary=f"New user signed up: u{i}")[0][1]
         for i in range(n)
     ]
 
@@ -226,7 +226,7 @@ def test_logs_name_the_delivery_but_never_the_body_the_secret_or_the_urls_path(r
         name="Chat", url=receiver.url("/services/T000/B000/XXXXSECRETPATH"), events=["user.signed_up"]
     )
     receiver.answer(Reply(500, body=b"RESPONSE-BODY-MARKER"))
-    webhook_event.send(sender="tests", type="user.signed_up", data={"marker": "BODY-MARKER"}, summary="SUMMARY")
+    site_event.send(sender="tests", type="user.signed_up", data={"marker": "BODY-MARKER"}, summary="SUMMARY")
 
     drain()
 

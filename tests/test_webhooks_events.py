@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from notifications.models import Message
 from operations.models import Heartbeat
+from operations.signals import EVENT_TYPES, site_event
 from reports import generation, registry
 from webhooks.models import Delivery, Endpoint, Event
-from webhooks.signals import EVENT_TYPES, webhook_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,7 +84,7 @@ def test_health_turning_fail_for_the_consumer_is_one_consumer_down_event(client,
 
 def test_an_event_rolled_back_with_its_senders_transaction_leaves_nothing(everything):
     with pytest.raises(ZeroDivisionError), transaction.atomic():
-        webhook_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
+        site_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
         1 / 0  # noqa: B018 - the sign-up failed after the event
 
     assert not Event.objects.exists() and not Delivery.objects.exists()
@@ -92,7 +92,7 @@ def test_an_event_rolled_back_with_its_senders_transaction_leaves_nothing(everyt
 
 def test_an_unknown_event_type_is_the_senders_bug():
     with pytest.raises(ValueError, match="unknown webhook event type 'user.sined_up'"):
-        webhook_event.send(sender="tests", type="user.sined_up", data={})
+        site_event.send(sender="tests", type="user.sined_up", data={})
 
 
 def test_staff_add_a_slack_style_endpoint_in_the_admin(staff_client, receiver):
@@ -130,7 +130,7 @@ def test_a_bad_url_is_a_form_error_not_a_500(staff_client, url, error):
 
 def test_staff_see_a_paused_endpoint_and_why_in_the_admin_and_on_the_operations_page(staff_client, everything):
     everything.pause("10 failed attempts in a row; the last: 503 Service Unavailable")
-    webhook_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
+    site_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
 
     listing = staff_client.get("/admin/webhooks/endpoint/").content.decode()
     ops = staff_client.get("/operations/").content.decode()
@@ -142,7 +142,7 @@ def test_staff_see_a_paused_endpoint_and_why_in_the_admin_and_on_the_operations_
 
 def test_resuming_in_the_admin_sends_what_waited(staff_client, everything, receiver):
     everything.pause("by hand")
-    webhook_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
+    site_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
 
     response = staff_client.post(
         "/admin/webhooks/endpoint/", {"action": "resume", "_selected_action": [everything.pk]}, follow=True
@@ -160,7 +160,7 @@ def test_resuming_in_the_admin_sends_what_waited(staff_client, everything, recei
 def test_a_delivery_shows_its_attempts_in_the_admin(staff_client, everything, receiver):
     from durable import worker
 
-    webhook_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
+    site_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
     worker.run_due()
     d = Delivery.objects.get()
 
@@ -178,5 +178,5 @@ def test_staff_pause_an_endpoint_and_give_it_a_new_secret_in_the_admin(staff_cli
     everything.refresh_from_db()
     assert everything.paused_at is not None and everything.paused_reason == "paused by ops"
     assert everything.secret != old and everything.secret.startswith("whsec_")
-    webhook_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
+    site_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
     assert Delivery.objects.get().status == "pending"  # waits for the resume

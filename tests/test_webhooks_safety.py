@@ -5,10 +5,10 @@ from django.core import checks
 from django.core.exceptions import ValidationError
 
 from durable import worker
+from operations.signals import site_event
 from testing.receiver import Receiver, Reply
 from webhooks.models import Delivery, Endpoint
 from webhooks.safety import UnsafeAddress, check_address, validate_url
-from webhooks.signals import webhook_event
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_urls_are_checked_when_saved(settings, url, message):
 def test_the_address_is_checked_again_at_send_time_and_a_refusal_pauses_the_endpoint(receiver, settings):
     ep = Endpoint.objects.create(name="r", url=receiver.url(), events=["user.signed_up"])  # allowed when saved
     settings.WEBHOOKS_ALLOWED_NETWORKS = []  # then the setting changed (or the name now resolves elsewhere)
-    webhook_event.send(sender="tests", type="user.signed_up", data={})
+    site_event.send(sender="tests", type="user.signed_up", data={})
 
     worker.run_due()
 
@@ -87,7 +87,7 @@ def test_a_redirect_is_not_followed(receiver):
     try:
         Endpoint.objects.create(name="r", url=receiver.url(), events=["user.signed_up"])
         receiver.answer(Reply(307, headers={"Location": elsewhere.url("/internal")}))
-        webhook_event.send(sender="tests", type="user.signed_up", data={})
+        site_event.send(sender="tests", type="user.signed_up", data={})
 
         worker.run_due()
 
@@ -106,7 +106,7 @@ def test_a_proxy_in_the_environment_is_not_used(receiver, monkeypatch):
         monkeypatch.setenv("HTTP_PROXY", proxy.url(""))
         monkeypatch.setenv("ALL_PROXY", proxy.url(""))
         Endpoint.objects.create(name="r", url=receiver.url(), events=["user.signed_up"])
-        webhook_event.send(sender="tests", type="user.signed_up", data={})
+        site_event.send(sender="tests", type="user.signed_up", data={})
 
         worker.run_due()
 

@@ -5,9 +5,9 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from operations.signals import EVENT_TYPES
 from webhooks import delivery, signing
 from webhooks.models import Attempt, Delivery, Endpoint
-from webhooks.signals import EVENT_TYPES
 
 
 class EndpointForm(forms.ModelForm):

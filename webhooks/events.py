@@ -1,19 +1,18 @@
-"""Events to deliveries: the ``webhook_event`` receiver, and operations' health turning to "consumer down"."""
+"""Events to deliveries: the ``site_event`` receiver, and operations' health turning to "consumer down"."""
 
 import logging
 
 from django.db import DatabaseError, transaction
 from django.dispatch import receiver
 
-from operations.signals import health_changed
+from operations.signals import EVENT_TYPES, health_changed, site_event
 from webhooks.delivery import head_of, lock, schedule
 from webhooks.models import Delivery, Endpoint, Event
-from webhooks.signals import EVENT_TYPES, webhook_event
 
 logger = logging.getLogger(__name__)
 
 
-@receiver(webhook_event, dispatch_uid="webhooks.events.record")
+@receiver(site_event, dispatch_uid="webhooks.events.record")
 def record(sender, type, data=None, summary="", **kwargs):
     """One event row and one delivery per subscribed endpoint, in the sender's transaction; returns the event.
 
@@ -49,6 +48,6 @@ def consumer_down(sender, status, checks, **kwargs):
     consumer = checks.get("consumer", {})
     if status == "fail" and not consumer.get("ok", True):
         error = consumer.get("error", "")
-        webhook_event.send(
+        site_event.send(
             sender="operations", type="consumer.down", data={"error": error}, summary=f"Consumer down: {error}"
         )

@@ -6,8 +6,8 @@ from django.db import models
 from django.db.models import F
 from django.utils import timezone
 
+from operations.signals import EVENT_TYPES
 from webhooks import safety, signing
-from webhooks.signals import EVENT_TYPES
 
 
 def new_event_id():
@@ -72,7 +72,9 @@ class Event(models.Model):
     """Something that happened, once: its id is every delivery's ``webhook-id`` (the idempotency key)."""
 
     uid = models.CharField("id", max_length=40, unique=True, default=new_event_id, editable=False)
-    type = models.CharField(max_length=64, help_text="One of webhooks.signals.EVENT_TYPES (not choices: no migration).")
+    type = models.CharField(
+        max_length=64, help_text="One of operations.signals.EVENT_TYPES (not choices: no migration)."
+    )
     data = models.JSONField(default=dict)
     summary = models.CharField(max_length=500, blank=True, help_text="The line a chat channel shows.")
     occurred_at = models.DateTimeField(default=timezone.now)

@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('uid', models.CharField(default=webhooks.models.new_event_id, editable=False, max_length=40, unique=True, verbose_name='id')),
-                ('type', models.CharField(help_text='One of webhooks.signals.EVENT_TYPES (not choices: no migration).', max_length=64)),
+                ('type', models.CharField(help_text='One of operations.signals.EVENT_TYPES (not choices: no migration).', max_length=64)),
                 ('data', models.JSONField(default=dict)),
                 ('summary', models.CharField(blank=True, help_text='The line a chat channel shows.', max_length=500)),
                 ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
