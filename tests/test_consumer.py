@@ -101,10 +101,10 @@ def test_a_relay_refusing_for_a_while_gets_everything_later(queue_url, start_con
 
 
 def test_the_attempt_rows_match_what_the_server_saw(queue_url, start_consumer, smtp_server):
-    smtp_server.refuse_for(2, reply="421 4.3.2 Service busy")
+    consumer = start_consumer(smtp_server.url, NOTIFICATIONS_RETRY_BASE_SECONDS=1)
+    smtp_server.refuse_for(2, reply="421 4.3.2 Service busy")  # from now: however slowly the consumer started
     for i in range(10):
         send_mail(f"seen {i}", "Body", "from@example.com", ["to@example.com"])
-    consumer = start_consumer(smtp_server.url, NOTIFICATIONS_RETRY_BASE_SECONDS=1)
 
     wait_until(lambda: statuses() == {"sent": 10}, timeout=60, message="all 10 sent")
     arrived = smtp_server.messages
