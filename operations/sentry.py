@@ -11,10 +11,6 @@ never put a message body in one.
 
 import re
 
-import sentry_sdk
-from sentry_sdk.integrations.django import DjangoIntegration
-from sentry_sdk.integrations.huey import HueyIntegration
-
 from operations import logs
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -24,6 +20,11 @@ FILTERED = "[Filtered]"
 
 def init(dsn, environment="production", release=None, transport=None):
     """Turn Sentry on (settings.py calls this when SENTRY_DSN is set; tests pass a capturing ``transport``)."""
+    # Imported here: the SDK (with urllib3) is ~6 MB in every consumer, loaded only where Sentry is on.
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.huey import HueyIntegration
+
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
