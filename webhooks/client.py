@@ -1,7 +1,8 @@
 """The HTTP client (httpx): timeouts, no redirects, no proxies from the environment, a capped read.
 
-Connections go through ``safety.GuardedBackend``, so every new connection is made to an address
-checked at that moment. One client per process (its pool keeps connections to receivers alive).
+Connections go through ``GuardedBackend``, so every new connection is made to an address checked
+(``safety.resolve``) at that moment. One client per process (its pool keeps connections to receivers alive).
+Only ``delivery.post`` imports this module: a consumer that has sent no webhook has no httpx loaded.
 """
 
 import functools
@@ -12,7 +13,7 @@ import httpcore
 import httpx
 from django.conf import settings
 
-from webhooks.safety import GuardedBackend
+from webhooks.safety import resolve
 
 EXCERPT_CHARS = 500
 
@@ -26,6 +27,19 @@ def reason(status):
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """httpcore's own socket backend, connecting only to checked addresses of the host."""
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        last = None
+        for address in resolve(host, port):
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                last = exc
+        raise last
 
 
 @functools.lru_cache(maxsize=4)

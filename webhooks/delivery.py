@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webhooks import client, signing
+from webhooks import signing
 from webhooks.models import Attempt, Delivery, Endpoint
 from webhooks.safety import UnsafeAddress
 
@@ -95,6 +95,8 @@ def retry_after(value):
 
 def post(endpoint, event_id, content):
     """POST ``content`` to ``endpoint``, signed; never raises for the receiver's faults."""
+    from webhooks import client  # httpx and httpcore: ~3 MB, loaded by the first delivery, not by every consumer
+
     now = int(time.time())
     headers = {"content-type": "application/json", **signing.headers(endpoint.secret, event_id, now, content)}
     try:

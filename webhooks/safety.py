@@ -2,16 +2,15 @@
 
 Public (globally routable) addresses are allowed; loopback, private, link-local and other special
 ranges only when WEBHOOKS_ALLOWED_NETWORKS lists them (the tests list loopback). The check runs
-when staff save an endpoint and again at every connection: the connection goes to the very
-address that was checked, so a DNS answer that changes in between (rebinding) cannot reach an
-internal service.
+when staff save an endpoint and again at every connection (``client.GuardedBackend`` calls
+``resolve``): the connection goes to the very address that was checked, so a DNS answer that
+changes in between (rebinding) cannot reach an internal service.
 """
 
 import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-import httpcore
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
@@ -72,16 +71,3 @@ def validate_url(url):
         resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     except UnsafeAddress as exc:
         raise ValidationError(f"Refused: {exc}.") from None
-
-
-class GuardedBackend(httpcore.SyncBackend):
-    """httpcore's own socket backend, connecting only to checked addresses of the host."""
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        last = None
-        for address in resolve(host, port):
-            try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                last = exc
-        raise last
