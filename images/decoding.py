@@ -3,6 +3,9 @@
 Two steps, so the request stays fast and the consumer does the heavy part: ``inspect`` (in the request)
 reads the header only (format, dimensions) and hashes the bytes; ``render`` (in the task) decodes with
 bounded memory and writes each size with the orientation applied and no metadata at all.
+
+Pillow is imported by the functions that use it, at the first picture: a consumer or web worker that
+handles none does not carry it (~3 MB resident).
 """
 
 import hashlib
@@ -11,7 +14,7 @@ import logging
 import math
 from dataclasses import dataclass
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from django.conf import settings
 
 from images import files
 
@@ -21,7 +24,6 @@ logger = logging.getLogger(__name__)
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 # Output format -> (Pillow's name, file extension, content type).
 OUTPUTS = {"webp": ("WEBP", "webp", "image/webp"), "jpeg": ("JPEG", "jpg", "image/jpeg")}
-SRGB = ImageCms.createProfile("sRGB")
 
 NOT_AN_IMAGE = "This file is not a picture we can read. Upload a JPEG, PNG, WebP or GIF image."
 DAMAGED = "This picture is damaged or incomplete (perhaps it did not upload completely). Try the upload again."
@@ -60,13 +62,15 @@ def inspect(fileobj, limits):
 
     Raises ``ImageRefused``. The file's position is left at its start.
     """
+    from PIL import Image, UnidentifiedImageError
+
     digest = hashlib.sha256()
     fileobj.seek(0)
     for chunk in iter(lambda: fileobj.read(1 << 16), b""):
         digest.update(chunk)
     fileobj.seek(0)
     try:
-        with Image.open(fileobj, formats=FORMATS) as im:
+        with _open(fileobj) as im:
             check_size(im, limits)
             found = Inspection(im.format, im.width, im.height, digest.hexdigest())
             im.verify()  # the file's structure and checksums (PNG's CRCs): still no decoding
@@ -79,6 +83,18 @@ def inspect(fileobj, limits):
         raise ImageRefused(DAMAGED, "damaged") from None
     finally:
         fileobj.seek(0)
+
+
+def _open(source):
+    """``Image.open`` for our formats only, with Pillow's decompression-bomb guard set on purpose.
+
+    Pillow then warns past IMAGES_MAX_PIXELS and refuses past twice as many; ``check_size`` refuses an
+    image over the limit before it is decoded.
+    """
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = settings.IMAGES_MAX_PIXELS
+    return Image.open(source, formats=FORMATS)
 
 
 def check_size(im, limits):
@@ -103,10 +119,12 @@ def render(source, pk, sizes, output, quality, limits):
     at 1/2, 1/4 or 1/8 scale when that still covers the largest size (a 12-MP photo then takes about 9 MB
     instead of 36). An animated image gives its first frame. Raises ``ImageRefused`` for a bad file.
     """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     kind, ext, _ = OUTPUTS[output]
     largest = max(sizes)
     try:
-        with Image.open(source, formats=FORMATS) as im:
+        with _open(source) as im:
             check_size(im, limits)
             if getattr(im, "is_animated", False):  # (n_frames would walk every frame: not asked)
                 logger.info("picture %s is animated: its first frame is published", pk)
@@ -151,9 +169,12 @@ def _decodable(im):
 def _to_srgb(im, icc):
     """Colours in sRGB (a phone's Display P3, a print shop's CMYK), as browsers assume when no profile is sent."""
     if icc:
+        from PIL import ImageCms
+
         try:
             mode = "RGBA" if im.mode == "RGBA" else "RGB"
-            return ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)), SRGB, outputMode=mode)
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            return ImageCms.profileToProfile(im, source, ImageCms.createProfile("sRGB"), outputMode=mode)
         except (ImageCms.PyCMSError, OSError, ValueError) as exc:
             logger.info("colour profile not applied (%s); converting plainly", exc)
     return im if im.mode in ("RGB", "RGBA") else im.convert("RGBA" if "A" in im.getbands() else "RGB")
@@ -161,6 +182,8 @@ def _to_srgb(im, icc):
 
 def _publishable(im, kind):
     """JPEG has no alpha: transparent parts become white."""
+    from PIL import Image
+
     if kind == "JPEG" and im.mode == "RGBA":
         flat = Image.new("RGB", im.size, "white")
         flat.paste(im, mask=im.getchannel("A"))
