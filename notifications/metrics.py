@@ -1,7 +1,9 @@
-"""The outbox's metrics for ``/metrics`` (registered with ``operations.registry``)."""
+"""The outbox's metrics for ``/metrics`` (registered with ``operations.registry``).
+
+prometheus_client is imported at scrape time, in the source: a consumer never scrapes, and does not carry it.
+"""
 
 from django.db.models import Case, Count, Min, Sum, Value, When
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from notifications.models import Attempt, Message, MetricTally
 from operations.registry import metrics_source
@@ -35,6 +37,8 @@ def attempt_figures(attempts):
 @metrics_source
 def outbox(now):
     """Outbox rows by status, the oldest due wait, rows waiting for a limit, attempts and their durations."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
     by_status = dict(Message.objects.order_by().values_list("status").annotate(n=Count("pk")))
     rows = GaugeMetricFamily("mysite_outbox_messages", "Outbox rows by status", labels=["status"])
     for status in Message.Status.values:

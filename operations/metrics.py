@@ -5,14 +5,17 @@ numbers are the database's (they survive restarts and agree across web workers) 
 counted in memory. An app registers a source, a function ``source(now) -> iterable of metric
 families``, with ``operations.registry.metrics_source``; this module imports no app. Sources run in
 the order registered.
+
+prometheus_client is imported at the first scrape (here and in each source), never at start-up: a
+consumer, which is never scraped, does not carry it.
 """
 
+import functools
 import logging
 import time
 
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
-from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
 
 from operations import heartbeat
 from operations.registry import metrics_source, metrics_sources
@@ -24,6 +27,8 @@ class RowsCollector:
     """Calls each source at scrape time; a source that fails is reported, not fatal to the scrape."""
 
     def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
         now = timezone.now()
         failed = GaugeMetricFamily(
             "mysite_metrics_source_failed", "1 when a metrics source raised during this scrape", labels=["source"]
@@ -48,13 +53,28 @@ class RowsCollector:
         yield took
 
 
-registry = CollectorRegistry(auto_describe=False)
-registry.register(RowsCollector())
+@functools.cache
+def registry():
+    """The process's collector registry: a registry of its own, holding only ``RowsCollector``."""
+    from prometheus_client.core import CollectorRegistry
+
+    rows = CollectorRegistry(auto_describe=False)
+    rows.register(RowsCollector())
+    return rows
+
+
+def scrape():
+    """``(body, content type)`` of one scrape, in Prometheus' text format."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return generate_latest(registry()), CONTENT_TYPE_LATEST
 
 
 @metrics_source
 def consumers(now):
     """Each consumer's heartbeat age, how many are alive, and the Huey queue's own depth."""
+    from prometheus_client.core import GaugeMetricFamily
+
     recent, _ = heartbeat.latest(now)
     age = GaugeMetricFamily(
         "mysite_consumer_heartbeat_age_seconds",

@@ -15,7 +15,6 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from operations import dashboard, health, metrics
 from operations.tasks import send_test_email
@@ -99,7 +98,8 @@ def metrics_view(request):
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         response["Content-Type"] = "text/plain; charset=utf-8"
         return response
-    return HttpResponse(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
+    body, content_type = metrics.scrape()
+    return HttpResponse(body, content_type=content_type)
 
 
 def _bearer_ok(request):
