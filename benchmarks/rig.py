@@ -9,6 +9,10 @@ import shutil
 import sys
 from pathlib import Path
 
+# This process moves its queue to Redis at run time (use_queue): imported before the settings, redis is not
+# kept out of huey.storage as it is in the consumers it starts on a SQLite queue (mysite/lean.py).
+import redis  # noqa: F401
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR = BASE_DIR / "var" / "bench"
 REDIS_DB = os.environ.get("TEST_REDIS_DB", "13")

@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from huey import Huey, RedisHuey
 from huey.storage import SqliteStorage
-from redis import ConnectionPool
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +189,8 @@ def huey_settings(url, *, name="mysite", immediate=False, consumer=None):
             parts.port  # noqa: B018  (raises ValueError on a bad port)
         except ValueError as exc:
             raise QueueURLError(f"HUEY_URL={url!r}: {exc}") from None
+        from redis import ConnectionPool  # here: a site on SQLite does not load redis (mysite.lean)
+
         return {
             **common,
             "huey_class": "mysite.queue.StopAwareRedisHuey",

@@ -10,7 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from mysite.lean import import_without_psycopg
+from mysite.lean import import_without
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -182,13 +182,18 @@ NOTIFICATIONS_RECORD_EVERY = env.int("NOTIFICATIONS_RECORD_EVERY", default=3)
 
 # --- Background work (Huey) --------------------------------------------------
 _stats_url = env.str("HUEY_STATS_URL", default="")
+_huey_url = env.str("HUEY_URL", default=f"sqlite:///{VAR_DIR / 'huey.sqlite3'}")
+_unused = []
 if "postgresql" not in DATABASES["default"]["ENGINE"] and not _stats_url.startswith("postgres"):
-    import_without_psycopg("huey.storage", "peewee")
-from mysite.queue import QueueURLError, huey_settings  # noqa: E402 - after the psycopg decision above
+    _unused.append("psycopg")
+if not _huey_url.startswith(("redis:", "rediss:")):
+    _unused.append("redis")  # Django's Redis cache (CACHE_URL) still imports it when it connects
+import_without(_unused, "huey.storage", "peewee")
+from mysite.queue import QueueURLError, huey_settings  # noqa: E402 - after the psycopg/redis decision above
 
 try:
     HUEY = huey_settings(
-        env.str("HUEY_URL", default=f"sqlite:///{VAR_DIR / 'huey.sqlite3'}"),
+        _huey_url,
         # djhuey would default this to DEBUG and send e-mail inside the request.
         immediate=env.bool("HUEY_IMMEDIATE", default=False),
         consumer={

@@ -15,6 +15,10 @@ os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("LOG_LEVEL", "INFO")
 os.environ.setdefault("HUEY_STATS_PATH", str(_var / "test-huey-stats.sqlite3"))
 
+# The suite moves its queue to Redis at run time (testing.plugin's queue_url): with redis imported first, the
+# settings do not keep it out of huey.storage as they do for a site whose HUEY_URL is SQLite (mysite/lean.py).
+import redis  # noqa: E402,F401,I001
+
 from mysite.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
