@@ -1,4 +1,7 @@
-"""mysite/lean.py: a SQLite site's processes load neither psycopg nor openpyxl until they need them."""
+"""A consumer of a SQLite site loads no library it does not use until it uses it (mysite/lean.py, lazy imports).
+
+Each library here is megabytes of resident memory in every consumer (docs/benchmarks.md, section 5).
+"""
 
 import os
 import subprocess
@@ -6,7 +9,17 @@ import sys
 
 from django.conf import settings
 
-SETUP = "import django, sys; django.setup(); from django.utils.module_loading import autodiscover_modules; "
+SQLITE_SITE = {"DATABASE_URL": "sqlite:////tmp/lean-test.sqlite3", "HUEY_URL": "sqlite:////tmp/lean-test-huey.sqlite3"}
+# psycopg and redis: the site does not use them; the others load where they are used (an upload, a webhook
+# delivery, a /metrics scrape, Sentry's init when SENTRY_DSN is set, an XLSX report).
+NOT_IN_A_CONSUMER = ("psycopg", "redis", "PIL", "httpx", "httpcore", "prometheus_client", "sentry_sdk", "openpyxl")
+# What `manage.py run_huey` does before it takes work: set up Django, run the system checks (which load the
+# URLconf and so every view module), import every app's tasks.
+CONSUMER_START = (
+    "import django, sys; django.setup(); "
+    "from django.core import checks; checks.run_checks(); "
+    "from django.utils.module_loading import autodiscover_modules; autodiscover_modules('tasks'); "
+)
 
 
 def _python(code, **env):
@@ -17,16 +30,27 @@ def _python(code, **env):
     ).stdout.strip()
 
 
-def test_it_keeps_psycopg_and_openpyxl_out_of_a_sqlite_site():
-    code = SETUP + "autodiscover_modules('tasks'); print('psycopg' in sys.modules, 'openpyxl' in sys.modules)"
-    assert _python(code, DATABASE_URL="sqlite:////tmp/lean-test.sqlite3") == "False False"
+def _loaded(libraries, **env):
+    code = CONSUMER_START + f"print(' '.join(n for n in {libraries!r} if n in sys.modules))"
+    return _python(code, **env).split()
+
+
+def test_it_keeps_unused_libraries_out_of_a_sqlite_sites_consumer():
+    assert _loaded(NOT_IN_A_CONSUMER, **SQLITE_SITE) == []
+
+
+def test_it_leaves_redis_to_a_site_whose_queue_is_redis():
+    assert _loaded(("redis",), DATABASE_URL=SQLITE_SITE["DATABASE_URL"], HUEY_URL=settings.TEST_REDIS_URL) == ["redis"]
 
 
 def test_it_leaves_psycopg_to_a_postgresql_site():
-    code = SETUP + "from django.db.backends.postgresql import psycopg_any; print(psycopg_any.is_psycopg3)"
-    assert _python(code, DATABASE_URL="postgres://postgres@127.0.0.1:5432/test") == "True"
+    code = CONSUMER_START + "from django.db.backends.postgresql import psycopg_any; print(psycopg_any.is_psycopg3)"
+    assert (
+        _python(code, DATABASE_URL="postgres://postgres@127.0.0.1:5432/test", HUEY_URL=SQLITE_SITE["HUEY_URL"])
+        == "True"
+    )
 
 
-def test_psycopg_stays_importable_after_the_block():
-    code = "import mysite.lean as l; l.import_without_psycopg('huey.storage', 'peewee'); import psycopg; print('ok')"
+def test_the_blocked_libraries_stay_importable_after_the_block():
+    code = "import mysite.lean as l; l.import_without(['psycopg', 'redis'], 'huey.storage', 'peewee'); import psycopg, redis; print('ok')"
     assert _python(code) == "ok"
