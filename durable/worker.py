@@ -16,7 +16,6 @@ having run past its limit only if it fails).
 """
 
 import atexit
-import ctypes
 import logging
 import os
 import threading
@@ -182,6 +181,8 @@ class Monitor:
         with self._lock:
             for ident, deadline in list(self._watched.items()):
                 if deadline <= now:
+                    import ctypes  # here, not at start-up: ~0.4 MB a consumer whose tasks keep their limits never loads
+
                     del self._watched[ident]
                     self._fired.add(ident)
                     ctypes.pythonapi.PyThreadState_SetAsyncExc(
