@@ -32,7 +32,7 @@ def database_full():
 def test_a_request_that_cannot_write_answers_503_with_a_clear_page(client, caplog, settings):
     settings.RATELIMIT_ENABLE = False
     with database_full():
-        for n in range(100):  # until the room left inside the file's pages is used up
+        for n in range(2000):  # until the room left inside the file's pages is used up
             response = client.post("/accounts/signup/", {**SIGNUP, "username": f"ada{n}", "email": f"a{n}@x.org"})
             if response.status_code != 302:
                 break
