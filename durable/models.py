@@ -144,3 +144,37 @@ class TaskAttempt(models.Model):
 
     def __str__(self):
         return f"task {self.task_id} attempt {self.number}: {self.outcome}"
+
+
+class Tally(models.Model):
+    """Figures of attempt rows the daily cleanup deleted, so ``/metrics`` counters (tally + live rows) never go down."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    value = models.FloatField(default=0)
+
+    def __str__(self):
+        return f"{self.key} = {self.value:g}"
+
+    @classmethod
+    def add(cls, figures):
+        """Add ``figures`` (``{key: number}``) to the tallies; inside the caller's transaction."""
+        for key, value in figures.items():
+            if value:
+                cls.objects.get_or_create(key=key)
+                cls.objects.filter(pk=key).update(value=models.F("value") + value)
+
+
+class Periodic(models.Model):
+    """The last slot of a periodic task that was taken: one row per task, claimed by a conditional UPDATE.
+
+    A consumer enqueues a slot's run only if its UPDATE (``last_slot < slot``) matched the row, so
+    however many consumers tick, each slot runs once, and a restart sees what was already done.
+    """
+
+    name = models.CharField(max_length=255, primary_key=True, help_text="Dotted path of the periodic task.")
+    last_slot = models.DateTimeField(help_text="The latest scheduled minute taken (run, or skipped as missed).")
+    last_task_id = models.BigIntegerField(null=True, blank=True, help_text="The task row enqueued for it, if any.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"periodic {self.name} (last slot {self.last_slot:%Y-%m-%d %H:%M})"
