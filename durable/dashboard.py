@@ -2,7 +2,8 @@
 
 from django.db.models import Case, Count, F, Min, Q, Value, When
 
-from durable.models import Task, TaskAttempt
+from durable import periodic
+from durable.models import Periodic, Task, TaskAttempt
 from operations.registry import dashboard_panel
 
 COLUMNS = ("queued", "running", "retrying", "failed")
@@ -31,9 +32,19 @@ def durable(now, failures=10):
     return {
         "names": sorted(names.values(), key=lambda e: e["name"]),
         "oldest_due_age": (now - min(oldest)).total_seconds() if oldest else None,
+        "periodic": periodic_tasks(now),
         "failures": list(
             TaskAttempt.objects.exclude(outcome=TaskAttempt.Outcome.SUCCESSFUL)
             .select_related("task")
             .order_by("-finished_at", "-id")[:failures]
         ),
     }
+
+
+def periodic_tasks(now):
+    """Each declared periodic task (``durable.periodic``): its missed-run policy, last slot taken, and next slot."""
+    last = dict(Periodic.objects.values_list("name", "last_slot"))
+    return [
+        {"name": name, "missed": d.missed, "last": last.get(name), "next": periodic.next_slot(d.schedule, now)}
+        for name, d in sorted(periodic.declared().items())
+    ]
