@@ -10,7 +10,7 @@ import time
 import traceback
 
 from benchmarks import machine, rig
-from benchmarks.faults import fuzz, health_poll, kill9, midnight, redis_restart, refusal, web_load
+from benchmarks.faults import durable_kill, fuzz, health_poll, kill9, midnight, redis_restart, refusal, web_load
 from benchmarks.faults.common import Result
 from benchmarks.sink import Sink
 
@@ -28,6 +28,9 @@ P = (
         "backlog": 300,
         "examples": 25,
         "health_polls": 15,
+        "task_n": 40,
+        "task_seconds": 0.5,
+        "task_kills": 2,
     }
     if QUICK
     else {
@@ -42,6 +45,9 @@ P = (
         "backlog": 3000,
         "examples": 300,
         "health_polls": 60,
+        "task_n": 400,
+        "task_seconds": 1.0,
+        "task_kills": 5,
     }
 )
 
@@ -58,6 +64,7 @@ def main():
         ("5", lambda: fuzz.run(P["examples"])),
         ("6", lambda: midnight.run(work, sink)),
         ("7", lambda: health_poll.run(work, sink, P["health_polls"])),
+        ("8", lambda: durable_kill.run(work, P["task_n"], P["task_seconds"], P["task_kills"])),
     ]
     only = set(sys.argv[1:])
     results = []
