@@ -160,3 +160,20 @@ def test_the_operations_page_lists_declared_periodic_tasks(client, monkeypatch, 
     assert row["name"] == "tests.durable_tasks.noop" and row["missed"] == "once" and row["last"] == at(-60, 0)
     assert row["next"].minute == 0 and row["next"] > timezone.now()
     assert 'id="durable-periodic"' in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_lease_sweeper_runs_on_one_consumer_per_minute():
+    from durable.tasks import sweep
+
+    while timezone.now().second > 55:  # both calls in one minute
+        time.sleep(1)
+    expired = dict(status="running", lease_token="t", claimed_by="elsewhere:1", lease_expires_at=timezone.now())
+    first = Task.objects.create(name="tests.durable_tasks.noop", attempts=1, **expired)
+    sweep.call_local()  # this consumer's tick takes the minute and sweeps
+    second = Task.objects.create(name="tests.durable_tasks.noop", attempts=1, **{**expired, "lease_token": "u"})
+    sweep.call_local()  # another consumer's tick in the same minute: swept already
+
+    assert Task.objects.get(pk=first.pk).status == "queued"
+    assert Task.objects.get(pk=second.pk).status == "running"
+    assert Periodic.objects.get(name="durable.sweep").last_slot == periodic.minute_of(timezone.now())

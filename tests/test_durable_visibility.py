@@ -18,7 +18,7 @@ ADD, FLAKY, NOOP = "tests.durable_tasks.add", "tests.durable_tasks.flaky", "test
 
 @pytest.fixture
 def staff_client(client):
-    client.force_login(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True))
+    client.force_login(User.objects.create_superuser("ops", "ops@example.com", "pw"))
     return client
 
 
@@ -125,3 +125,29 @@ def test_the_daily_cleanup_prunes_finished_tasks_past_retention_and_counters_sta
         if name.startswith("mysite_durable_task_"):
             assert after[(name, labels)] == pytest.approx(before[(name, labels)]), (name, labels)
     assert cleanup.run()["finished tasks"] == 0
+
+
+@pytest.mark.consumer
+def test_a_task_killed_with_its_consumer_shows_its_lost_attempt_then_success(staff_client, start_consumer, tmp_path):
+    """The issue's "done when": kill -9 while the task runs, restart, and the operator sees what happened."""
+    from testing.plugin import wait_until
+
+    path = tmp_path / "marks"
+    result = durable_tasks.slow.enqueue(str(path), 2, tag="resize")
+    consumer = start_consumer()
+    wait_until(lambda: path.exists() and "start" in path.read_text(), message="the task to start")
+    consumer.kill()
+
+    page = staff_client.get("/operations/")
+    (entry,) = page.context["durable"]["names"]
+    assert entry["name"] == "tests.durable_tasks.slow" and entry["running"] == 1
+
+    start_consumer()
+    wait_until(lambda: Task.objects.get(pk=result.id).status == "successful", message="the task to succeed")
+
+    page = staff_client.get("/operations/").content.decode()
+    assert f"/admin/durable/task/{result.id}/change/" in page and "lost (its consumer died)" in page
+    admin = staff_client.get(f"/admin/durable/task/{result.id}/change/").content.decode()
+    assert "durable.exceptions.ConsumerLost" in admin and "successful" in admin
+    final = durable_tasks.slow.get_result(result.id)
+    assert final.attempts == 2 and final.return_value == "resize"
