@@ -102,7 +102,7 @@ def start_two(start_consumer):
 @pytest.mark.consumer
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_two_consumers_run_a_periodic_task_once_per_minute(start_consumer, settings):
+def test_two_consumers_run_a_periodic_task_once_per_minute(queue_url, start_consumer, settings):
     consumers = start_two(start_consumer)
     wait_until(lambda: Periodic.objects.filter(name=ONCE).exists(), message="the task to be first seen")
     first = Periodic.objects.get(name=ONCE).last_slot
