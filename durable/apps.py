@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class DurableConfig(AppConfig):
@@ -6,5 +6,7 @@ class DurableConfig(AppConfig):
     verbose_name = "Durable tasks"
 
     def ready(self):
-        # What operations asks of durable tasks (page panel, /health/ probe, cleanup, /metrics), and periodic tasks.
-        from durable import dashboard, health, metrics, retention  # noqa: F401
+        # What operations asks of durable tasks (page panel, /health/ probe, cleanup, /metrics), when it is
+        # installed: the mechanism runs without it (the Django 6 check installs durable alone).
+        if apps.is_installed("operations"):
+            from durable import dashboard, health, metrics, retention  # noqa: F401
