@@ -2,7 +2,8 @@
 
 from datetime import timedelta
 
-from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, Min, Sum, Value, When
+from django.db import transaction
+from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, Max, Min, Sum, Value, When
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from durable.models import Tally, Task, TaskAttempt
@@ -11,7 +12,8 @@ from operations.registry import metrics_source
 # Seconds per attempt: no-op tasks take ms, API calls ~1 s, reports and images minutes.
 BUCKETS = (0.01, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0)
 DURATION = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
-STATES = ("queued", "retrying", "running", "successful", "failed", "cancelled")
+WATERMARK = "~folded-through-attempt-id"  # Tally key: attempts up to this id are in the tallies
+SETTLE = timedelta(seconds=60)
 
 
 def attempt_figures(attempts):
@@ -45,10 +47,39 @@ def _add(figures, key, n):
     figures[key] = figures.get(key, 0) + n
 
 
-def figures_with_tally():
-    """Live attempt figures plus those of attempts already pruned (so counters never go down)."""
-    figures = attempt_figures(TaskAttempt.objects.all())
-    for key, value in Tally.objects.values_list("key", "value"):
+def fold(now):
+    """Move the figures of settled attempts into ``Tally`` and advance its watermark: a scrape then reads few rows.
+
+    Counting every attempt at every scrape joined and grouped them all (100,000 attempts on SQLite: 3 s).
+    Attempts finished over ``SETTLE`` ago, up to the highest such id, are added once: the conditional
+    UPDATE of the watermark lets one process fold a range. The delay keeps an attempt committed late
+    with a lower id (PostgreSQL sequences) from being passed over.
+    """
+    with transaction.atomic():
+        mark = Tally.objects.filter(key=WATERMARK).values_list("value", flat=True).first()
+        if mark is None:
+            Tally.objects.get_or_create(key=WATERMARK, defaults={"value": 0})
+            mark = 0
+        settled = TaskAttempt.objects.filter(id__gt=mark, finished_at__lt=now - SETTLE)
+        upto = settled.aggregate(m=Max("id"))["m"]
+        if upto is None or not Tally.objects.filter(key=WATERMARK, value=mark).update(value=upto):
+            return 0
+        figures = attempt_figures(TaskAttempt.objects.filter(id__gt=mark, id__lte=upto))
+        Tally.add(figures)
+        return upto - mark
+
+
+def figures_now(now):
+    """Every attempt's figures: the folded ones (``Tally``, pruned attempts included) plus those past the watermark.
+
+    The tallies and the watermark are read in one statement, so a fold by another process meanwhile
+    is counted once: in the attempts past the watermark read here.
+    """
+    fold(now)
+    tallies = dict(Tally.objects.values_list("key", "value"))
+    mark = tallies.pop(WATERMARK, 0)
+    figures = attempt_figures(TaskAttempt.objects.filter(id__gt=mark))
+    for key, value in tallies.items():
         _add(figures, key, value)
     return figures
 
@@ -75,7 +106,7 @@ def tasks(now):
         value=(now - oldest).total_seconds() if oldest else 0,
     )
 
-    figures = figures_with_tally()
+    figures = figures_now(now)
     names = sorted({key.split("|", 1)[0] for key in figures})
     attempts = CounterMetricFamily(
         "mysite_durable_task_attempts",

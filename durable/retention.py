@@ -6,7 +6,7 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 
-from durable.metrics import attempt_figures
+from durable.metrics import WATERMARK, attempt_figures
 from durable.models import Tally, Task, TaskAttempt
 from operations.registry import cleanup_source
 
@@ -33,6 +33,8 @@ def delete_finished(queryset, dry_run=False):
             ids = list(queryset.values_list("pk", flat=True)[:BATCH])
             if not ids:
                 return total
-            Tally.add(attempt_figures(TaskAttempt.objects.filter(task_id__in=ids)))
+            # Attempts past the watermark are not in the tallies yet (``durable.metrics.fold``): add them now.
+            mark = Tally.objects.select_for_update().filter(key=WATERMARK).values_list("value", flat=True).first()
+            Tally.add(attempt_figures(TaskAttempt.objects.filter(task_id__in=ids, id__gt=mark or 0)))
             TaskAttempt.objects.filter(task_id__in=ids).delete()
             total += Task.objects.filter(pk__in=ids).delete()[0]

@@ -4,11 +4,12 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.models import F
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from durable import worker
-from durable.models import Task, TaskAttempt
+from durable.models import Tally, Task, TaskAttempt
 from operations import cleanup
 from tests import durable_tasks
 
@@ -151,3 +152,33 @@ def test_a_task_killed_with_its_consumer_shows_its_lost_attempt_then_success(sta
     assert "durable.exceptions.ConsumerLost" in admin and "successful" in admin
     final = durable_tasks.slow.get_result(result.id)
     assert final.attempts == 2 and final.return_value == "resize"
+
+
+def test_settled_attempts_are_folded_into_tallies_once_and_counters_hold(client, settings, mixed):
+    from durable.metrics import WATERMARK
+
+    before = scrape(client, settings)
+    five = timedelta(minutes=5)  # settled: folded into the tallies at the next scrape
+    TaskAttempt.objects.update(started_at=F("started_at") - five, finished_at=F("finished_at") - five)
+
+    first, second = scrape(client, settings), scrape(client, settings)
+
+    assert Tally.objects.get(key=WATERMARK).value == TaskAttempt.objects.order_by("-id").first().pk
+    for name, labels in before:
+        if name.startswith("mysite_durable_task_"):
+            assert first[(name, labels)] == pytest.approx(before[(name, labels)]), (name, labels)
+            assert second[(name, labels)] == pytest.approx(before[(name, labels)]), (name, labels)
+    Task.objects.filter(pk=mixed["failed"]).update(finished_at=timezone.now() - timedelta(days=30))
+    assert cleanup.run()["finished tasks"] == 1  # its attempts were folded already: not added twice
+    assert_same_counters(scrape(client, settings), second)
+    durable_tasks.add.enqueue(2, 2)
+    worker.run_due()
+    third = scrape(client, settings)  # a new attempt, past the watermark: counted live
+    assert third[("mysite_durable_task_attempts_total", (("name", ADD), ("outcome", "successful")))] == 3
+
+
+def assert_same_counters(now, then):
+    """The attempt counters and duration histograms of two scrapes agree (gauges may differ)."""
+    for key, value in then.items():
+        if key[0].startswith("mysite_durable_task_"):
+            assert now[key] == pytest.approx(value), key
