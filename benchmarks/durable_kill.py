@@ -5,7 +5,7 @@
 further share of them to finish, kills the consumer with SIGKILL and starts another on the same
 host (which takes the dead one's tasks back at once). Each run marks its start and end in a file,
 so a run cut off by a kill is counted even though its row never said so. Used by ``make faults``
-(scenario 8) and ``make bench`` (section 7).
+(scenario 11) and ``make bench`` (section 7).
 """
 
 import signal

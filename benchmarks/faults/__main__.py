@@ -28,6 +28,7 @@ P = (
         "backlog": 300,
         "examples": 25,
         "health_polls": 15,
+        # issue 10, kill -9 of standard-API tasks (scenario 11; 8-10 are branch r2-outbox's)
         "task_n": 40,
         "task_seconds": 0.5,
         "task_kills": 2,
@@ -45,6 +46,7 @@ P = (
         "backlog": 3000,
         "examples": 300,
         "health_polls": 60,
+        # issue 10, kill -9 of standard-API tasks (scenario 11; 8-10 are branch r2-outbox's)
         "task_n": 400,
         "task_seconds": 1.0,
         "task_kills": 5,
@@ -64,7 +66,7 @@ def main():
         ("5", lambda: fuzz.run(P["examples"])),
         ("6", lambda: midnight.run(work, sink)),
         ("7", lambda: health_poll.run(work, sink, P["health_polls"])),
-        ("8", lambda: durable_kill.run(work, P["task_n"], P["task_seconds"], P["task_kills"])),
+        ("11", lambda: durable_kill.run(work, P["task_n"], P["task_seconds"], P["task_kills"])),
     ]
     only = set(sys.argv[1:])
     results = []

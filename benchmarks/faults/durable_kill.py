@@ -1,11 +1,11 @@
-"""Scenario 8: kill -9 of a consumer running standard-API tasks: all finish, each re-run at most once."""
+"""Scenario 11: kill -9 of a consumer running standard-API tasks: all finish, each re-run at most once."""
 
 from benchmarks import durable_kill, rig
 from benchmarks.faults.common import Result
 
 
 def run(work, n, seconds, kills):
-    result = Result("8. kill -9 while standard-API (durable) tasks run")
+    result = Result("11. kill -9 while standard-API (durable) tasks run")
     f = durable_kill.run(work, rig.sqlite_url(work / "durable-kill-queue.sqlite3"), n, seconds, kills)
     result.figures = f
     result.check(f["all successful"], f"not every task ended SUCCESSFUL: {f['rows']}")
