@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.emails import send_already_signed_up, send_confirmation, send_welcome
 from accounts.forms import SignupForm
 from notifications.models import Message, addressed_to
+from operations.signals import site_event
 from throttle.limits import client, limited, posted
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,12 @@ def confirm(request, uidb64, token):
         user.is_active = True
         user.save(update_fields=["is_active"])
         send_welcome(user, request)
+        site_event.send(
+            sender=__name__,
+            type="user.signed_up",
+            data={"user_id": user.pk, "username": user.get_username()},
+            summary=f"New user signed up: {user.get_username()}",
+        )
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     logger.info("user %s confirmed their address; welcome e-mail queued", user.pk)
     return redirect("home")

@@ -66,6 +66,7 @@ def main():
         section_durable_kill(table, work)
         section_durable_pickup(table, work, storages)
         section_images(table)
+        section_webhooks(table)
     finally:
         sink.stop()
         slow.stop()
@@ -225,6 +226,14 @@ def section_images(table):
     from benchmarks import images
 
     table.extra(images.run(quick=QUICK))
+
+
+def section_webhooks(table):
+    """Section 9 lives in benchmarks/webhooks.py: deliveries per second, draining after a receiver outage."""
+    print("9. webhooks", flush=True)
+    from benchmarks import webhooks
+
+    table.extra(webhooks.run(quick=QUICK))
 
 
 def section_tasks(table, work, plain_cost):

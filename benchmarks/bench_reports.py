@@ -153,16 +153,14 @@ def main():
 
 def run(quick=False):
     """Section 6 of ``make bench``: this script in a process of its own; returns its Markdown table."""
+    from benchmarks import rig  # here: this file also runs as a plain script
+
     rows = "1000,100000" if quick else "100000,1000000"
-    out = subprocess.run(
-        [sys.executable, __file__, "--rows", rows, "--formats", "csv,xlsx"],
+    return rig.section_in_process(
+        "6. Reports (E-mail log report, one process per report)",
+        [__file__, "--rows", rows, "--formats", "csv,xlsx"],
         env=environment(),
-        cwd=BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return "### 6. Reports (E-mail log report, one process per report)\n\n" + out
+    )
 
 
 if __name__ == "__main__":

@@ -93,6 +93,31 @@ def drain_huey(work, queue_url, n, workers=4):
     return (len(times) - 1) / (max(times) - min(times)).total_seconds(), cpu / n * 1e6
 
 
+def pickup(work, queue_url, n=20):
+    """Idle pickup: ms from ``enqueue()`` returning to the task's start, one at a time on an idle consumer (p50, p95)."""
+    from django.utils import timezone
+
+    from durable.models import Task
+
+    Task.objects.all().delete()
+    rig.use_queue(queue_url)
+    consumer = rig.start_consumer(work, "dummymail://", "durable-pickup", workers=4)
+    noop_ = _noop()
+    noop_.enqueue(-1)  # warm up
+    rig.wait_for(lambda: Task.objects.filter(status="successful").count() == 1)
+    samples = []
+    for i in range(n):
+        time.sleep(0.3)  # idle
+        sent = timezone.now()
+        pk = noop_.enqueue(i).id
+        rig.wait_for(lambda pk=pk: Task.objects.filter(pk=pk, status="successful").exists(), timeout=10)
+        started = Task.objects.get(pk=pk).last_attempted_at
+        samples.append((started - sent).total_seconds() * 1000)
+    consumer.stop(signal.SIGINT, timeout=30)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+
+
 def main():
     work = rig.setup("durable")
     n = int(os.environ.get("BENCH_DURABLE_N", "1000"))
@@ -104,6 +129,8 @@ def main():
         )
         durable, durable_cpu = drain_durable(work, url, n)
         huey, huey_cpu = drain_huey(work, url, n)
+        p50, p95 = pickup(work, url)
+        print(f"{name}: idle pickup of a durable task: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
         print(
             f"{name}: no-op drain at 4 workers: durable {durable:.0f}/s ({durable_cpu:.0f} us CPU/task), "
             f"HueyBackend {huey:.0f}/s ({huey_cpu:.0f} us CPU/task): {durable / huey:.2f}x"

@@ -17,7 +17,6 @@ the durable task exactly as an upload makes them (``images.processing.accept``),
 import argparse
 import io
 import os
-import subprocess
 import sys
 import time
 
@@ -203,14 +202,10 @@ def main():
 
 def run(quick=False):
     """The images section of ``make bench``: this module in a process of its own; returns its Markdown."""
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.images", "--pictures", "6" if quick else "20"],
-        cwd=rig.BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return "### Images (profile pictures, issue 11)\n\n" + out
+    pictures = "6" if quick else "20"
+    return rig.section_in_process(
+        "Images (profile pictures, issue 11)", ["-m", "benchmarks.images", "--pictures", pictures]
+    )
 
 
 if __name__ == "__main__":

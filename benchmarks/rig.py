@@ -141,3 +141,13 @@ def wait_for(predicate, timeout=60.0, interval=0.05):
     from testing.poll import poll
 
     return poll(predicate, timeout, interval)
+
+
+def section_in_process(title, args, env=None):
+    """A bench section run as ``python <args>`` in a process of its own; its printed output under ``title``."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    return f"### {title}\n\n{out}"

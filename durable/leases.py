@@ -109,9 +109,14 @@ class Leases:
     def _objects(self):
         return self.model._default_manager.db_manager(router.db_for_write(self.model))
 
-    def held(self, row):
-        """The row as still held by ``row.lease_token``: the queryset every fenced write goes through."""
-        return self._objects().filter(pk=row.pk, status=self.states.running, lease_token=row.lease_token)
+    def held(self, row, using=None):
+        """The row as still held by ``row.lease_token``: the queryset every fenced write goes through.
+
+        ``using`` names another connection to the same database, for a holder whose own connection
+        has a read open (a report streaming rows with ``.iterator()`` writes its progress beside it).
+        """
+        objects = self._objects() if using is None else self.model._default_manager.using(using)
+        return objects.filter(pk=row.pk, status=self.states.running, lease_token=row.lease_token)
 
     def update_held(self, row, **values):
         """``held(row).update(**values)`` as one plain UPDATE (plain values only): the hot path's write."""
@@ -147,9 +152,11 @@ class Leases:
             **self.claim_values(now),
         }
         if conn.features.has_select_for_update_skip_locked:
+            # The ids first, as a list: inside UPDATE ... IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
+            # PostgreSQL may run the subquery more than once and claim more than ``limit`` rows.
             with transaction.atomic(using=objects.db):
-                pick = pick.select_for_update(skip_locked=True)
-                won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
+                ids = list(pick.select_for_update(skip_locked=True).values_list("pk", flat=True))
+                won = objects.filter(pk__in=ids, status=self.states.queued).update(**values) if ids else 0
         else:
             with sql.serialized(self.model):
                 won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
@@ -180,6 +187,15 @@ class Leases:
                 .update(lease_expires_at=timezone.now() + timedelta(seconds=self.seconds))
             )
 
+    def renew_held(self, row, using=None, **values):
+        """Extend ``row``'s lease and write ``values`` with it (fenced): True while the row is still held.
+
+        For a holder that renews as it goes (at each progress save, say) instead of through the
+        renewal thread; False means it lost the row (cancelled, or swept and taken by another).
+        """
+        expires = timezone.now() + timedelta(seconds=self.seconds)
+        return bool(self.held(row, using).update(lease_expires_at=expires, **values))
+
     def finish(self, row, **values):
         """Record the holder's outcome on ``row`` (fenced): True if written, False if the lease was lost.
 
@@ -187,7 +203,10 @@ class Leases:
         A lost lease means the row was taken back and maybe run elsewhere: the newer outcome stands.
         """
         values.update(lease_token="", lease_expires_at=None)
-        written = self.update_held(row, **values)
+        if any(hasattr(v, "resolve_expression") for v in values.values()):
+            written = self.held(row).update(**values)  # an expression (F("attempts") - 1): through the ORM
+        else:
+            written = self.update_held(row, **values)
         self._drop(row.lease_token)
         if not written:
             logger.warning(
@@ -198,6 +217,35 @@ class Leases:
                 values.get("status"),
             )
         return bool(written)
+
+    def finish_many(self, rows, **values):
+        """Record one outcome on all ``rows`` (fenced, plain values): one UPDATE per lease token among them.
+
+        For a holder that records many rows alike (e-mails sent cleanly, say). Returns how many rows
+        were written; rows whose lease was lost are left alone (the newer outcome stands) and logged.
+        """
+        if not rows:
+            return 0
+        values.update(lease_token="", lease_expires_at=None)
+        pk = self.model._meta.pk.name
+        written = 0
+        for token in dict.fromkeys(r.lease_token for r in rows):
+            ids = [r.pk for r in rows if r.lease_token == token]
+            matched = sql.update(self.model, values, {pk: ids, "status": self.states.running, "lease_token": token})
+            self._drop(token, len(ids))
+            written += matched
+            if matched < len(ids):
+                logger.warning(
+                    "%s %s: %s of %s rows lost their lease %s before their outcome (%s) was recorded;"
+                    " the newer outcome stands",
+                    self.model._meta.model_name,
+                    ", ".join(map(str, ids)),
+                    len(ids) - matched,
+                    len(ids),
+                    token[:8],
+                    values.get("status"),
+                )
+        return written
 
     def release(self, rows, **values):
         """Give ``rows`` back untried (queued, due as they were); an attempt counted by the claim is uncounted."""
@@ -225,13 +273,13 @@ class Leases:
         dead = held_by_dead_processes(running)
         return self.take_back(running.filter(pk__in=dead), "its consumer was gone at start-up") if dead else []
 
-    def sweep(self):
-        """Take back the rows whose lease expired (their holder died or hung). Returns them."""
-        expired = self._objects().filter(status=self.states.running, lease_expires_at__lt=timezone.now())
+    def sweep(self, now=None):
+        """Take back the rows whose lease expired by ``now`` (their holder died or hung). Returns them."""
+        expired = self._objects().filter(status=self.states.running, lease_expires_at__lt=now or timezone.now())
         return self.take_back(expired, "its lease expired")
 
     def take_back(self, queryset, why):
-        """Requeue the rows of ``queryset`` (or a list of rows; due now), or fail those whose attempts are used up.
+        """Requeue the rows of ``queryset`` (or a list of rows), or fail those whose attempts are used up.
 
         Returns the rows taken.
 
@@ -271,4 +319,4 @@ class Leases:
         """The fields to write on a row taken back from a dead holder (queued again, or failed)."""
         if used_up:
             return {"status": self.states.failed, "last_error": f"gave up after {row.attempts} attempts: {why}"}
-        return {"status": self.states.queued, "due_at": now, "last_error": f"requeued: {why}"}
+        return {"status": self.states.queued, "last_error": f"requeued: {why}"}  # due as it was: it goes first

@@ -35,11 +35,19 @@ def _locked():
 
 
 def update(model, values, where):
-    """``UPDATE model SET values WHERE where`` (all equalities, ANDed); returns the rows matched."""
+    """``UPDATE model SET values WHERE where`` (ANDed); returns the rows matched.
+
+    A ``where`` value that is a list or tuple is ``IN (...)`` its items, any other an equality.
+    """
     conn = connections[router.db_for_write(model)]
-    sql, set_fields, where_fields = _update_sql(model, conn.alias, tuple(values), tuple(where))
+    shape = tuple((name, len(v) if isinstance(v, (list, tuple)) else None) for name, v in where.items())
+    sql, set_fields, where_fields = _update_sql(model, conn.alias, tuple(values), shape)
     params = [f.get_db_prep_save(v, conn) for f, v in zip(set_fields, values.values(), strict=True)]
-    params += [f.get_db_prep_save(v, conn) for f, v in zip(where_fields, where.values(), strict=True)]
+    for f, v in zip(where_fields, where.values(), strict=True):
+        if isinstance(v, (list, tuple)):
+            params += [f.get_db_prep_save(item, conn) for item in v]
+        else:
+            params.append(f.get_db_prep_save(v, conn))
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -54,15 +62,38 @@ def insert(obj, names):
         cursor.execute(sql, [f.get_db_prep_save(getattr(obj, f.attname), conn) for f in fields])
 
 
+def insert_many(objs, names):
+    """INSERT ``objs`` (all of one model; their fields ``names``) with multi-row statements, in chunks the database takes."""
+    if not objs:
+        return
+    model = type(objs[0])
+    conn = connections[router.db_for_write(model)]
+    fields = [model._meta.get_field(n) for n in names]
+    head = "INSERT INTO {} ({}) VALUES ".format(
+        conn.ops.quote_name(model._meta.db_table), ", ".join(conn.ops.quote_name(f.column) for f in fields)
+    )
+    one = "({})".format(", ".join(["%s"] * len(fields)))
+    size = max(conn.ops.bulk_batch_size(fields, objs), 1)
+    with conn.cursor() as cursor:
+        for start in range(0, len(objs), size):
+            chunk = objs[start : start + size]
+            params = [f.get_db_prep_save(getattr(o, f.attname), conn) for o in chunk for f in fields]
+            cursor.execute(head + ", ".join([one] * len(chunk)), params)
+
+
 @cache
-def _update_sql(model, alias, set_names, where_names):
+def _update_sql(model, alias, set_names, where_shape):
     quote = connections[alias].ops.quote_name
     set_fields = [model._meta.get_field(n) for n in set_names]
-    where_fields = [model._meta.get_field(n) for n in where_names]
+    where_fields = [model._meta.get_field(n) for n, _ in where_shape]
+    tests = [
+        f"{quote(f.column)} = %s" if size is None else "{} IN ({})".format(quote(f.column), ", ".join(["%s"] * size))
+        for f, (_, size) in zip(where_fields, where_shape, strict=True)
+    ]
     sql = "UPDATE {} SET {} WHERE {}".format(
         quote(model._meta.db_table),
         ", ".join(f"{quote(f.column)} = %s" for f in set_fields),
-        " AND ".join(f"{quote(f.column)} = %s" for f in where_fields),
+        " AND ".join(tests),
     )
     return sql, set_fields, where_fields
 

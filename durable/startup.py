@@ -34,3 +34,27 @@ def once_per_consumer(name):
         return hook
 
     return decorator
+
+
+def when_queue_returns(name):
+    """Register the decorated function to run in a consumer when its queue works again after an outage.
+
+    Wake-ups sent while the queue was down (Redis stopped) were lost, but the rows are due: the
+    function wakes them at once instead of leaving them to the sweeper. Needs a queue class that
+    notices (``mysite.queue.StopAware``); with another, nothing is registered and the sweeper still runs.
+    """
+
+    def decorator(fn):
+        @wraps(fn)
+        def hook():
+            try:
+                fn()
+            finally:
+                close_old_connections()
+
+        register = getattr(HUEY, "on_queue_back", None)
+        if register is not None:
+            register(name)(hook)
+        return hook
+
+    return decorator

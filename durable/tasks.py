@@ -5,7 +5,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from durable import periodic, worker
-from durable.startup import once_per_consumer
+from durable.startup import once_per_consumer, when_queue_returns
 
 
 @db_task(name="durable.run_due")
@@ -31,6 +31,13 @@ def tick():
 def recover():
     """At consumer start: tasks held by consumers of this host that died run again at once."""
     worker.recover()
+
+
+@when_queue_returns("durable.wake")
+def wake_after_queue_outage():
+    """The queue is back after an outage: run the tasks enqueued meanwhile now, not at the sweeper."""
+    if worker.due_waiting(0):
+        worker.wake()
 
 
 @once_per_consumer("durable.periodic")

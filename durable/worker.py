@@ -25,7 +25,7 @@ import traceback
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Case, Count, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -123,7 +123,7 @@ class TaskLeases(Leases):
                 "finished_at": now,
                 "last_error": f"{error}; gave up after {row.attempts} attempts",
             }
-        return {**values, "status": TaskRow.Status.QUEUED, "due_at": now, "last_error": error}
+        return {**values, "status": TaskRow.Status.QUEUED, "last_error": error}  # due as it was: it goes first
 
 
 LEASES = TaskLeases()
@@ -215,7 +215,7 @@ class Monitor:
             logger.exception("could not renew task leases; trying again in 1 s")
             return 1.0
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's: one connect per renewal rather than one held idle
 
 
 MONITOR = Monitor()
@@ -234,22 +234,34 @@ def _absorb_pending():
 # --- running ------------------------------------------------------------------------------
 
 
+_groups_seen_until = 0.0  # while grouped tasks are around, claims leave out the groups that are full
+
+
 def claim(limit):
-    """Claim up to ``limit`` due rows, keeping every concurrency group under its running cap."""
+    """Claim up to ``limit`` due rows, keeping every concurrency group under its running cap.
+
+    The cap is enforced after the claim (of a group's running rows, the first ``cap`` by claim time
+    keep theirs; the others go back), so it holds across consumers. While grouped tasks were seen in
+    the last minute, claims also leave out the full groups, so their queued rows are not claimed and
+    given back over and over; otherwise that query is skipped (one less per claim).
+    """
+    global _groups_seen_until
     limits = settings.DURABLE_GROUP_LIMITS
-    running = dict(
-        TaskRow.objects.filter(status=TaskRow.Status.RUNNING)
-        .exclude(group="")
-        .values_list("group")
-        .annotate(n=Count("id"))
-        .values_list("group", "n")
-    )
-    full = [g for g, n in running.items() if n >= limits.get(g, 1)]
+    full = []
+    if time.monotonic() < _groups_seen_until:
+        running = (
+            TaskRow.objects.filter(status=TaskRow.Status.RUNNING)
+            .exclude(group="")
+            .values_list("group")
+            .annotate(n=Count("id"))
+            .values_list("group", "n")
+        )
+        full = [g for g, n in running if n >= limits.get(g, 1)]
     rows = LEASES.claim(limit=limit, where=(lambda qs: qs.exclude(group__in=full)) if full else None)
     grouped = {row.group for row in rows if row.group}
     if not grouped:
         return rows
-    # Claims race: of the running rows of a group, the first ``limit`` (by claim time) keep theirs.
+    _groups_seen_until = time.monotonic() + 60
     over = []
     for group in grouped:
         keep = set(
@@ -271,27 +283,33 @@ def run_due():
 
     Each worker thread starts with batches of one and doubles its batch (up to DURABLE_BATCH_SIZE)
     while batches run within DURABLE_BATCH_SECONDS: no-op tasks are claimed many per UPDATE, while
-    slow tasks are claimed one at a time and so spread over the workers.
+    slow tasks are claimed one at a time and so spread over the workers. A database that fails
+    (locked past its timeout, gone) ends the run, not the work: what was held goes back, and a
+    wake-up comes a second later.
     """
     if stopping():
         return 0
     MONITOR.ensure_running()
     done = 0
-    while not stopping():
-        limit = getattr(_batch, "limit", 1)
-        rows = claim(limit)
-        if not rows:
-            return done
-        if len(rows) >= limit:
-            wake()  # more may be due: let another worker join
-        began = time.monotonic()
-        ran = run_batch(rows)
-        done += ran
-        if ran < len(rows):
-            _batch.limit = 1
-            return done
-        fast = time.monotonic() - began <= settings.DURABLE_BATCH_SECONDS
-        _batch.limit = min(limit * 2, settings.DURABLE_BATCH_SIZE) if fast else 1
+    try:
+        while not stopping():
+            limit = getattr(_batch, "limit", 1)
+            rows = claim(limit)
+            if not rows:
+                return done
+            if len(rows) >= limit:
+                wake()  # more may be due: let another worker join
+            began = time.monotonic()
+            ran = run_batch(rows)
+            done += ran
+            if ran < len(rows):
+                _batch.limit = 1
+                return done
+            fast = time.monotonic() - began <= settings.DURABLE_BATCH_SECONDS
+            _batch.limit = min(limit * 2, settings.DURABLE_BATCH_SIZE) if fast else 1
+    except DatabaseError:
+        logger.exception("the database failed this worker after %s tasks; trying again in 1 s", done)
+        wake(delay=1)
     return done
 
 
@@ -309,9 +327,8 @@ def run_batch(rows):
             run_one(row)
         except Exception:
             # The database (not the task) failed us: give what we hold back now rather than at lease expiry.
-            logger.exception("task %s: could not record its outcome; giving back %s rows", row.pk, len(rows) - index)
+            logger.warning("task %s: could not record its outcome; giving back %s rows", row.pk, len(rows) - index)
             _give_back(rows[index:])
-            wake(delay=1)  # try again soon (a locked database is waited for, not fatal)
             raise
     return len(rows)
 
@@ -340,9 +357,7 @@ def run_one(row):
     now = timezone.now()
     number = row.attempts
     row.worker_ids = [*row.worker_ids, worker_id()]
-    row.last_attempted_at = now
-    if number == 1 or row.started_at is None:
-        row.started_at = now
+    row.last_attempted_at = now  # the claim set started_at (first attempt) already
     try:
         task = resolve(row)
     except TaskNotFound as exc:
@@ -363,12 +378,15 @@ def run_one(row):
         if _record(row, TaskAttempt.Outcome.FAILED, error=error, trace=trace):
             logger.error("task %s %s failed in %.2f s (%s), giving up: %s", row.pk, row.name, took, tries, text)
         return
-    delay = float(opts.backoff(number))
+    # An error may say when to try again (an API's Retry-After); otherwise the task's back-off decides.
+    delay = getattr(error, "retry_after", None)
+    delay = float(opts.backoff(number) if delay is None else delay)
     due = timezone.now() + timedelta(seconds=delay)
     if _record(row, TaskAttempt.Outcome.RETRY, error=error, trace=trace, due=due):
         logger.warning(
             "task %s %s failed in %.2f s (%s), retry in %.0f s: %s", row.pk, row.name, took, tries, delay, text
         )
+        wake(delay=delay)  # a wake-up at the retry's due time (the sweeper only catches what waited 30 s more)
 
 
 def _call(task, row, opts):
@@ -420,13 +438,9 @@ def _record(row, outcome, *, value=None, error=None, trace="", due=None):
     """Write the attempt's outcome on the row (fenced on its lease) and its ``TaskAttempt``, in one transaction."""
     now = timezone.now()
     text = "" if error is None else (f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
-    values = {
-        "last_error": text[:2000],
-        "traceback": trace,
-        "worker_ids": row.worker_ids,
-        "started_at": row.started_at,
-        "last_attempted_at": row.last_attempted_at,
-    }
+    values = {"worker_ids": row.worker_ids, "last_attempted_at": row.last_attempted_at}
+    if text or row.last_error:
+        values.update(last_error=text[:2000], traceback=trace)
     if outcome == TaskAttempt.Outcome.SUCCESSFUL:
         values.update(status=TaskRow.Status.SUCCESSFUL, return_value=value, finished_at=now)
     elif outcome == TaskAttempt.Outcome.RETRY:

@@ -8,6 +8,7 @@ enqueued by a process that could not send the wake-up.
 """
 
 import hashlib
+import logging
 import os
 import socket
 import time
@@ -16,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 from huey import Huey, RedisHuey
 from huey.storage import SqliteStorage
 from redis import ConnectionPool
+
+logger = logging.getLogger(__name__)
 
 
 class QueueURLError(ValueError):
@@ -101,6 +104,41 @@ class StopAware:
     def stopping(self):
         """True once this process's consumer was told to stop."""
         return self.consumer is not None and self.consumer.stop_flag.is_set()
+
+    # --- Knowing the queue came back (issue 10, part 4) ------------------------------
+    # While the queue is down (Redis stopped), nothing can be enqueued: the rows wait, due. The
+    # workers' dequeue fails meanwhile; the first dequeue that works again runs the hooks apps
+    # registered with ``on_queue_back``, which wake the due work at once (not at the sweeper).
+
+    _queue_down = False
+
+    def on_queue_back(self, name):
+        """Decorator: call the function (no arguments) in a worker when the queue works again after failing."""
+
+        def decorator(fn):
+            self.__dict__.setdefault("_queue_back_hooks", {})[name] = fn
+            return fn
+
+        return decorator
+
+    def dequeue(self):
+        try:
+            task = super().dequeue()
+        except Exception:
+            self._queue_down = True
+            raise
+        if self._queue_down:
+            self._queue_down = False  # one worker runs the hooks; a second run would only wake twice
+            self._queue_came_back()
+        return task
+
+    def _queue_came_back(self):
+        logger.warning("the queue works again: waking the work that became due while it was down")
+        for name, hook in self.__dict__.get("_queue_back_hooks", {}).items():
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - one app's hook must not keep the others from running
+                logger.exception("queue-back hook %s failed", name)
 
 
 class StopAwareRedisHuey(StopAware, RedisHuey):

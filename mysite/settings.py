@@ -251,7 +251,7 @@ DURABLE_LEASE_SECONDS = env.int("DURABLE_LEASE_SECONDS", default=60)
 # Attempts of a task without its own max_attempts (a consumer killed while running it counts as one).
 DURABLE_MAX_ATTEMPTS = env.int("DURABLE_MAX_ATTEMPTS", default=3)
 # Due tasks one worker claims at a time; a batch is cut short (and the rest given back) after BATCH_SECONDS.
-DURABLE_BATCH_SIZE = env.int("DURABLE_BATCH_SIZE", default=10)
+DURABLE_BATCH_SIZE = env.int("DURABLE_BATCH_SIZE", default=25)
 DURABLE_BATCH_SECONDS = env.float("DURABLE_BATCH_SECONDS", default=0.5)
 # Running cap per concurrency group, e.g. DURABLE_GROUP_LIMITS=slow=2,images=1 (a group not listed: 1).
 try:
@@ -434,3 +434,31 @@ RATE_LIMITS["images"] = {
     "client": env.str("RATE_LIMIT_IMAGES_CLIENT", default="60/h"),
     "account": env.str("RATE_LIMIT_IMAGES_ACCOUNT", default="20/h"),
 }
+
+# --- Outgoing webhooks (issue 11 part B) ---------------------------------------------
+# Endpoints are configured in the admin; each event is a signed durable delivery, in order per endpoint.
+INSTALLED_APPS += ["webhooks"]
+LOGGING["loggers"]["webhooks"] = {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
+# httpx logs every request's full URL at INFO, and a chat webhook's URL path is its secret.
+LOGGING["loggers"]["httpx"] = {"handlers": ["console"], "level": "WARNING", "propagate": False}
+LOGGING["loggers"]["httpcore"] = {"handlers": ["console"], "level": "WARNING", "propagate": False}
+# Addresses or networks (CIDR) an endpoint may resolve to besides public addresses; empty refuses loopback,
+# private, link-local and other special ranges, so a typo cannot make the consumer call an internal service.
+WEBHOOKS_ALLOWED_NETWORKS = env.list("WEBHOOKS_ALLOWED_NETWORKS", default=[])
+WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=5)
+WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=15)
+# Failed attempts in a row after which an endpoint is paused (staff resume it in the admin).
+WEBHOOKS_PAUSE_AFTER = env.int("WEBHOOKS_PAUSE_AFTER", default=10)
+# Back-off between attempts: BASE seconds, doubling, at most MAX (a Retry-After is honoured up to MAX).
+WEBHOOKS_RETRY_BASE_SECONDS = env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=10)
+WEBHOOKS_RETRY_MAX_SECONDS = env.float("WEBHOOKS_RETRY_MAX_SECONDS", default=600)
+# Bytes of a receiver's answer read at most (an excerpt of it is kept with the attempt).
+WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=65536)
+# Days a delivered or failed delivery (with its attempts) is kept; pending ones are never pruned.
+WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
+
+# --- Under pressure (issue 10, part 4) ---------------------------------------------------
+# A write that fails for want of space answers 503 with a page that says so (not a 500).
+MIDDLEWARE += ["operations.middleware.DiskFullMiddleware"]
+# /health/ fails when the SQLite database's filesystem has less than this share free (percent).
+OPERATIONS_DISK_FREE_MIN_PERCENT = env.float("OPERATIONS_DISK_FREE_MIN_PERCENT", default=5)

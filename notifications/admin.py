@@ -188,7 +188,7 @@ class MessageAdmin(admin.ModelAdmin):
                 queryset.exclude(status__in=[Message.Status.SENDING, Message.Status.SENT]).values_list("pk", flat=True)
             )
             Message.objects.filter(pk__in=ids).update(
-                status=Message.Status.QUEUED, due_at=timezone.now(), finished_at=None, claim_token=""
+                status=Message.Status.QUEUED, due_at=timezone.now(), finished_at=None, lease_token=""
             )
             deliver_on_commit(ids)
         skipped = queryset.count() - len(ids)

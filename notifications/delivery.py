@@ -9,21 +9,20 @@ import logging
 import os
 import smtplib
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import connections, router, transaction
-from django.db.models import F
+from django.db import OperationalError, connections, router, transaction
 from django.utils import timezone
 
+from durable.leases import HOST, worker_id  # noqa: F401 - worker_id: who holds a claimed row
+from durable.worker import stopping
 from notifications import limits as ratelimits
 from notifications import suppression
-from notifications.models import Attempt, Message, retry_delay
+from notifications.models import LEASES, Attempt, Message, retry_delay
 from notifications.transport import Transport
-from operations.leases import HOST, held_by_dead_processes, worker_id
 
 logger = logging.getLogger(__name__)
 
@@ -44,35 +43,23 @@ class Outcome:
 
 
 def claim(ids=(), limit=None):
-    """Atomically take up to ``limit`` due rows (``ids`` first, then by priority) for this worker; return them.
+    """Take up to ``limit`` due rows for this worker (``ids`` alone first, if still due; else by priority).
 
-    The claim is one conditional UPDATE, committed before anything is sent:
-    two consumers can never hold the same row.
+    The claim is the lease mechanism's (``durable.leases``): one conditional UPDATE, committed
+    before anything is sent, so two consumers never hold the same row. A read comes first: on
+    SQLite an UPDATE that finds nothing still takes the write lock, and most wake-ups of a drain
+    find their rows already taken.
     """
     limit = limit or settings.NOTIFICATIONS_BATCH_SIZE
-    for _ in range(5):
-        now = timezone.now()
-        due = Message.objects.filter(status=Message.Status.QUEUED, due_at__lte=now)
-        candidates = list(due.filter(id__in=list(ids)[:limit]).values_list("id", flat=True)) if ids else []
-        if len(candidates) < limit:
-            candidates += list(
-                in_claim_order(due.exclude(id__in=candidates)).values_list("id", flat=True)[: limit - len(candidates)]
-            )
-        if not candidates:
-            return []
-        token = uuid.uuid4().hex
-        won = due.filter(id__in=candidates).update(
-            status=Message.Status.SENDING,
-            reason="",
-            claim_token=token,
-            claimed_by=worker_id(),
-            lease_expires_at=now + timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS),
-            attempts=F("attempts") + 1,
-        )
-        if won:
-            return list(Message.objects.filter(claim_token=token).order_by("priority", "due_at", "id"))
-        ids = ()  # Another worker took them first; look again.
-    return []
+    due = Message.objects.filter(status=Message.Status.QUEUED, due_at__lte=timezone.now())
+    mine = list(ids)[:limit]
+    if mine and due.filter(id__in=mine).exists():
+        rows = LEASES.claim(limit=len(mine), where=lambda queryset: queryset.filter(id__in=mine))
+        if rows:
+            return rows
+    if not in_claim_order(due).exists():
+        return []
+    return LEASES.claim(limit=limit, where=_in_claim_order_filter)
 
 
 def in_claim_order(queryset):
@@ -84,9 +71,13 @@ def in_claim_order(queryset):
     priorities did too). PostgreSQL reads outbox_due in order as it is, and would sort with the IN list.
     tests/test_priority.py checks both plans.
     """
+    return _in_claim_order_filter(queryset).order_by(*LEASES.order_by)
+
+
+def _in_claim_order_filter(queryset):
     if connections[router.db_for_read(Message)].vendor == "sqlite":
         queryset = queryset.filter(priority__in=sorted(Message.Priority.values))
-    return queryset.order_by("priority", "due_at", "id")
+    return queryset
 
 
 def classify(exc):
@@ -118,7 +109,7 @@ def _reply(resp):
 class SentGroup:
     """Rows of one batch sent with nothing refused or skipped, waiting to be recorded together.
 
-    One transaction per group: one UPDATE of the rows (held on the batch's claim token) and one
+    One transaction per group: one UPDATE of the rows (fenced on the batch's lease token) and one
     INSERT of their attempts. A group is recorded when it holds ``NOTIFICATIONS_RECORD_EVERY``
     rows or ``MAX_AGE`` seconds after its first send, and always before any other outcome is
     recorded, before rows are given back, and when the batch ends. The price: after a kill -9,
@@ -134,8 +125,8 @@ class SentGroup:
         self.first_at = None
 
     def add(self, row, attempt):
-        if self.rows and row.claim_token != self.rows[0].claim_token:
-            self.flush()  # one UPDATE holds one claim token; a batch has one, so this is a safeguard
+        if self.rows and row.lease_token != self.rows[0].lease_token:
+            self.flush()  # one UPDATE holds one lease token; a batch has one, so this is a safeguard
         if not self.rows:
             self.first_at = time.monotonic()
         self.rows.append(row)
@@ -151,9 +142,7 @@ class SentGroup:
             return
         rows, attempts = self.rows, self.attempts
         began = self.first_at - attempts[0].duration  # when the group's first send started
-        with transaction.atomic():
-            matched = Message.mark_sent_many([r.pk for r in rows], rows[0].claim_token)
-            Attempt.insert_many(attempts)
+        matched = _while_locked(partial(self._record, rows, attempts), what=f"outbox {_id_span([r.pk for r in rows])}")
         self.rows, self.attempts, self.first_at = [], [], None
         self.outcome.sent += len(rows)
         ids = _id_span([r.pk for r in rows])
@@ -176,6 +165,32 @@ class SentGroup:
                 len(rows),
             )
 
+    @staticmethod
+    def _record(rows, attempts):
+        with transaction.atomic():
+            matched = Message.mark_sent_many(rows)
+            Attempt.insert_many(attempts)
+        return matched
+
+
+LOCKED_TRIES = 5  # a group that was sent is worth waiting for: up to 5 busy timeouts, a pause between
+
+
+def _while_locked(record, what):
+    """``record()``, tried again after a short pause while SQLite says "database is locked"."""
+    for attempt in range(1, LOCKED_TRIES + 1):
+        try:
+            return record()
+        except OperationalError as exc:
+            if not _locked(exc) or attempt == LOCKED_TRIES:
+                raise
+            logger.warning("%s: outcome not yet recorded: %s; trying again (%s/%s)", what, exc, attempt, LOCKED_TRIES)
+            time.sleep(0.2 * attempt)
+
+
+def _locked(exc):
+    return "database is locked" in str(exc) or "database table is locked" in str(exc)
+
 
 def _id_span(ids):
     """``12-21`` for consecutive ids, else ``12, 14, 15``: every id stays findable in the log."""
@@ -189,26 +204,48 @@ def send_batch(transport, batch, stop_at, outcome):
 
     Per batch, not per row: one query for suppressed recipients; and, only while a rate limit
     is configured, one slot per limit key per row. Rows sent cleanly are recorded in groups
-    (``SentGroup``); any other outcome is recorded per row, after the group before it.
+    (``SentGroup``); any other outcome is recorded per row, after the group before it. When the
+    batch ends early (its time is up, the consumer is stopping, or the database failed us) the
+    rows not yet tried go back at once, uncounted, instead of waiting out their lease.
     """
     group = SentGroup(outcome)
+    untried = list(batch)  # _send_rows takes each row off before trying it
     try:
-        _send_rows(transport, batch, stop_at, outcome, group)
+        _send_rows(transport, untried, stop_at, outcome, group)
+    except Exception:
+        _give_back(untried)
+        raise
     finally:
         group.flush()  # also when an exception ends the batch: what was sent is recorded
 
 
-def _send_rows(transport, batch, stop_at, outcome, group):
+def _give_back(rows):
+    if not rows:
+        return
+    try:
+        given = LEASES.release(rows)
+        logger.warning("outbox %s given back untried after an error", _id_span([r.pk for r in rows]))
+        return given
+    except Exception:  # noqa: BLE001 - the database is still failing: the leases lapse and the sweeper takes them
+        logger.exception("outbox %s could not be given back; the sweeper will", _id_span([r.pk for r in rows]))
+        LEASES.forget(rows)
+
+
+def _send_rows(transport, untried, stop_at, outcome, group):
     limits = ratelimits.configured()
-    suppressed = suppression.in_force(batch)
-    for index, row in enumerate(batch):
+    suppressed = suppression.in_force(untried)
+    while untried:
+        row = untried[0]
         group.flush_if_due()
-        if time.monotonic() >= stop_at:
+        if time.monotonic() >= stop_at or stopping():
             group.flush()
-            for rest in batch[index:]:
-                rest.release()
+            given = LEASES.release(untried)
+            untried.clear()
             outcome.more_due = True
+            if stopping():
+                logger.info("outbox: stopping; %s claimed rows given back untried", given)
             return
+        del untried[0]
         recipients, skipped = suppression.split(row.recipients, suppressed)
         if not recipients:
             group.flush()
@@ -218,17 +255,20 @@ def _send_rows(transport, batch, stop_at, outcome, group):
             slot = ratelimits.take_all(limits.keys(recipients))
             if slot.free_at is not None:
                 group.flush()
-                if throttle(batch[index:] if slot.key == ratelimits.RELAY else [row], slot, outcome):
-                    return
-                continue
+                if slot.key != ratelimits.RELAY:
+                    throttle([row], slot, outcome)
+                    continue
+                throttle([row, *untried], slot, outcome)
+                untried.clear()
+                return
             if slot.wait:
                 group.flush()  # do not hold sent rows unrecorded while waiting for a slot
                 time.sleep(slot.wait)
         send_one(transport, row, recipients, skipped, outcome, suppressed, group)
         if outcome.slowed is not None:
-            rest = batch[index + 1 :]
-            Message.throttle(rest, outcome.slowed.come_back_at, outcome.slowed.words)
-            outcome.throttled += len(rest)
+            Message.throttle(untried, outcome.slowed.come_back_at, outcome.slowed.words)
+            outcome.throttled += len(untried)
+            untried.clear()
             return
 
 
@@ -265,11 +305,14 @@ def send_one(transport, row, recipients, skipped, outcome, suppressed=None, grou
         words.append(f"{len(rejected)} address(es) rejected")
     if skipped:
         words.append(f"{len(skipped)} address(es) suppressed")
-    with transaction.atomic():
-        row.mark_sent("; ".join(notes), reason=", ".join(words))
-        attempt.insert()
-        if rejected:
-            added = suppression.suppress(rejected, row, started_at)
+
+    def record():
+        with transaction.atomic():
+            row.mark_sent("; ".join(notes), reason=", ".join(words))
+            attempt.insert()
+            return suppression.suppress(rejected, row, started_at) if rejected else {}
+
+    added = _while_locked(record, what=f"outbox {row.pk}")
     if rejected and suppressed is not None:
         suppressed.update(added)
     outcome.sent += 1
@@ -376,11 +419,14 @@ def record_failure(row, exc, outcome, attempt, suppressed=None):
             text,
             extra=_fields(row, attempt),
         )
-    with transaction.atomic():
-        update()
-        attempt.insert()
-        if rejected:
-            added = suppression.suppress(rejected, row, attempt.started_at)
+
+    def record():
+        with transaction.atomic():
+            update()
+            attempt.insert()
+            return suppression.suppress(rejected, row, attempt.started_at) if rejected else {}
+
+    added = _while_locked(record, what=f"outbox {row.pk} tried")
     if rejected and suppressed is not None:
         suppressed.update(added)
 
@@ -449,17 +495,22 @@ def slow_down_pause():
     return retry_delay(deferred.count() + 1)
 
 
+LOCKED_PAUSE = 1  # seconds: after SQLite's busy timeout ran out, let the writers through before trying again
+
+
 def deliver(ids=(), transport_factory=Transport):
     """Send ``ids`` and then anything else due, over one connection, until nothing is due.
 
-    Bounded by half the lease, so no row outlives its lease while held.
+    Bounded by half the lease, so no row outlives its lease while held. A database that stays
+    locked past its busy timeout ends the run, not the task: what was not tried goes back at once
+    and the run is scheduled again a second later (``retry_at``).
     """
     outcome = Outcome()
     stop_at = time.monotonic() + settings.NOTIFICATIONS_LEASE_SECONDS / 2
     limit = ratelimits.configured().claim_size(settings.NOTIFICATIONS_BATCH_SIZE)
     transport = None
     try:
-        while not outcome.relay_throttled:
+        while not outcome.relay_throttled and not stopping():
             if time.monotonic() >= stop_at:
                 outcome.more_due = True
                 break
@@ -469,29 +520,27 @@ def deliver(ids=(), transport_factory=Transport):
                 break
             transport = transport or transport_factory()
             send_batch(transport, batch, stop_at, outcome)
+    except OperationalError as exc:
+        if not _locked(exc):
+            raise
+        # The rows not yet tried went back (send_batch); the work goes on after a short pause, in a new task.
+        logger.warning("outbox: the database stayed locked (%s); delivery goes on in %s s", exc, LOCKED_PAUSE)
+        outcome.retry_at.append(timezone.now() + timedelta(seconds=LOCKED_PAUSE))
     finally:
         if transport is not None:
             transport.close()
     return outcome
 
 
-def sweep(now=None):
-    """Recover rows a lost consumer held, and find queued rows no task picked up.
+def sweep():
+    """Take back rows whose lease expired (their consumer died), and find queued rows no task picked up.
 
     Returns how many rows are due and waiting, so the caller can wake consumers.
     """
-    now = now or timezone.now()
-    expired = Message.objects.filter(status=Message.Status.SENDING, lease_expires_at__lt=now)
-    recovered = expired.update(
-        status=Message.Status.QUEUED,
-        due_at=now,
-        claim_token="",
-        lease_expires_at=None,
-        last_error="lease expired: the consumer holding it stopped",
-    )
+    recovered = len(LEASES.sweep())
     if recovered:
-        logger.warning("sweeper: %s outbox rows recovered from an expired lease", recovered)
-    stale_before = now - timedelta(seconds=settings.NOTIFICATIONS_REQUEUE_AFTER_SECONDS)
+        logger.warning("sweeper: %s outbox rows taken back from an expired lease", recovered)
+    stale_before = timezone.now() - timedelta(seconds=settings.NOTIFICATIONS_REQUEUE_AFTER_SECONDS)
     stale = Message.objects.filter(status=Message.Status.QUEUED, due_at__lte=stale_before).count()
     if stale:
         logger.warning(
@@ -508,15 +557,5 @@ def due_count():
 
 
 def recover_orphans():
-    """At consumer start: release rows held by a consumer on this host that no longer runs."""
-    orphans = held_by_dead_processes(Message.objects.filter(status=Message.Status.SENDING))
-    if orphans:
-        Message.objects.filter(pk__in=orphans, status=Message.Status.SENDING).update(
-            status=Message.Status.QUEUED,
-            due_at=timezone.now(),
-            claim_token="",
-            lease_expires_at=None,
-            last_error="requeued: the consumer holding it was gone at start-up",
-        )
-        logger.warning("outbox %s requeued: their consumer died", ", ".join(map(str, orphans)))
-    return len(orphans)
+    """At consumer start: take back rows held by a consumer on this host that no longer runs; how many."""
+    return len(LEASES.recover_dead())

@@ -5,13 +5,22 @@ from email import message_from_bytes, policy
 from email.utils import parseaddr
 
 from django.conf import settings
-from django.db import connections, models, router
+from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from durable import sql
+from durable.leases import Leases, States
+from durable.models import Leased
+from operations.signals import site_event
 
-class Message(models.Model):
-    """An e-mail stored as rendered MIME bytes plus its envelope, and where it stands."""
+
+class Message(Leased):
+    """An e-mail stored as rendered MIME bytes plus its envelope, and where it stands.
+
+    Held by a consumer through ``durable.leases`` (``LEASES`` below): queued -> sending (claimed,
+    leased, fenced by ``lease_token``) -> sent, failed, suppressed, or queued again for a retry.
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -20,6 +29,8 @@ class Message(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
         SUPPRESSED = "suppressed"
+
+    STATES = States(queued=Status.QUEUED, running=Status.SENDING, failed=Status.FAILED)
 
     class Priority(models.IntegerChoices):
         """Which due rows go first when the relay limit lets only some through (lower goes first)."""
@@ -40,9 +51,6 @@ class Message(models.Model):
     )
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    due_at = models.DateTimeField(default=timezone.now, help_text="Not to be tried before this.")
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True, help_text="When it was sent, failed or was cancelled.")
     reason = models.CharField(
@@ -50,11 +58,6 @@ class Message(models.Model):
         blank=True,
         help_text="Why it waits (a rate limit) or why it was not sent, in a few words for its reader.",
     )
-
-    # Set while a consumer holds the row; a lease past its expiry means the consumer died.
-    claim_token = models.CharField(max_length=32, blank=True, db_index=True)
-    claimed_by = models.CharField(max_length=128, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -79,144 +82,64 @@ class Message(models.Model):
         return part.get_content() if part is not None else ""
 
     # --- state changes ----------------------------------------------------
-    # Each is a conditional UPDATE on the claim token, so a consumer that lost its
-    # lease (and the row to another consumer) cannot overwrite the newer outcome.
-
-    def _held(self):
-        return Message.objects.filter(pk=self.pk, status=self.Status.SENDING, claim_token=self.claim_token)
-
-    def _update_held(self, **values):
-        """``self._held().update(**values)`` as one plain UPDATE; for the per-message outcome on the hot path.
-
-        The queryset path spends several times the statement's own cost building it; values
-        are still converted by each field, so every database gets what Django would send.
-        """
-        conn = connections[router.db_for_write(Message)]
-        fields = [self._meta.get_field(name) for name in values]
-        quote = conn.ops.quote_name
-        sql = "UPDATE {} SET {} WHERE {} = %s AND {} = %s AND {} = %s".format(
-            quote(self._meta.db_table),
-            ", ".join(f"{quote(f.column)} = %s" for f in fields),
-            quote("id"),
-            quote("status"),
-            quote("claim_token"),
-        )
-        params = [f.get_db_prep_save(v, conn) for f, v in zip(fields, values.values(), strict=True)]
-        with conn.cursor() as cursor:
-            cursor.execute(sql, [*params, self.pk, self.Status.SENDING, self.claim_token])
-            return cursor.rowcount
+    # Each is the lease mechanism's fenced write (``LEASES``): a consumer that lost its lease
+    # (and the row to another consumer) cannot overwrite the newer outcome. Truthy when written.
 
     def mark_sent(self, note="", reason=""):
         now = timezone.now()
-        return self._update_held(
-            status=self.Status.SENT,
-            sent_at=now,
-            finished_at=now,
-            last_error=note[:2000],
-            reason=reason[:200],
-            claim_token="",
-            lease_expires_at=None,
+        return LEASES.finish(
+            self, status=self.Status.SENT, sent_at=now, finished_at=now, last_error=note[:2000], reason=reason[:200]
         )
 
     @classmethod
-    def mark_sent_many(cls, ids, claim_token):
-        """Record ``ids`` (rows of one claimed batch, sent with nothing refused) as sent, in one UPDATE.
+    def mark_sent_many(cls, rows):
+        """Record ``rows`` (claimed, sent with nothing refused) as sent: one fenced UPDATE per lease token.
 
-        Held on the batch's claim token like every other outcome: a row whose lease was lost
-        (and taken by another consumer) is left alone. Returns how many rows it matched.
+        A row whose lease was lost (and taken by another consumer) is left alone. Returns how many were written.
         """
-        if not ids:
-            return 0
-        conn = connections[router.db_for_write(cls)]
-        quote = conn.ops.quote_name
-        opts = cls._meta
         now = timezone.now()
-        values = {
-            "status": cls.Status.SENT,
-            "sent_at": now,
-            "finished_at": now,
-            "last_error": "",
-            "reason": "",
-            "claim_token": "",
-            "lease_expires_at": None,
-        }
-        fields = [opts.get_field(name) for name in values]
-        sql = "UPDATE {} SET {} WHERE {} IN ({}) AND {} = %s AND {} = %s".format(
-            quote(opts.db_table),
-            ", ".join(f"{quote(f.column)} = %s" for f in fields),
-            quote("id"),
-            ", ".join(["%s"] * len(ids)),
-            quote("status"),
-            quote("claim_token"),
-        )
-        params = [f.get_db_prep_save(v, conn) for f, v in zip(fields, values.values(), strict=True)]
-        with conn.cursor() as cursor:
-            cursor.execute(sql, [*params, *ids, cls.Status.SENDING, claim_token])
-            return cursor.rowcount
+        return LEASES.finish_many(rows, status=cls.Status.SENT, sent_at=now, finished_at=now, last_error="", reason="")
 
     def mark_failed(self, error, reason=""):
-        return self._update_held(
-            status=self.Status.FAILED,
-            finished_at=timezone.now(),
-            last_error=error[:2000],
-            reason=reason[:200],
-            claim_token="",
-            lease_expires_at=None,
+        failed = LEASES.finish(
+            self, status=self.Status.FAILED, finished_at=timezone.now(), last_error=error[:2000], reason=reason[:200]
         )
+        if failed:  # the "e-mail failed permanently" webhook event: ids and the reason, no address or subject
+            site_event.send(
+                sender=__name__,
+                type="email.failed",
+                data={"outbox_id": self.pk, "reason": reason[:200], "recipients": len(self.recipients)},
+                summary=f"E-mail {self.pk} failed permanently: {reason[:200] or error[:200]}",
+            )
+        return failed
 
     def mark_retry(self, error, due_at):
-        return self._update_held(
-            status=self.Status.QUEUED,
-            due_at=due_at,
-            last_error=error[:2000],
-            reason="",
-            claim_token="",
-            lease_expires_at=None,
-        )
+        return LEASES.finish(self, status=self.Status.QUEUED, due_at=due_at, last_error=error[:2000], reason="")
 
     def mark_suppressed(self, error, reason):
         """Every recipient is suppressed: nothing was attempted, and nothing will be."""
-        return self._held().update(
+        return LEASES.finish(
+            self,
             status=self.Status.SUPPRESSED,
             attempts=F("attempts") - 1,
             finished_at=timezone.now(),
             last_error=error[:2000],
             reason=reason[:200],
-            claim_token="",
-            lease_expires_at=None,
         )
 
     def release(self):
         """Give the row back untried (the batch ran out of time); the attempt is not counted."""
-        return self._held().update(
-            status=self.Status.QUEUED,
-            attempts=F("attempts") - 1,
-            claim_token="",
-            lease_expires_at=None,
-        )
+        return LEASES.release([self])
 
     @classmethod
     def throttle(cls, rows, until, reason, error=None):
         """Give ``rows`` back untried until ``until`` (a rate limit's next slot); the attempt is not counted.
 
-        One UPDATE for the lot; the rows stay queued (so ``claim`` takes them when due) with ``reason`` set,
-        and ``error`` (the relay's "slow down") as their last error when given.
+        The rows stay queued (so the claim takes them when due) with ``reason`` set, and ``error``
+        (the relay's "slow down") as their last error when given.
         """
-        if not rows:
-            return 0
-        held = cls.objects.filter(
-            pk__in=[r.pk for r in rows], claim_token__in={r.claim_token for r in rows}, status=cls.Status.SENDING
-        )
         extra = {} if error is None else {"last_error": error[:2000]}
-        return held.update(
-            **extra,
-            status=cls.Status.QUEUED,
-            due_at=until,
-            attempts=F("attempts") - 1,
-            reason=reason[:200],
-            claim_token="",
-            lease_expires_at=None,
-        )
+        return LEASES.release(rows, due_at=until, reason=reason[:200], **extra)
 
     def status_in_words(self):
         """Where it stands, as its reader would say it: "sent 10:42", "waiting: relay limit" ..."""
@@ -237,6 +160,47 @@ class Message(models.Model):
         if self.status == self.Status.CANCELLED:
             return "not sent: cancelled"
         return f"not sent: {self.reason or _short(self.last_error) or self.status}"
+
+
+class MessageLeases(Leases):
+    """The lease mechanism on outbox rows: a lease of NOTIFICATIONS_LEASE_SECONDS, claimed by priority then due time.
+
+    A claim clears the row's waiting ``reason``; a row taken back from a dead consumer after
+    NOTIFICATIONS_MAX_ATTEMPTS ends failed (so a message that crashes its consumer cannot loop).
+    """
+
+    def __init__(self):
+        super().__init__(
+            Message, Message.STATES, seconds=None, max_attempts=None, order_by=("priority", "due_at", "id")
+        )
+
+    @property
+    def seconds(self):
+        return settings.NOTIFICATIONS_LEASE_SECONDS
+
+    @seconds.setter
+    def seconds(self, value):
+        pass  # always the setting
+
+    @property
+    def max_attempts(self):
+        return settings.NOTIFICATIONS_MAX_ATTEMPTS
+
+    @max_attempts.setter
+    def max_attempts(self, value):
+        pass  # always the setting
+
+    def claim_values(self, now):
+        return {"reason": ""}
+
+    def lost(self, row, why, used_up, now):
+        values = super().lost(row, why, used_up, now)
+        if used_up:
+            values.update(finished_at=now, reason=f"gave up: {why}"[:200])
+        return values
+
+
+LEASES = MessageLeases()
 
 
 def site_addresses():
@@ -289,38 +253,13 @@ class Attempt(models.Model):
     _COLUMNS = ("message_id", "started_at", "duration", "outcome", "code", "reply", "recipients", "host", "pid")
 
     def insert(self):
-        """INSERT this row with one plain statement: it is written once per message sent, on the hot path.
-
-        ``save()`` costs several times more in Python than the statement itself; values are
-        still converted by each field, so every database gets what Django would send.
-        """
-        conn = connections[router.db_for_write(Attempt)]
-        fields = [self._meta.get_field(name) for name in self._COLUMNS]
-        sql = "INSERT INTO {} ({}) VALUES ({})".format(
-            conn.ops.quote_name(self._meta.db_table),
-            ", ".join(conn.ops.quote_name(f.column) for f in fields),
-            ", ".join(["%s"] * len(fields)),
-        )
-        with conn.cursor() as cursor:
-            cursor.execute(sql, [f.get_db_prep_save(getattr(self, f.attname), conn) for f in fields])
+        """INSERT this row with one plain statement: it is written once per message sent, on the hot path."""
+        sql.insert(self, self._COLUMNS)
 
     @classmethod
     def insert_many(cls, attempts):
         """INSERT ``attempts`` with one multi-row statement (in chunks the database accepts)."""
-        if not attempts:
-            return
-        conn = connections[router.db_for_write(cls)]
-        fields = [cls._meta.get_field(name) for name in cls._COLUMNS]
-        head = "INSERT INTO {} ({}) VALUES ".format(
-            conn.ops.quote_name(cls._meta.db_table), ", ".join(conn.ops.quote_name(f.column) for f in fields)
-        )
-        one = "({})".format(", ".join(["%s"] * len(fields)))
-        size = max(conn.ops.bulk_batch_size(fields, attempts), 1)
-        with conn.cursor() as cursor:
-            for start in range(0, len(attempts), size):
-                chunk = attempts[start : start + size]
-                params = [f.get_db_prep_save(getattr(a, f.attname), conn) for a in chunk for f in fields]
-                cursor.execute(head + ", ".join([one] * len(chunk)), params)
+        sql.insert_many(attempts, cls._COLUMNS)
 
 
 class Suppression(models.Model):

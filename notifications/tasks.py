@@ -9,8 +9,8 @@ from django.db import transaction
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from durable.startup import once_per_consumer, when_queue_returns
 from notifications import delivery
-from operations.startup import once_per_consumer
 
 logger = logging.getLogger(__name__)
 
@@ -65,4 +65,10 @@ def sweep():
 def recover_at_startup():
     """Requeue what a killed consumer on this host held, and wake workers for what is due."""
     delivery.recover_orphans()
+    wake_consumers(delivery.due_count())
+
+
+@when_queue_returns("notifications.wake")
+def wake_after_queue_outage():
+    """The queue is back: send what was queued while it was down now, not at the sweeper."""
     wake_consumers(delivery.due_count())

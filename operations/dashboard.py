@@ -107,14 +107,19 @@ def recent_runs(stats, limit=25):
 
 
 def panels(now):
-    """Each app's panel (``operations.registry``) under its name; one that fails shows as ``None``."""
-    out = {}
+    """Each app's panel (``operations.registry``) under its name; one that fails shows as ``None``.
+
+    ``app_panels`` lists those that bring their own template, with their data, for the page to include.
+    """
+    out = {"app_panels": []}
     for panel in registry.dashboard_panels():
         try:
             out[panel.name] = panel.context(now)
         except Exception:  # noqa: BLE001 - one failing panel must not take the page down
             logger.exception("operations page: panel %s failed", panel.name)
             out[panel.name] = None
+        if panel.template and out[panel.name]:
+            out["app_panels"].append({"template": panel.template, "data": out[panel.name]})
     return out
 
 

@@ -5,6 +5,8 @@ so the endpoint answers even when half the system is down.
 """
 
 import logging
+import os
+import shutil
 import time
 
 from django.conf import settings
@@ -14,6 +16,7 @@ from huey.contrib.djhuey import HUEY
 
 from operations import registry
 from operations.models import HealthState, Heartbeat
+from operations.signals import health_changed
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +35,22 @@ def database():
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return {"ok": True, "vendor": connection.vendor}
+
+
+def disk():
+    """Free space on the SQLite database's filesystem, failing below OPERATIONS_DISK_FREE_MIN_PERCENT.
+
+    A full disk makes every write fail: warn while there is still room. (PostgreSQL's disk is its server's: not here.)
+    """
+    if connection.vendor != "sqlite":
+        return {"ok": True, "checked": False}
+    usage = shutil.disk_usage(os.path.dirname(os.path.abspath(connection.settings_dict["NAME"])))
+    free = round(usage.free * 100 / usage.total, 1)
+    limit = settings.OPERATIONS_DISK_FREE_MIN_PERCENT
+    result = {"ok": free >= limit, "free_percent": free, "free_mb": usage.free // 2**20}
+    if not result["ok"]:
+        result["error"] = f"{free:g} % free on the database's filesystem (limit {limit:g} %)"
+    return result
 
 
 def queue():
@@ -55,6 +74,7 @@ def report(now=None):
     now = now or timezone.now()
     checks = {
         "database": _probe(database),
+        "disk": _probe(disk),
         "queue": _probe(queue),
         "consumer": _probe(lambda: consumer(now)),
     }
@@ -63,12 +83,13 @@ def report(now=None):
     healthy = all(c["ok"] for c in checks.values())
     status = "ok" if healthy else "fail"
     detail = "; ".join(f"{k}: {c.get('error')}" for k, c in checks.items() if not c["ok"])
-    record_change(status, detail, now)
+    if record_change(status, detail, now):
+        health_changed.send(sender=__name__, status=status, checks=checks)
     return {"status": status, "checks": checks, "at": now.isoformat()}
 
 
 def record_change(status, detail, now):
-    """Log a change of status once: the conditional UPDATE lets one poll of one process win it.
+    """Log a change of status once (True if this poll won it): the conditional UPDATE lets one poll of one process win it.
 
     A turn to "fail" is an ERROR (settings.LOGGING mails it to the admins); every poll in
     between logs nothing, and ``django.request`` skips /health/'s 503s (SkipHealthFailures).
@@ -76,14 +97,15 @@ def record_change(status, detail, now):
     try:
         state, _ = HealthState.objects.get_or_create(pk=1, defaults={"status": "ok", "changed_at": now})
         if state.status == status:
-            return  # the usual poll: one indexed read, no write
+            return False  # the usual poll: one indexed read, no write
         won = HealthState.objects.filter(pk=1, status=state.status)
         if won.update(status=status, changed_at=now, detail=detail) != 1:
-            return
+            return False
     except Exception as exc:  # noqa: BLE001 - the database probe already says why; keep answering
         logger.warning("health %s (%s); could not record it: %s: %s", status, detail, type(exc).__name__, exc)
-        return
+        return False
     if status == "fail":
         logger.error("health turned fail: %s", detail)
     else:
         logger.warning("health is ok again (failing since %s)", state.changed_at.isoformat(timespec="seconds"))
+    return True

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from operations.leases import pid_alive
+from durable.leases import pid_alive
 from operations.models import Heartbeat
 
 logger = logging.getLogger(__name__)

@@ -16,11 +16,16 @@ _metrics = []  # callable(now) -> iterable of prometheus_client metric families,
 
 @dataclass(frozen=True)
 class Panel:
-    """A section of the operations page: its name (the page's context key) and what it shows."""
+    """A section of the operations page: its name (the page's context key), what it shows, and how.
+
+    With a ``template`` (the app's own), the page includes it among the apps' panels with the panel's
+    data as ``panel``; without one, the page's own markup shows the data under ``name``.
+    """
 
     name: str
     context: object  # callable(now) -> what the page shows under ``name``
     order: int = 50
+    template: str = ""
 
 
 def cleanup_source(name):
@@ -43,11 +48,11 @@ def health_probe(name):
     return decorator
 
 
-def dashboard_panel(name, order=50):
-    """Register ``f(now)`` as the operations page panel ``name``."""
+def dashboard_panel(name, order=50, template=""):
+    """Register ``f(now)`` as the operations page panel ``name`` (drawn with the app's ``template``, if given)."""
 
     def decorator(fn):
-        _panels[name] = Panel(name, fn, order)
+        _panels[name] = Panel(name, fn, order, template)
         return fn
 
     return decorator

@@ -10,8 +10,8 @@ from django_tasks import task
 from huey import signals
 from huey.contrib.djhuey import HUEY, db_periodic_task, on_shutdown, on_startup
 
+from durable.startup import once_per_consumer
 from operations import cleanup, emails, heartbeat, logs, sentry, task_results
-from operations.startup import once_per_consumer
 
 logger = logging.getLogger(__name__)
 HUEY.signal(signals.SIGNAL_EXECUTING)(logs.task_started)

@@ -1,10 +1,12 @@
 """Claim a queued report, stream its rows to a file, record the outcome on the row.
 
-Huey only carries wake-ups with a report id: the row is the truth. A claim is a
-conditional UPDATE; the claim's lease is renewed at every progress save (at most
-once per REPORTS_PROGRESS_INTERVAL_SECONDS), so a report whose consumer died is
-found by its expired lease (``sweep``) or, on the same host, at the next
-consumer start (``recover_orphans``).
+Huey only carries wake-ups with a report id: the row is the truth. Claims, leases and
+recovery are ``durable.leases`` (``LEASES``): a claim is one conditional UPDATE that stamps
+the row with a fresh lease token, every later write of the holder carries that token, and
+the lease is renewed at every progress save (at most once per REPORTS_PROGRESS_INTERVAL_SECONDS),
+so a report whose consumer died is found by its expired lease (``sweep``) or, on the same
+host, at the next consumer start (``recover_orphans``). A consumer told to stop gives its
+report back, uncounted, at the next progress save; the next consumer starts it again.
 """
 
 import logging
@@ -18,12 +20,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
-from django.db.models import Count, F, Subquery
+from django.db.models import Count, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from durable.leases import Leases
+from durable.worker import stopping
 from notifications import priority
-from operations.leases import held_by_dead_processes, worker_id
+from operations.signals import site_event
 from reports import emails, formats, registry
 from reports.models import Report, params_key
 from reports.storage import private_storage, temp_dir
@@ -44,12 +48,63 @@ class TooManyActive(Exception):
 
 
 class Stop(Exception):
-    """Generation must stop: cancelled, lease lost, or over the time limit (``user_error`` says which)."""
+    """Generation must stop: cancelled, lease lost, over the time limit, or the consumer is stopping.
+
+    ``user_error`` says which; ``status`` is what the row becomes (queued: given back untried).
+    """
 
     def __init__(self, user_error, status=Report.Status.FAILED):
         super().__init__(user_error)
         self.user_error = user_error
         self.status = status
+
+
+class ReportLeases(Leases):
+    """Leases on reports: a claim starts the report's progress from zero; a report taken back from a
+    consumer that died is queued again from the start, or, after REPORTS_MAX_ATTEMPTS, fails with a
+    message telling its owner it was interrupted that many times.
+    """
+
+    def __init__(self):
+        super().__init__(Report, Report.STATES, seconds=None, max_attempts=None, order_by=("id",))
+
+    # Read at each use, so a test (or a consumer's environment) can change them.
+    seconds = property(lambda self: settings.REPORTS_LEASE_SECONDS, lambda self, value: None)
+    max_attempts = property(lambda self: settings.REPORTS_MAX_ATTEMPTS, lambda self, value: None)
+
+    def claim_values(self, now):
+        return {"started_at": now, "progress": 0, "row_count": 0}
+
+    def release_values(self):
+        return {"progress": 0, "row_count": 0, "enqueued_at": timezone.now()}
+
+    def lost(self, row, why, used_up, now):
+        if used_up:
+            return {
+                "status": Report.Status.FAILED,
+                "error": (
+                    f"The report was interrupted {row.attempts} times while it was being generated "
+                    "(the background worker stopped). Please try again later or with a shorter range."
+                ),
+                "traceback": f"{why} (held by {row.claimed_by})",
+                "finished_at": now,
+            }
+        return {"status": Report.Status.QUEUED, "due_at": now, "enqueued_at": now, "progress": 0, "row_count": 0}
+
+    def take_back(self, queryset, why):
+        taken = super().take_back(queryset, why)
+        failed = [r.pk for r in taken if self.used_up(r)]
+        requeued = [r.pk for r in taken if not self.used_up(r)]
+        if failed:
+            logger.error(
+                "reports %s failed after %s interrupted attempts", ", ".join(map(str, failed)), self.max_attempts
+            )
+        if requeued:
+            logger.warning("reports %s requeued: %s", ", ".join(map(str, requeued)), why)
+        return taken
+
+
+LEASES = ReportLeases()
 
 
 # --- asking for a report (the request side) ------------------------------------
@@ -104,7 +159,7 @@ def request_report(owner, rtype, params, fmt, site_url="", on_commit=None):
 def cancel(report):
     """Cancel a queued or running report; return True if it was. The consumer stops at its next save."""
     n = Report.objects.filter(pk=report.pk, status__in=Report.ACTIVE).update(
-        status=Report.Status.CANCELLED, finished_at=timezone.now(), claim_token="", lease_expires_at=None
+        status=Report.Status.CANCELLED, finished_at=timezone.now(), lease_token="", lease_expires_at=None
     )
     if n:
         logger.info("report %s cancelled", report.pk)
@@ -117,28 +172,20 @@ def cancel(report):
 def claim(report_id):
     """Take ``report_id`` if it is queued and fewer than REPORTS_MAX_RUNNING reports run; return it, or ``None``.
 
-    The limit is part of the conditional UPDATE, so workers cannot all start reports at once and leave
-    none for e-mail. A report left waiting is enqueued again when a running one ends (``waiting``).
+    The limit is part of the claim's conditional UPDATE, so workers cannot all start reports at once and
+    leave none for e-mail. A report left waiting is enqueued again when a running one ends (``waiting``).
     """
-    now = timezone.now()
-    token = uuid.uuid4().hex
     running = Report.objects.filter(status=Report.Status.RUNNING).values("status").annotate(n=Count("pk")).values("n")
-    won = (
-        Report.objects.filter(pk=report_id, status=Report.Status.QUEUED)
-        .alias(running=Coalesce(Subquery(running), 0))
-        .filter(running__lt=settings.REPORTS_MAX_RUNNING)
-        .update(
-            status=Report.Status.RUNNING,
-            claim_token=token,
-            claimed_by=worker_id(),
-            lease_expires_at=now + timedelta(seconds=settings.REPORTS_LEASE_SECONDS),
-            attempts=F("attempts") + 1,
-            started_at=now,
-            progress=0,
-            row_count=0,
+
+    def this_one_under_the_cap(due):
+        return (
+            due.filter(pk=report_id)
+            .alias(running=Coalesce(Subquery(running), 0))
+            .filter(running__lt=settings.REPORTS_MAX_RUNNING)
         )
-    )
-    return Report.objects.get(pk=report_id) if won else None
+
+    rows = LEASES.claim(limit=1, where=this_one_under_the_cap)
+    return rows[0] if rows else None
 
 
 def waiting():
@@ -189,6 +236,9 @@ def claim_fairly(report_id):
 
 def generate(report_id):
     """Generate the fairest queued report (``report_id`` if it is among them); the Huey task's unit of work."""
+    if stopping():
+        logger.info("report %s left queued: the consumer is stopping; the next one starts it", report_id)
+        return None
     report = claim_fairly(report_id)
     if report is None:
         state = Report.objects.filter(pk=report_id).values_list("status", flat=True).first()
@@ -198,13 +248,22 @@ def generate(report_id):
             logger.info("report %s is %s; nothing to do", report_id, state or "gone")
         return None
     started = time.monotonic()
-    tmp = temp_dir() / f"{report.pk}-{report.claim_token}.part"
+    tmp = temp_dir() / f"{report.pk}-{report.lease_token}.part"
     try:
         rows = write(report, tmp)
         finish(report, tmp, rows)
     except Stop as stop:
         _discard(tmp)
-        if stop.status == Report.Status.CANCELLED:
+        if stop.status == Report.Status.QUEUED:
+            LEASES.release([report])
+            logger.info(
+                "report %s given back after %.1f s: %s; the next consumer starts it again",
+                report.pk,
+                time.monotonic() - started,
+                stop.user_error,
+            )
+        elif stop.status == Report.Status.CANCELLED:
+            LEASES.forget([report])
             elapsed = time.monotonic() - started
             logger.info(
                 "report %s stopped after %.1f s: %s",
@@ -326,17 +385,16 @@ class ProgressSaver:
                 f"The report took longer than the time limit ({settings.REPORTS_TIME_LIMIT_SECONDS} s) and was stopped. "
                 "Try a shorter date range."
             )
-        fields = {
-            "row_count": rows,
-            "lease_expires_at": timezone.now() + timedelta(seconds=settings.REPORTS_LEASE_SECONDS),
-        }
+        if done is not None and stopping():  # at the last look (done is None) the file is whole: keep it
+            raise Stop("its consumer is stopping", status=Report.Status.QUEUED)
+        fields = {"row_count": rows}
         if done is not None and self.expected:
             fields["progress"] = min(99, int(done * 100 / self.expected))
-        reports = Report.objects.using(PROGRESS_DB)
-        held = reports.filter(pk=self.report.pk, status=Report.Status.RUNNING, claim_token=self.report.claim_token)
         self.saves += 1
-        if not held.update(**fields):
-            status = reports.filter(pk=self.report.pk).values_list("status", flat=True).first()
+        if not LEASES.renew_held(self.report, using=PROGRESS_DB, **fields):
+            status = (
+                Report.objects.using(PROGRESS_DB).filter(pk=self.report.pk).values_list("status", flat=True).first()
+            )
             if status == Report.Status.CANCELLED:
                 raise Stop("cancelled by its owner", status=Report.Status.CANCELLED)
             raise Stop("lost its claim (the sweeper gave it to another worker)", status=Report.Status.CANCELLED)
@@ -351,20 +409,25 @@ def finish(report, tmp, rows):
     os.replace(tmp, final)
     size = final.stat().st_size
     with transaction.atomic():
-        done = Report.objects.filter(pk=report.pk, status=Report.Status.RUNNING, claim_token=report.claim_token).update(
+        done = LEASES.finish(
+            report,
             status=Report.Status.DONE,
             progress=100,
             row_count=rows,
             size=size,
             file=name,
             finished_at=now,
-            claim_token="",
-            lease_expires_at=None,
             error="",
         )
         if done:
             report.refresh_from_db()
             notify_owner(report)
+            site_event.send(
+                sender=__name__,
+                type="report.ready",
+                data={"report_id": report.pk, "type": report.type, "rows": rows, "owner_id": report.owner_id},
+                summary=f"Report {report.pk} ({report.type}) is ready: {rows} rows",
+            )
     if not done:
         final.unlink(missing_ok=True)
         raise Stop("cancelled just before it was done", status=Report.Status.CANCELLED)
@@ -379,13 +442,8 @@ def notify_owner(report):
 
 
 def _fail(report, user_error, trace):
-    Report.objects.filter(pk=report.pk, status=Report.Status.RUNNING, claim_token=report.claim_token).update(
-        status=Report.Status.FAILED,
-        error=user_error[:500],
-        traceback=trace,
-        finished_at=timezone.now(),
-        claim_token="",
-        lease_expires_at=None,
+    LEASES.finish(
+        report, status=Report.Status.FAILED, error=user_error[:500], traceback=trace, finished_at=timezone.now()
     )
 
 
@@ -401,37 +459,11 @@ def _discard(path):
 # --- recovery -----------------------------------------------------------------
 
 
-def _requeue_or_fail(queryset, reason):
-    """Give held reports back to the queue, or fail those that already used every attempt; return requeued ids."""
-    now = timezone.now()
-    exhausted = queryset.filter(attempts__gte=settings.REPORTS_MAX_ATTEMPTS)
-    failed = exhausted.update(
-        status=Report.Status.FAILED,
-        error=(
-            f"The report was interrupted {settings.REPORTS_MAX_ATTEMPTS} times while it was being generated "
-            "(the background worker stopped). Please try again later or with a shorter range."
-        ),
-        traceback=reason,
-        finished_at=now,
-        claim_token="",
-        lease_expires_at=None,
-    )
-    if failed:
-        logger.error("reports: %s failed after %s interrupted attempts", failed, settings.REPORTS_MAX_ATTEMPTS)
-    ids = list(queryset.values_list("pk", flat=True))
-    requeued = Report.objects.filter(pk__in=ids, status=Report.Status.RUNNING).update(
-        status=Report.Status.QUEUED, claim_token="", lease_expires_at=None, enqueued_at=now, progress=0, row_count=0
-    )
-    if requeued:
-        logger.warning("reports %s requeued: %s", ", ".join(map(str, ids)), reason)
-    return ids
-
-
 def sweep(now=None):
     """Requeue (or fail) reports whose lease expired; return the ids of reports that need a task enqueued."""
     now = now or timezone.now()
-    expired = Report.objects.filter(status=Report.Status.RUNNING, lease_expires_at__lt=now)
-    ids = _requeue_or_fail(expired, "lease expired: the consumer generating it stopped reporting progress")
+    taken = LEASES.sweep(now)
+    ids = [r.pk for r in taken if not LEASES.used_up(r)]
     stale_before = now - timedelta(seconds=settings.REPORTS_REQUEUE_AFTER_SECONDS)
     stale = Report.objects.filter(status=Report.Status.QUEUED, enqueued_at__lt=stale_before)
     stale_ids = list(stale.values_list("pk", flat=True))
@@ -445,12 +477,22 @@ def sweep(now=None):
     return sorted(set(ids) | set(stale_ids))
 
 
+def give_back_at_exit():
+    """At consumer exit: reports still held (Huey's shutdown timeout cut them off) go back now, not at start-up.
+
+    Counted as interrupted: the report was cut off part-way. The next consumer starts them (``tasks``).
+    """
+    tokens = LEASES.held_tokens()
+    if not tokens:
+        return []
+    try:
+        held = Report.objects.filter(status=Report.Status.RUNNING, lease_token__in=tokens)
+        return LEASES.take_back(held, "its consumer stopped before it finished")
+    except Exception:  # noqa: BLE001 - exiting anyway: the next start on this host, or the sweeper, takes them
+        logger.exception("could not give back the reports still held at exit")
+        return []
+
+
 def recover_orphans():
     """At consumer start: requeue (or fail) reports held by a consumer on this host that no longer runs."""
-    orphans = held_by_dead_processes(Report.objects.filter(status=Report.Status.RUNNING))
-    if not orphans:
-        return []
-    return _requeue_or_fail(
-        Report.objects.filter(pk__in=orphans, status=Report.Status.RUNNING),
-        "requeued: the consumer generating it was gone at start-up",
-    )
+    return [r.pk for r in LEASES.recover_dead() if not LEASES.used_up(r)]

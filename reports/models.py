@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from durable.leases import States
+from durable.models import Leased
 from reports.storage import private_storage
 
 
@@ -20,8 +22,11 @@ def params_key(params):
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class Report(models.Model):
-    """One requested report, from the request to its file (or its error)."""
+class Report(Leased):
+    """One requested report, from the request to its file (or its error).
+
+    Claimed, held and taken back through ``durable.leases`` (``reports.generation.LEASES``).
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -37,6 +42,7 @@ class Report(models.Model):
         XLSX = "xlsx", "Excel workbook (XLSX)"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
+    STATES = States(queued=Status.QUEUED, running=Status.RUNNING, failed=Status.FAILED)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports")
     type = models.CharField(max_length=64, help_text="Slug of the report type in reports.registry.")
@@ -59,11 +65,8 @@ class Report(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    # Set while a consumer generates it; a lease past its expiry means that consumer died.
-    attempts = models.PositiveSmallIntegerField(default=0)
-    claim_token = models.CharField(max_length=32, blank=True)
-    claimed_by = models.CharField(max_length=128, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The owner reads ``error``, staff ``traceback``: the lease's own note is not needed.
+    last_error = None
 
     class Meta:
         ordering = ["-id"]

@@ -61,7 +61,7 @@ def delete_orphans(now, dry_run=False):
     known = set(Report.objects.exclude(file="").values_list("file", flat=True))
     running = {
         f"{pk}-{token}.part"
-        for pk, token in Report.objects.filter(status=Report.Status.RUNNING).values_list("pk", "claim_token")
+        for pk, token in Report.objects.filter(status=Report.Status.RUNNING).values_list("pk", "lease_token")
     }
     cutoff = now.timestamp() - ORPHAN_GRACE_SECONDS
     count = 0

@@ -1,5 +1,6 @@
 """Huey tasks for reports: thin wrappers around ``reports.generation``."""
 
+import atexit
 import logging
 from functools import partial
 
@@ -7,7 +8,7 @@ from django.db import transaction
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from operations.startup import once_per_consumer
+from durable.startup import once_per_consumer
 from reports import generation
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,10 @@ def sweep():
 
 @once_per_consumer("reports.recover")
 def recover_at_startup():
-    """Requeue (or fail) what a killed consumer on this host was generating."""
-    for report_id in generation.recover_orphans():
+    """Requeue (or fail) what a killed consumer on this host was generating; start what waits for a place.
+
+    What waits includes a report the last consumer gave back as it stopped, should its wake-up be lost.
+    """
+    atexit.register(generation.give_back_at_exit)
+    for report_id in dict.fromkeys([*generation.recover_orphans(), *generation.waiting()]):
         enqueue(report_id)

@@ -19,6 +19,7 @@ from huey.contrib.djhuey import HUEY
 from mysite.queue import huey_settings
 from testing.consumer import BASE_DIR, Consumer, consumer_env, database_url
 from testing.poll import poll, port_answers
+from testing.site import Site
 from testing.smtp import SMTPServer
 
 
@@ -136,6 +137,25 @@ def _private_queue(request, tmp_path):
     HUEY.storage = original
 
 
+def _env(settings, stats, queue, email_url, extra):
+    """The environment of a process this test starts: the test database, its queue and its private paths."""
+    from django.db import connection
+
+    paths = {
+        "MEDIA_ROOT": settings.MEDIA_ROOT,
+        "REPORTS_ROOT": settings.REPORTS_ROOT,
+        "EMAIL_FILE_PATH": settings.EMAIL_FILE_PATH,
+        "HUEY_STATS_PATH": stats,
+        "HUEY_STATS_URL": "",  # not the site's shared stats database either
+    }
+    return consumer_env(
+        database_url(connection.settings_dict),
+        queue or _current_queue_url(),
+        email_url,
+        **{"NOTIFICATIONS_RETRY_BASE_SECONDS": 1, **paths, **extra},
+    )
+
+
 @pytest.fixture
 def start_consumer(transactional_db, tmp_path, request, settings, _private_task_stats):
     """Factory: ``start_consumer(email_url=..., **env)`` starts a real consumer; all are stopped after the test.
@@ -143,25 +163,11 @@ def start_consumer(transactional_db, tmp_path, request, settings, _private_task_
     It talks to the test database and to the queue this test uses, and writes files where the test's
     settings say (``MEDIA_ROOT``, ``REPORTS_ROOT``, ``EMAIL_FILE_PATH``: under ``tmp_path``).
     """
-    from django.db import connection
-
     started = []
     url = request.getfixturevalue("queue_url") if "queue_url" in request.fixturenames else None
 
     def start(email_url="memorymail://", queue=None, args=(), wait=True, **extra):
-        paths = {
-            "MEDIA_ROOT": settings.MEDIA_ROOT,
-            "REPORTS_ROOT": settings.REPORTS_ROOT,
-            "EMAIL_FILE_PATH": settings.EMAIL_FILE_PATH,
-            "HUEY_STATS_PATH": _private_task_stats,
-            "HUEY_STATS_URL": "",  # not the site's shared stats database either
-        }
-        env = consumer_env(
-            database_url(connection.settings_dict),
-            queue or url or _current_queue_url(),
-            email_url,
-            **{"NOTIFICATIONS_RETRY_BASE_SECONDS": 1, **paths, **extra},
-        )
+        env = _env(settings, _private_task_stats, queue or url, email_url, extra)
         consumer = Consumer(env, tmp_path / f"consumer-{len(started)}.log", args).start(wait=wait)
         started.append(consumer)
         return consumer
@@ -169,6 +175,25 @@ def start_consumer(transactional_db, tmp_path, request, settings, _private_task_
     yield start
     for consumer in started:
         consumer.stop(timeout=10)
+
+
+@pytest.fixture
+def start_site(transactional_db, tmp_path, request, settings, _private_task_stats):
+    """Factory: ``start_site(args=("--threads", "4"), **env)`` serves the site under a real gunicorn; returns
+    the running ``testing.site.Site`` (its ``url``). Same database, queue and paths as ``start_consumer``.
+    """
+    started = []
+    url = request.getfixturevalue("queue_url") if "queue_url" in request.fixturenames else None
+
+    def start(args=("--threads", "4"), email_url="memorymail://", queue=None, **extra):
+        env = _env(settings, _private_task_stats, queue or url, email_url, extra)
+        site = Site(env, tmp_path / f"gunicorn-{len(started)}.log", args).start()
+        started.append(site)
+        return site
+
+    yield start
+    for site in started:
+        site.stop()
 
 
 def _current_queue_url():

@@ -34,3 +34,14 @@ def _fresh_rate_limits(request):
 
     cache.clear()
     yield
+
+
+# --- webhooks (issue 11 part B) -----------------------------------------------------------
+@pytest.fixture
+def receiver():
+    """A real HTTP server on 127.0.0.1 recording each webhook POST; ``receiver.answer(Reply(500), ...)`` scripts it."""
+    from testing.receiver import Receiver
+
+    server = Receiver().start()
+    yield server
+    server.stop()

@@ -70,3 +70,14 @@ def unique(name):
 @task()
 def grouped(n):
     return n
+
+
+class _SlowDown(Exception):  # noqa: N818 - an API's "try again in N seconds"
+    retry_after = 42
+
+
+@options(max_attempts=2, backoff=lambda attempt: 1)
+@task()
+def asks_to_wait():
+    """Fails saying when to try again (as an API's Retry-After does)."""
+    raise _SlowDown("come back in 42 s")

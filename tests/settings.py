@@ -18,3 +18,6 @@ os.environ.setdefault("HUEY_STATS_PATH", str(_var / "test-huey-stats.sqlite3"))
 from mysite.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+
+# --- Webhooks (issue 11 part B): the tests' receivers listen on the loopback.
+WEBHOOKS_ALLOWED_NETWORKS = env.list("WEBHOOKS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])  # noqa: F405

@@ -3,8 +3,6 @@
 import http.cookiejar
 import importlib
 import re
-import subprocess
-import sys
 import threading
 import urllib.parse
 import urllib.request
@@ -13,10 +11,6 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
-
-from testing.consumer import BASE_DIR, consumer_env, database_url
-from testing.plugin import _current_queue_url, wait_until
-from testing.smtp import _free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "a-Long-pass-42"
@@ -53,38 +47,10 @@ def test_the_migration_lists_existing_duplicates_instead_of_crashing():
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(start_site):
     """The site under gunicorn with 4 worker processes, on the test database."""
-    port = _free_port("127.0.0.1")
     # The per-address sign-up limit (3/h) would answer the fourth with a 429: this test is about the database.
-    env = consumer_env(
-        database_url(connection.settings_dict),
-        _current_queue_url(),
-        "memorymail://",
-        RATE_LIMIT_SIGNUP_ADDRESS="100/h",
-    )
-    with open(tmp_path / "gunicorn.log", "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "mysite.wsgi", "-b", f"127.0.0.1:{port}", "--workers", "4"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _answers(url) or proc.poll() is not None, timeout=30, message="gunicorn to answer")
-    assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
-    yield url
-    proc.terminate()
-    proc.wait(10)
-
-
-def _answers(url):
-    try:
-        urllib.request.urlopen(f"{url}/accounts/login/", timeout=1).close()
-        return True
-    except OSError:
-        return False
+    return start_site(args=("--workers", "4"), RATE_LIMIT_SIGNUP_ADDRESS="100/h").url
 
 
 class Browser:

@@ -30,7 +30,7 @@ def root():
         {"recipients__foo__bar": "x"},
         {"recipients": "ada@example.com"},
         {"raw__startswith": "x"},
-        {"claim_token__isnull": "maybe"},
+        {"lease_token__isnull": "maybe"},
     ],
 )
 def test_outbox_lookups_on_fields_it_does_not_filter_by_are_refused(root, params):

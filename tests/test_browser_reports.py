@@ -7,20 +7,14 @@ Set SAVE_SCREENSHOTS=1 to refresh docs/report-page.png.
 import contextlib
 import csv
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from reports.models import Report
-from testing.consumer import BASE_DIR, consumer_env, database_url
-from testing.plugin import _ci, wait_until
-from testing.smtp import _free_port
+from testing.consumer import BASE_DIR
+from testing.plugin import _ci
 from tests.reports_data import READS_OUTBOX, many_outbox, user
 
 pytestmark = [pytest.mark.browser, pytest.mark.consumer, pytest.mark.django_db(transaction=True)]
@@ -59,35 +53,9 @@ def chromium():
 
 
 @pytest.fixture
-def site(tmp_path, queue_url):
+def site(start_site, queue_url):
     """The site under gunicorn on a free loopback port, on the test database and this test's queue."""
-    port = _free_port("127.0.0.1")
-    env = consumer_env(
-        database_url(connection.settings_dict), queue_url, "memorymail://", REPORTS_ROOT=settings.REPORTS_ROOT
-    )
-    log = open(tmp_path / "gunicorn.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "mysite.wsgi", "-b", f"127.0.0.1:{port}", "--threads", "4"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _answers(url) or proc.poll() is not None, timeout=30, message="gunicorn to answer")
-    assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
-    yield url
-    proc.terminate()
-    proc.wait(10)
-    log.close()
-
-
-def _answers(url):
-    try:
-        urllib.request.urlopen(f"{url}/accounts/login/", timeout=1).close()
-        return True
-    except OSError:
-        return False
+    return start_site().url
 
 
 @pytest.mark.parametrize("queue_url", ["sqlite"], indirect=True)

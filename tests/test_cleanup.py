@@ -48,6 +48,12 @@ def rows():
     }
 
 
+NO_WEBHOOKS = {
+    "webhook deliveries and their attempts": 0,
+    "webhook events": 0,
+}  # webhooks' own: tests/test_webhooks_retention.py
+
+
 def test_it_deletes_exactly_what_is_past_retention(rows):
     Session.objects.create(session_key="old", session_data="x", expire_date=timezone.now() - timedelta(days=1))
     Session.objects.create(session_key="live", session_data="x", expire_date=timezone.now() + timedelta(days=1))
@@ -62,6 +68,7 @@ def test_it_deletes_exactly_what_is_past_retention(rows):
         "consumer heartbeats": 0,
         **NO_REPORTS,
         **NO_IMAGES,
+        **NO_WEBHOOKS,
         **NO_TASKS,
         "unread queue results": 0,
     }
@@ -89,6 +96,7 @@ def test_it_is_idempotent(rows):
         "consumer heartbeats": 0,
         **NO_REPORTS,
         **NO_IMAGES,
+        **NO_WEBHOOKS,
         **NO_TASKS,
         "unread queue results": 0,
     }

@@ -64,6 +64,29 @@ def test_kill_9_mid_batch_loses_nothing(queue_url, start_consumer, smtp_server):
     assert duplicates <= min(in_flight, 4 * settings.NOTIFICATIONS_RECORD_EVERY)
 
 
+def test_sigint_mid_drain_stops_in_seconds_and_sends_nothing_twice(queue_url, start_consumer, smtp_server):
+    """What a deploy does: SIGINT while mail flows. The workers stop claiming, record what they sent, give back the rest."""
+    import time
+
+    total = 600
+    for i in range(total):
+        send_mail(f"stop {i}", "Body", "from@example.com", ["to@example.com"])
+    smtp_server.slow_down(0.005)
+    for round_ in range(2):
+        consumer = start_consumer(smtp_server.url, HUEY_WORKERS=4)
+        wait_until(lambda r=round_: len(smtp_server.messages) >= (r + 1) * 100, message="part of the backlog to arrive")
+        began = time.monotonic()
+        assert consumer.stop(timeout=30) == 0
+        assert time.monotonic() - began < 10
+        assert statuses()["sending"] == 0  # nothing left held: sent and recorded, or given back
+    start_consumer(smtp_server.url, HUEY_WORKERS=4)
+
+    wait_until(lambda: statuses() == {"sent": total}, timeout=60, message="every row sent")
+    seen = Counter(m.subject for m in smtp_server.messages)
+    assert len(seen) == total and max(seen.values()) == 1
+    assert Message.objects.filter(attempts=1).count() == total  # given back untried: no attempt counted
+
+
 def test_a_relay_refusing_for_a_while_gets_everything_later(queue_url, start_consumer, smtp_server):
     smtp_server.refuse_for(3)
     for i in range(20):
@@ -78,10 +101,10 @@ def test_a_relay_refusing_for_a_while_gets_everything_later(queue_url, start_con
 
 
 def test_the_attempt_rows_match_what_the_server_saw(queue_url, start_consumer, smtp_server):
-    smtp_server.refuse_for(2, reply="421 4.3.2 Service busy")
+    consumer = start_consumer(smtp_server.url, NOTIFICATIONS_RETRY_BASE_SECONDS=1)
+    smtp_server.refuse_for(2, reply="421 4.3.2 Service busy")  # from now: however slowly the consumer started
     for i in range(10):
         send_mail(f"seen {i}", "Body", "from@example.com", ["to@example.com"])
-    consumer = start_consumer(smtp_server.url, NOTIFICATIONS_RETRY_BASE_SECONDS=1)
 
     wait_until(lambda: statuses() == {"sent": 10}, timeout=60, message="all 10 sent")
     arrived = smtp_server.messages
@@ -141,6 +164,26 @@ def test_redis_down_during_a_request_delays_but_loses_nothing(client, own_redis,
         tasks.wake_consumers(delivery.sweep())  # what the periodic sweeper does each minute
     [welcome] = smtp_server.wait_for(1, timeout=30)
     assert welcome.rcpt_tos == ["bob@example.com"]
+
+
+def test_a_queue_that_comes_back_is_used_at_once(own_redis, start_consumer, smtp_server):
+    """Mail queued while Redis was down goes when it returns: the consumer sees its queue work again (no sweeper)."""
+    import time
+
+    use_queue(own_redis.url)
+    consumer = start_consumer(smtp_server.url, queue=own_redis.url)
+    own_redis.stop()
+    for i in range(5):
+        send_mail(f"while down {i}", "Body", "from@example.com", ["to@example.com"])
+    assert statuses() == {"queued": 5}
+    wait_until(lambda: "Error reading from queue" in consumer.log(), message="the consumer to see the queue down")
+
+    own_redis.start()
+    back = time.monotonic()
+
+    smtp_server.wait_for(5, timeout=10)
+    assert time.monotonic() - back < 10
+    assert "the queue works again" in consumer.log()
 
 
 def test_requests_writing_while_the_consumer_drains_never_hit_a_locked_database(start_consumer, smtp_server):

@@ -1,6 +1,7 @@
 """Claim, send, record: in this process, against a real SMTP server on loopback."""
 
 import os
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -106,7 +107,7 @@ def test_a_claim_is_recorded_before_sending():
     assert stored.status == Message.Status.SENDING
     assert stored.claimed_by == delivery.worker_id()
     assert stored.lease_expires_at > timezone.now()
-    assert stored.claim_token == row.claim_token
+    assert stored.lease_token == row.lease_token
 
 
 def test_the_sweeper_recovers_an_expired_lease(deliver_now, dead_consumer):
@@ -202,7 +203,7 @@ def test_it_records_clean_sends_in_groups_with_their_attempts(deliver_now, smtp_
         arrived = deliver_now()
 
     assert len(arrived) == 25
-    assert Message.objects.filter(status="sent", attempts=1, claim_token="").count() == 25
+    assert Message.objects.filter(status="sent", attempts=1, lease_token="").count() == 25
     assert Attempt.objects.filter(outcome="sent", code=250).count() == 25
     ids = set(Message.objects.values_list("id", flat=True))
     assert set(Attempt.objects.values_list("message_id", flat=True)) == ids
@@ -210,7 +211,7 @@ def test_it_records_clean_sends_in_groups_with_their_attempts(deliver_now, smtp_
     updates = _statements(captured.captured_queries, "UPDATE", '"notifications_message"')
     inserts = _statements(captured.captured_queries, "INSERT", '"notifications_attempt"')
     assert len(updates) == 1 + 3 and len(inserts) == 3
-    assert all(" IN (" in sql and "claim_token" in sql for sql in updates)
+    assert all(" IN (" in sql and "lease_token" in sql for sql in updates)
 
 
 def test_a_failure_mid_batch_records_the_rows_sent_before_it_first(deliver_now, smtp_server, settings, monkeypatch):
@@ -256,3 +257,83 @@ def test_a_batch_ended_by_an_exception_still_records_what_it_sent(smtp_server, s
     assert len(smtp_server.messages) == 3
     assert list(Message.objects.order_by("id").values_list("status", flat=True)) == ["sent"] * 3 + ["sending"] * 3
     assert Attempt.objects.filter(outcome="sent").count() == 3
+
+
+@contextmanager
+def short_busy_timeout(seconds):
+    """This process's Django connection waits ``seconds`` for SQLite's write lock (production: 20 s)."""
+    from django.db import connection
+
+    options = connection.settings_dict["OPTIONS"]
+    saved = options.get("timeout")
+    connection.close()
+    options["timeout"] = seconds
+    try:
+        yield
+    finally:
+        connection.close()
+        options["timeout"] = saved
+
+
+def lock_database(seconds):
+    """Another process's writer, for real: hold SQLite's write lock on the test database for ``seconds``."""
+    import sqlite3
+    import threading
+
+    from django.db import connection
+
+    other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    timer = threading.Timer(seconds, lambda: (other.execute("ROLLBACK"), other.close()))
+    timer.start()
+    return timer
+
+
+def test_a_locked_database_ends_the_run_not_the_task_and_strands_nothing(deliver_now, caplog):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's write lock")
+    queue(3)
+    with short_busy_timeout(0.2):
+        timer = lock_database(1.0)  # a writer holds the lock past the busy timeout ...
+        outcome = delivery.deliver()  # ... while delivery claims
+        timer.join()
+
+    assert outcome.sent == 0 and outcome.retry_at  # no exception: the run is tried again a second later
+    assert "stayed locked" in caplog.text
+    assert set(Message.objects.values_list("status", flat=True)) == {"queued"}  # nothing held
+    assert len(deliver_now()) == 3
+
+
+def test_a_lock_while_recording_is_waited_out_and_nothing_goes_twice(smtp_server, caplog):
+    from django.db import connection
+
+    from notifications.transport import Transport
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's write lock")
+    queue(4)
+
+    class LockingAfterFirstSend(Transport):
+        """A real SMTP transport; after its first send another writer takes the database for 0.5 s."""
+
+        sent = 0
+
+        def send(self, row, recipients=None):
+            refused = super().send(row, recipients)
+            LockingAfterFirstSend.sent += 1
+            if LockingAfterFirstSend.sent == 1:
+                lock_database(0.5)
+            return refused
+
+    with short_busy_timeout(0.2):
+        delivery.deliver(
+            transport_factory=lambda: LockingAfterFirstSend(
+                "django.core.mail.backends.smtp.EmailBackend", host=smtp_server.host, port=smtp_server.port
+            )
+        )
+
+    assert "not yet recorded: database is locked; trying again" in caplog.text
+    assert sorted(m.subject for m in smtp_server.messages) == [f"Hello {i}" for i in range(4)]
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}

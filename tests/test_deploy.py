@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -83,13 +84,16 @@ def test_sigterm_cuts_the_send_short_and_the_outbox_knows(start_consumer, smtp_s
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_stop_that_outlasts_the_shutdown_timeout_loses_nothing(start_consumer, smtp_server):
-    """A long drain is cut at HUEY_SHUTDOWN_TIMEOUT: rows it held stay `sending` (the outbox knows), and the next
-    consumer on this host sends them."""
+    """A send that outlasts HUEY_SHUTDOWN_TIMEOUT is cut: rows it held stay `sending` (the outbox knows), and the next
+    consumer on this host sends them. (A stop between sends needs no timeout: the batch gives back what it holds.)"""
     for i in range(60):
         send_mail(f"long {i}", "Body", "from@example.com", ["to@example.com"])
-    smtp_server.slow_down(0.2)  # 12 s of sending for one worker
+    smtp_server.slow_down(0.2)
     consumer = start_consumer(smtp_server.url, HUEY_WORKERS=1, HUEY_SHUTDOWN_TIMEOUT=1, NOTIFICATIONS_BATCH_SIZE=20)
     wait_until(lambda: len(smtp_server.messages) >= 3, message="the drain to be under way")
+    smtp_server.slow_down(5)  # the next send is on the wire longer than the shutdown timeout
+    time.sleep(0.5)  # the 0.2 s send in flight, if any, is done
+    wait_until(lambda: smtp_server.handler.data_attempts > len(smtp_server.messages), message="a slow send on the wire")
 
     consumer.stop(signal.SIGINT, timeout=15)
 

@@ -3,21 +3,16 @@
 import importlib
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives
-from django.db import connection
 from django.urls import Resolver404, clear_url_caches, resolve
 
 import mysite.urls
 from notifications.models import Message
-from testing.consumer import BASE_DIR, consumer_env, database_url
-from testing.plugin import wait_until
-from testing.smtp import _free_port
-from tests.test_browser_reports import _answers, chromium  # noqa: F401 - the shared browser fixture
+from testing.consumer import BASE_DIR
+from tests.test_browser_reports import chromium  # noqa: F401 - the shared browser fixture
 
 pytestmark = pytest.mark.django_db
 TEMPLATES = ["Password reset", "Report ready", "Test e-mail", "Welcome"]
@@ -104,25 +99,9 @@ def test_with_debug_off_the_url_does_not_exist(staff, settings):
 
 
 @pytest.fixture
-def debug_site(tmp_path):
+def debug_site(start_site):
     """The site under gunicorn with DEBUG=true (as `make run` would start it) on the test database."""
-    port = _free_port("127.0.0.1")
-    env = consumer_env(database_url(connection.settings_dict), "sqlite:///:memory:", "memorymail://", DEBUG="true")
-    log = open(tmp_path / "gunicorn.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "mysite.wsgi", "-b", f"127.0.0.1:{port}", "--threads", "2"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _answers(url) or proc.poll() is not None, timeout=30, message="gunicorn to answer")
-    assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
-    yield url
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    return start_site(args=("--threads", "2"), DEBUG="true").url
 
 
 @pytest.mark.browser

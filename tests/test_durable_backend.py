@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
+from huey.contrib.djhuey import HUEY
 
 from durable import worker
 from durable.backend import DurableBackend
@@ -191,3 +192,46 @@ def test_a_concurrency_group_runs_at_most_its_cap_at_once(settings):
     assert sorted(str(r.pk) for r in first) == sorted([*grouped[:2], plain])
     assert second == []  # the group is full; its other rows wait
     assert Task.objects.filter(pk__in=grouped, status="queued").count() == 2
+    worker.LEASES.release(first)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_failure_while_recording_gives_the_rows_back_at_once(monkeypatch):
+    from django.db import OperationalError
+
+    from durable import sql
+
+    ids = [durable_tasks.add.enqueue(i, i).id for i in range(3)]
+    worker._batch.limit = 3
+    held_before = worker.LEASES.held_tokens()
+    real_update = sql.update
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    # Fault injection: the outcome's write fails as it does when another writer holds SQLite past the timeout.
+    monkeypatch.setattr(sql, "update", locked)
+    assert worker.run_due() == 0
+    monkeypatch.setattr(sql, "update", real_update)
+
+    rows = Task.objects.filter(pk__in=ids)
+    assert {(r.status, r.attempts, r.lease_token) for r in rows} == {("queued", 0, "")}  # no lease to wait for
+    assert worker.LEASES.held_tokens() == held_before  # nothing left to renew
+    assert worker.run_due() == 3
+    assert set(Task.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"successful"}
+
+
+@pytest.mark.django_db
+def test_an_error_with_retry_after_sets_the_wait_instead_of_the_backoff():
+    result = durable_tasks.asks_to_wait.enqueue()
+    before = timezone.now()
+
+    assert worker.run_due() == 1
+
+    row = Task.objects.get(pk=result.id)
+    assert row.status == "queued" and row.last_error == "_SlowDown: come back in 42 s"
+    assert 41 <= (row.due_at - before).total_seconds() <= 43  # not backoff(1) = 1 s
+    [wakeup] = [
+        t for t in HUEY.pending() if t.eta
+    ]  # a consumer is woken when the retry is due, not only by the sweeper
+    assert wakeup.name == "durable.run_due" and 41 <= (wakeup.eta - before.replace(tzinfo=None)).total_seconds() <= 43

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from durable import leases
 from notifications.models import Message
-from operations import leases
 from reports import generation, registry
 from reports.models import Report
 from reports.registry import ReportType

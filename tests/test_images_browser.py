@@ -6,19 +6,13 @@ Set SAVE_SCREENSHOTS=1 to refresh docs/images-page.png.
 
 import os
 import socket
-import subprocess
-import sys
-import urllib.request
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection
 from django.test import Client
 
-from testing.consumer import BASE_DIR, consumer_env, database_url
-from testing.plugin import wait_until
-from testing.smtp import _free_port
+from testing.consumer import BASE_DIR
 from tests import images_data as data
 from tests.test_browser_reports import chromium  # noqa: F401 - the fixture
 
@@ -26,37 +20,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.consumer, pytest.mark.django_db(t
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(start_site):
     """The site under gunicorn on a free loopback port, on the test database, queue and MEDIA_ROOT."""
-    from testing.plugin import _current_queue_url
-
-    port = _free_port("127.0.0.1")
-    env = consumer_env(
-        database_url(connection.settings_dict), _current_queue_url(), "memorymail://", MEDIA_ROOT=settings.MEDIA_ROOT
-    )
-    log = open(tmp_path / "gunicorn.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "mysite.wsgi", "-b", f"127.0.0.1:{port}", "--threads", "4"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _answers(url) or proc.poll() is not None, timeout=30, message="gunicorn to answer")
-    assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
-    yield url
-    proc.terminate()
-    proc.wait(10)
-    log.close()
-
-
-def _answers(url):
-    try:
-        urllib.request.urlopen(f"{url}/accounts/login/", timeout=1).close()
-        return True
-    except OSError:
-        return False
+    return start_site().url
 
 
 def test_the_page_shows_processing_then_the_picture_without_a_reload(chromium, site, start_consumer, tmp_path):  # noqa: F811

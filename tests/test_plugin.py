@@ -9,8 +9,8 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import HUEY
 
+from durable import leases
 from notifications.models import Message
-from operations import leases
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DOOMSDAY = datetime.datetime(2099, 1, 1, 0, 0, tzinfo=datetime.UTC)

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import signal
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,50 @@ def test_a_consumer_killed_mid_report_is_recovered(client, queue_url, start_repo
     report = wait_done(report, timeout=120)
     assert report.attempts == 2 and report.row_count == 40_000
     assert f"reports {report.pk} requeued" in second.log()
+
+
+def test_a_stopped_consumer_gives_the_report_back_and_the_next_one_generates_it(
+    client, queue_url, start_report_consumer
+):
+    many_outbox(40_000)
+    client.force_login(user("ada", perms=READS_OUTBOX))
+    first = start_report_consumer()
+    report = ask(client, "email-log", fmt="xlsx")
+    wait_until(
+        lambda: Report.objects.filter(pk=report.pk, status="running", progress__gte=5).exists(),
+        timeout=60,
+        message="the report to be part-way",
+    )
+
+    assert first.stop(signal.SIGINT, timeout=20) == 0  # what deploy/ sends; it exits by itself
+
+    report.refresh_from_db()
+    assert (report.status, report.attempts, report.progress, report.lease_token) == ("queued", 0, 0, "")
+    assert f"report {report.pk} given back" in first.log()
+    assert [p for p in Path(settings.REPORTS_ROOT).rglob("*") if p.is_file()] == []  # no half-written file
+    start_report_consumer()
+    report = wait_done(report, timeout=120)  # at once, not after REPORTS_REQUEUE_AFTER_SECONDS
+    assert report.attempts == 1 and report.row_count == 40_000
+
+
+def test_a_report_cut_off_by_the_shutdown_timeout_is_requeued_as_the_consumer_exits(
+    client, queue_url, start_report_consumer
+):
+    many_outbox(40_000)
+    client.force_login(user("ada", perms=READS_OUTBOX))
+    # Saves (where a stop is noticed) too far apart for this stop: Huey's shutdown timeout cuts the report off.
+    first = start_report_consumer(REPORTS_PROGRESS_INTERVAL_SECONDS=30, HUEY_SHUTDOWN_TIMEOUT=1)
+    report = ask(client, "email-log", fmt="xlsx")
+    wait_until(lambda: status(report) == "running", timeout=60, message="the report to be running")
+
+    first.stop(signal.SIGINT, timeout=20)
+
+    assert "Shutdown timeout of 1.0s elapsed" in first.log()
+    report.refresh_from_db()
+    assert (report.status, report.attempts, report.lease_token) == ("queued", 1, "")  # not left `running`
+    start_report_consumer()
+    report = wait_done(report, timeout=120)
+    assert report.attempts == 2 and report.row_count == 40_000
 
 
 def test_cancel_stops_a_running_report(client, queue_url, start_report_consumer):

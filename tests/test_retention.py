@@ -74,7 +74,7 @@ def test_it_deletes_old_records_but_not_running_or_recent_ones():
 def test_it_deletes_orphan_files_but_not_new_ones_or_those_being_written():
     ada = user("ada")
     report = done(ada, 1)
-    running = Report.objects.create(owner=ada, type="email-log", params=RANGE, status="running", claim_token="abc")
+    running = Report.objects.create(owner=ada, type="email-log", params=RANGE, status="running", lease_token="abc")
     root = Path(settings.REPORTS_ROOT)
     orphan = root / "2026/01/7-deadbeef.csv"
     leftover = root / "tmp/99-0123.part"  # a killed consumer's half-written file

@@ -1,4 +1,4 @@
-"""With TASKS_BACKEND=huey, the daily cleanup prunes finished django.tasks records, which Huey's backend keeps forever."""
+"""The daily cleanup prunes finished django.tasks records, which Huey's backend (TASKS_BACKEND=huey) keeps forever."""
 
 from datetime import timedelta
 
@@ -10,13 +10,11 @@ from huey.contrib.djhuey import HUEY
 from operations import task_results
 from operations.tasks import send_test_email
 
-HUEY_BACKEND = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend"}}
-
 
 @pytest.fixture(autouse=True)
-def on_hueys_backend(settings):
-    """These records are Huey's HueyBackend's (TASKS_BACKEND=huey); the durable default keeps rows instead."""
-    settings.TASKS = HUEY_BACKEND
+def _hueys_backend(settings):
+    """These records exist only with Huey's HueyBackend (TASKS_BACKEND=huey); the default is durable."""
+    settings.TASKS = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend"}}
 
 
 @pytest.mark.django_db(transaction=True)

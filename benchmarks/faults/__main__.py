@@ -10,7 +10,17 @@ import time
 import traceback
 
 from benchmarks import machine, rig
-from benchmarks.faults import durable_kill, fuzz, health_poll, kill9, midnight, redis_restart, refusal, web_load
+from benchmarks.faults import (
+    durable_kill,
+    fuzz,
+    health_poll,
+    kill9,
+    midnight,
+    pressure,
+    redis_restart,
+    refusal,
+    web_load,
+)
 from benchmarks.faults.common import Result
 from benchmarks.sink import Sink
 
@@ -28,7 +38,13 @@ P = (
         "backlog": 300,
         "examples": 25,
         "health_polls": 15,
-        # issue 10, kill -9 of standard-API tasks (scenario 11; 8-10 are branch r2-outbox's)
+        # issue 10, part 4 (scenarios 8-10)
+        "sigint_n": 600,
+        "sigints": 2,
+        "writers_n": 600,
+        "writers_seconds": 10,
+        "signups": 10,
+        # issue 10, kill -9 of standard-API tasks (scenario 11)
         "task_n": 40,
         "task_seconds": 0.5,
         "task_kills": 2,
@@ -46,7 +62,13 @@ P = (
         "backlog": 3000,
         "examples": 300,
         "health_polls": 60,
-        # issue 10, kill -9 of standard-API tasks (scenario 11; 8-10 are branch r2-outbox's)
+        # issue 10, part 4 (scenarios 8-10)
+        "sigint_n": 2000,
+        "sigints": 5,
+        "writers_n": 2000,
+        "writers_seconds": 60,
+        "signups": 50,
+        # issue 10, kill -9 of standard-API tasks (scenario 11)
         "task_n": 400,
         "task_seconds": 1.0,
         "task_kills": 5,
@@ -66,6 +88,9 @@ def main():
         ("5", lambda: fuzz.run(P["examples"])),
         ("6", lambda: midnight.run(work, sink)),
         ("7", lambda: health_poll.run(work, sink, P["health_polls"])),
+        ("8", lambda: pressure.sigint(work, sink, P["sigint_n"], P["sigints"])),
+        ("9", lambda: pressure.writers(work, sink, P["writers_n"], P["writers_seconds"])),
+        ("10", lambda: pressure.redis_down(work, sink, P["signups"])),
         ("11", lambda: durable_kill.run(work, P["task_n"], P["task_seconds"], P["task_kills"])),
     ]
     only = set(sys.argv[1:])

@@ -1,0 +1,65 @@
+"""The one lease mechanism on its own: fenced outcomes of one row and of many rows in one UPDATE."""
+
+import pytest
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+
+from durable.leases import Leases
+from durable.models import Task
+
+pytestmark = pytest.mark.django_db
+
+
+def leases():
+    return Leases(Task, Task.STATES, seconds=60, max_attempts=3, order_by=("due_at", "id"))
+
+
+def queue(n):
+    Task.objects.bulk_create(Task(name=f"tests.durable_tasks.add{i}") for i in range(n))
+
+
+def test_it_finishes_many_held_rows_in_one_update():
+    queue(5)
+    lease = leases()
+    rows = lease.claim(limit=5)
+
+    with CaptureQueriesContext(connection) as captured:
+        written = lease.finish_many(rows[:4], status="successful", last_error="")
+
+    assert written == 4
+    updates = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 1 and " IN (" in updates[0] and "lease_token" in updates[0]
+    assert sorted(Task.objects.values_list("status", flat=True)) == ["running"] + ["successful"] * 4
+    assert lease.held_tokens() == [rows[0].lease_token]  # the fifth row is still held
+    assert Task.objects.filter(status="successful", lease_token="", lease_expires_at=None).count() == 4
+
+
+def test_a_row_whose_lease_was_lost_is_left_alone_by_finish_many():
+    queue(3)
+    lease = leases()
+    rows = lease.claim(limit=3)
+    Task.objects.filter(pk=rows[0].pk).update(lease_token="another holder's")
+
+    assert lease.finish_many(rows, status="successful") == 2
+    assert Task.objects.get(pk=rows[0].pk).status == "running"
+    assert lease.held_tokens() == []
+
+
+def test_finish_takes_expressions_and_stays_fenced():
+    queue(1)
+    lease = leases()
+    [row] = lease.claim()
+
+    assert lease.finish(row, status="cancelled", attempts=F("attempts") - 1)
+    stored = Task.objects.get()
+    assert stored.status == "cancelled" and stored.attempts == 0 and stored.lease_token == ""
+    assert not lease.finish(row, status="failed", attempts=F("attempts") - 1)  # no longer held
+    assert Task.objects.get().status == "cancelled"
+
+
+def test_a_claim_takes_no_more_than_its_limit():
+    queue(5)
+
+    assert len(leases().claim(limit=2)) == 2
+    assert Task.objects.filter(status="running").count() == 2

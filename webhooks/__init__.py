@@ -1,0 +1,1 @@
+"""Outgoing webhooks: staff-configured endpoints, each event a signed, durable, ordered delivery."""

@@ -1,0 +1,247 @@
+"""Sending one delivery: in order per endpoint, signed, recorded, retried or paused.
+
+Each delivery is sent by one durable task (``webhooks.tasks.deliver``, unique per delivery, so per
+endpoint and event), enqueued when the delivery heads its endpoint's queue: by the event if none
+waits before it, else by the task of the delivery before it, once that one is done, in the same
+transaction (the endpoint's row lock orders the two). A task that finds an earlier delivery still
+pending (after a resume, say) makes sure that one has a task and ends. A retry
+is the durable task's own (``RetryLater`` carries the wait, from ``Retry-After`` or the back-off),
+so every endpoint's events arrive in the order they happened, whatever fails.
+
+Logs name deliveries, endpoints and hosts; never a URL's path (a chat URL's path is its secret),
+a body, a response or a secret.
+"""
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from webhooks import client, signing
+from webhooks.models import Attempt, Delivery, Endpoint
+from webhooks.safety import UnsafeAddress
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = {408, 429}  # and every 5xx
+
+
+class RetryLater(Exception):  # noqa: N818 - the durable backend retries after ``retry_after`` seconds
+    def __init__(self, message, retry_after):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class Answer:
+    """What one POST came to."""
+
+    status_code: int | None = None
+    error: str = ""
+    excerpt: str = ""
+    retry_after: float | None = None
+    unsafe: bool = False
+
+    @property
+    def ok(self):
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def retryable(self):
+        if self.status_code is None:
+            return not self.unsafe  # connection refused or reset, timeouts
+        return self.status_code in RETRY_STATUSES or self.status_code >= 500
+
+
+def body(delivery):
+    """The request body: the event as JSON, or the chat shape (``{"text": ...}``) Slack, Mattermost and Teams take."""
+    event = delivery.event
+    if delivery.endpoint.format == Endpoint.Format.CHAT:
+        payload = {"text": event.summary or event.label}
+    else:
+        payload = {
+            "id": event.uid,
+            "type": event.type,
+            "timestamp": event.occurred_at.isoformat(),
+            "data": event.data,
+        }
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def backoff(attempt):
+    """Seconds before retrying after failed attempt ``attempt`` (1 = the first): doubling, capped."""
+    return min(settings.WEBHOOKS_RETRY_BASE_SECONDS * 2 ** (attempt - 1), settings.WEBHOOKS_RETRY_MAX_SECONDS)
+
+
+def retry_after(value):
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - timezone.now()).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return max(seconds, 0.0)
+
+
+def post(endpoint, event_id, content):
+    """POST ``content`` to ``endpoint``, signed; never raises for the receiver's faults."""
+    now = int(time.time())
+    headers = {"content-type": "application/json", **signing.headers(endpoint.secret, event_id, now, content)}
+    try:
+        status, head, excerpt = client.post(endpoint.url, content, headers)
+    except UnsafeAddress as exc:
+        return Answer(error=f"refused: {exc}", unsafe=True)
+    except client.TransportFailure as exc:
+        return Answer(error=str(exc))
+    answer = Answer(status_code=status, excerpt=excerpt, retry_after=retry_after(head.get("retry-after")))
+    if 300 <= status < 400:
+        answer.error = f"{status}: redirect to {head.get('location', '?')[:200]} not followed; fix the endpoint's URL"
+    elif not answer.ok:
+        answer.error = f"{status} {client.reason(status)}"
+    return answer
+
+
+def deliver(delivery_id):
+    """The durable task's work: send ``delivery_id`` if it heads its endpoint's queue. Returns what happened."""
+    delivery = Delivery.objects.select_related("endpoint", "event").filter(pk=delivery_id).first()
+    if delivery is None or delivery.status != Delivery.Status.PENDING:
+        return "done already"
+    endpoint = delivery.endpoint
+    if endpoint.paused_at:
+        return "waiting: endpoint paused"
+    head = head_of(endpoint.pk)
+    if head != delivery.pk:
+        schedule(head)
+        return f"waiting behind delivery {head}"
+    return send(delivery)
+
+
+def head_of(endpoint_id):
+    """The id of the endpoint's first pending delivery (None: nothing waits)."""
+    pending = Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING)
+    return pending.order_by("id").values_list("id", flat=True).first()
+
+
+def schedule(delivery_id):
+    """Make sure ``delivery_id`` has a task (its unique key folds a second one into the first)."""
+    from webhooks.tasks import deliver as task
+
+    if delivery_id is not None:
+        task.enqueue(delivery_id)
+
+
+def send(delivery):
+    """One attempt at the head delivery; records it; raises ``RetryLater`` for the durable backend to retry."""
+    endpoint, number = delivery.endpoint, delivery.attempts + 1
+    with transaction.atomic():  # the attempt is on record before the POST
+        Delivery.objects.filter(pk=delivery.pk).update(attempts=number)
+        if number > 1:  # an attempt still "sending" was cut off with its consumer: say so
+            delivery.attempt_log.filter(outcome=Attempt.Outcome.SENDING).update(error="its consumer stopped mid-way")
+        attempt = Attempt.objects.create(delivery=delivery, number=number)
+    began = time.monotonic()
+    answer = post(endpoint, delivery.event.uid, body(delivery))
+    attempt.duration = time.monotonic() - began
+    attempt.status_code, attempt.error = answer.status_code, answer.error[:500]
+    attempt.response_excerpt = answer.excerpt
+    where = f"webhook delivery {delivery.pk} ({delivery.event.type}) to endpoint {endpoint.pk} ({endpoint.host})"
+    tries = f"attempt {number}, {attempt.duration:.2f} s"
+
+    if answer.ok:
+        with transaction.atomic():
+            finish(delivery, attempt, Attempt.Outcome.DELIVERED, Delivery.Status.DELIVERED)
+            if endpoint.consecutive_failures:
+                Endpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
+        logger.info("%s delivered (%s): %s", where, tries, answer.status_code)
+        return "delivered"
+    if answer.unsafe:
+        attempt.outcome = Attempt.Outcome.PAUSED
+        attempt.save()
+        endpoint.pause(f"{answer.error}. Fix the URL or WEBHOOKS_ALLOWED_NETWORKS, then resume it.")
+        logger.error("%s: endpoint paused, %s", where, answer.error)
+        return "endpoint paused"
+
+    failures = endpoint.record_failure()
+    if failures >= settings.WEBHOOKS_PAUSE_AFTER:
+        with transaction.atomic():
+            endpoint.pause(f"{failures} failed attempts in a row; the last: {answer.error}")
+            if answer.retryable:
+                attempt.outcome = Attempt.Outcome.PAUSED
+                attempt.save()
+                Delivery.objects.filter(pk=delivery.pk).update(last_error=answer.error[:500], next_attempt_at=None)
+            else:  # failed for good; the next waits for the resume
+                finish(delivery, attempt, Attempt.Outcome.FAILED, Delivery.Status.FAILED, error=answer.error)
+        logger.error("%s failed (%s): %s; endpoint paused after %s failures", where, tries, answer.error, failures)
+        return "endpoint paused"
+    if not answer.retryable:
+        with transaction.atomic():
+            finish(delivery, attempt, Attempt.Outcome.FAILED, Delivery.Status.FAILED, error=answer.error)
+        logger.warning("%s failed (%s), not retried: %s", where, tries, answer.error)
+        return "failed"
+
+    wait = min(answer.retry_after, settings.WEBHOOKS_RETRY_MAX_SECONDS) if answer.retry_after else backoff(number)
+    attempt.outcome = Attempt.Outcome.RETRY
+    attempt.save()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        last_error=answer.error[:500], next_attempt_at=timezone.now() + timedelta(seconds=wait)
+    )
+    logger.warning("%s failed (%s), retry in %.0f s: %s", where, tries, wait, answer.error)
+    raise RetryLater(f"delivery {delivery.pk} to endpoint {endpoint.pk}: {answer.error}", retry_after=wait)
+
+
+def finish(delivery, attempt, outcome, status, error=""):
+    """Record the last attempt and the delivery's end; the endpoint's next delivery is enqueued with it."""
+    paused = lock(delivery.endpoint_id)  # first, as the event's side takes it: no deadlock on PostgreSQL
+    attempt.outcome = outcome
+    attempt.save()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=status, finished_at=timezone.now(), last_error=error[:500], next_attempt_at=None
+    )
+    if paused is None:
+        schedule(head_of(delivery.endpoint_id))
+
+
+def lock(endpoint_id):
+    """Lock the endpoint's row until the transaction ends (SQLite: the write lock is already held); its paused_at."""
+    return Endpoint.objects.select_for_update().filter(pk=endpoint_id).values_list("paused_at", flat=True).first()
+
+
+def resume(endpoint_ids):
+    """Staff resume paused endpoints: what waited is sent, in order. Returns how many were paused."""
+    resumed = 0
+    for pk in endpoint_ids:
+        with transaction.atomic():
+            n = Endpoint.objects.filter(pk=pk, paused_at__isnull=False).update(
+                paused_at=None, paused_reason="", consecutive_failures=0
+            )
+            if n:
+                Delivery.objects.filter(endpoint_id=pk, status=Delivery.Status.PENDING).update(
+                    next_attempt_at=timezone.now()
+                )
+                schedule(head_of(pk))
+                logger.info("webhook endpoint %s resumed", pk)
+        resumed += n
+    return resumed
+
+
+def kick(overdue_seconds=120):
+    """Every few minutes: an endpoint whose head is overdue (its task lost or given up) gets a task again."""
+    since = timezone.now() - timedelta(seconds=overdue_seconds)
+    kicked = 0
+    for endpoint_id in Endpoint.objects.filter(paused_at=None).values_list("pk", flat=True):
+        head = Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING).order_by("id").first()
+        if head is not None and head.next_attempt_at is not None and head.next_attempt_at < since:
+            schedule(head.pk)
+            kicked += 1
+    if kicked:
+        logger.warning("webhooks: %s endpoints had an overdue delivery; enqueued again", kicked)
+    return kicked
