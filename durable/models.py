@@ -185,5 +185,8 @@ class Periodic(models.Model):
     last_task_id = models.BigIntegerField(null=True, blank=True, help_text="The task row enqueued for it, if any.")
     updated_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        verbose_name = "periodic task"
+
     def __str__(self):
         return f"periodic {self.name} (last slot {self.last_slot:%Y-%m-%d %H:%M})"

@@ -19,6 +19,9 @@ class Migration(migrations.Migration):
                 ('last_task_id', models.BigIntegerField(blank=True, help_text='The task row enqueued for it, if any.', null=True)),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
+            options={
+                'verbose_name': 'periodic task',
+            },
         ),
         migrations.CreateModel(
             name='Tally',
