@@ -63,6 +63,8 @@ def main():
         section_footprint(table, work, sink)
         section_reports(table)
         section_tasks(table, work, plain_cost)
+        section_durable_kill(table, work)
+        section_durable_pickup(table, work, storages)
         section_images(table)
         section_webhooks(table)
     finally:
@@ -281,6 +283,42 @@ def section_tasks(table, work, plain_cost):
         db,
         target=(">=", 5 * db, "tasks/s"),
     )
+
+
+# --- Section 7, continued: durable tasks under kill -9, and their idle pickup (issue 10) --------------------
+KILL = {"n": 100, "seconds": 0.3, "kills": 2} if QUICK else {"n": 2000, "seconds": 1.0, "kills": 5}
+
+
+def section_durable_kill(table, work):
+    """kill -9 five times during 2,000 one-second tasks (quick: fewer, shorter): 0 lost, re-runs <= in flight."""
+    print("7. durable tasks under kill -9", flush=True)
+    from benchmarks import durable_kill
+
+    f = durable_kill.run(work, rig.sqlite_url(work / "durable-kill-queue.sqlite3"), **KILL)
+    label = f"{f['kills']} kill -9 during {f['tasks']} tasks of {f['seconds each']:g} s, 4 workers, SQLite"
+    table.row("7 tasks", f"{label}: lost", f["lost (never finished)"], "tasks", target=("<=", 0, "tasks"))
+    bound = sum(f["in flight at each kill"])
+    table.row(
+        "7 tasks",
+        f"{label}: re-runs",
+        f["re-runs"],
+        "runs",
+        "in flight at the kills",
+        bound,
+        target=("<=", bound, "runs"),
+    )
+    table.note(f"kill -9 of durable tasks: {f}")
+
+
+def section_durable_pickup(table, work, storages):
+    """Idle pickup of a durable task: ``enqueue()`` to its start on an idle 4-worker consumer (``benchmarks.durable``)."""
+    print("7. durable idle pickup", flush=True)
+    from benchmarks import durable as durable_bench
+
+    for name, url in storages.items():
+        rig.use_database(work / "durable-pickup.sqlite3")
+        _, p95 = durable_bench.pickup(work, url["plain"], n=P["pickups"] * 2)
+        table.row("7 tasks", f"idle pickup of a durable task, p95, {name}", p95, "ms", target=("<=", 20, "ms"))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from django.core.exceptions import BadRequest
 from django.db import transaction
 
 from durable.backend import wake
-from durable.models import Task, TaskAttempt
+from durable.models import Periodic, Task, TaskAttempt
 
 
 class TaskAttemptInline(admin.TabularInline):
@@ -100,3 +100,17 @@ class TaskAdmin(admin.ModelAdmin):
         self.message_user(request, f"{n} task(s) cancelled.")
         if n < len(ids):
             self.message_user(request, f"{len(ids) - n} skipped: not queued (running or finished).", messages.WARNING)
+
+
+@admin.register(Periodic)
+class PeriodicAdmin(admin.ModelAdmin):
+    """Read-only: each periodic task's last slot taken (``durable.periodic``); the schedule lives in the code."""
+
+    list_display = ("name", "last_slot", "last_task_id", "updated_at")
+    readonly_fields = ("name", "last_slot", "last_task_id", "updated_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

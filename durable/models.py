@@ -144,3 +144,49 @@ class TaskAttempt(models.Model):
 
     def __str__(self):
         return f"task {self.task_id} attempt {self.number}: {self.outcome}"
+
+
+class Tally(models.Model):
+    """Figures of attempt rows the daily cleanup deleted, so ``/metrics`` counters (tally + live rows) never go down."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    value = models.FloatField(default=0)
+
+    def __str__(self):
+        return f"{self.key} = {self.value:g}"
+
+    @classmethod
+    def add(cls, figures, chunk=200):
+        """Add ``figures`` (``{key: number}``) to the tallies; inside the caller's transaction.
+
+        Two statements per ``chunk`` keys (an INSERT of the missing ones, one UPDATE with a CASE), not two per key.
+        """
+        items = [(key, float(value)) for key, value in figures.items() if value]
+        for i in range(0, len(items), chunk):
+            part = dict(items[i : i + chunk])
+            cls.objects.bulk_create([cls(key=key) for key in part], ignore_conflicts=True)
+            increment = models.Case(
+                *(models.When(key=key, then=models.Value(value)) for key, value in part.items()),
+                default=models.Value(0.0),
+                output_field=models.FloatField(),
+            )
+            cls.objects.filter(key__in=list(part)).update(value=models.F("value") + increment)
+
+
+class Periodic(models.Model):
+    """The last slot of a periodic task that was taken: one row per task, claimed by a conditional UPDATE.
+
+    A consumer enqueues a slot's run only if its UPDATE (``last_slot < slot``) matched the row, so
+    however many consumers tick, each slot runs once, and a restart sees what was already done.
+    """
+
+    name = models.CharField(max_length=255, primary_key=True, help_text="Dotted path of the periodic task.")
+    last_slot = models.DateTimeField(help_text="The latest scheduled minute taken (run, or skipped as missed).")
+    last_task_id = models.BigIntegerField(null=True, blank=True, help_text="The task row enqueued for it, if any.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "periodic task"
+
+    def __str__(self):
+        return f"periodic {self.name} (last slot {self.last_slot:%Y-%m-%d %H:%M})"

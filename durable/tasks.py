@@ -1,9 +1,10 @@
 """Huey tasks of the durable mechanism: thin; Huey carries wake-ups, the rows are the truth (``durable.worker``)."""
 
+from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from durable import worker
+from durable import periodic, worker
 from durable.startup import once_per_consumer, when_queue_returns
 
 
@@ -15,8 +16,15 @@ def run_due():
 
 @db_periodic_task(crontab(), name="durable.sweep")
 def sweep():
-    """Every minute: take back expired leases; wake a worker for due tasks that no wake-up reached."""
-    worker.sweep()
+    """Every minute, on one consumer: take back expired leases; wake a worker for due tasks no wake-up reached."""
+    if periodic.take("durable.sweep", periodic.minute_of(timezone.now())):
+        worker.sweep()
+
+
+@db_periodic_task(crontab(), name="durable.tick")
+def tick():
+    """Every minute, on every consumer: enqueue the periodic tasks due (``durable.periodic``; one consumer wins each)."""
+    periodic.tick()
 
 
 @once_per_consumer("durable.recover")
@@ -30,3 +38,9 @@ def wake_after_queue_outage():
     """The queue is back after an outage: run the tasks enqueued meanwhile now, not at the sweeper."""
     if worker.due_waiting(0):
         worker.wake()
+
+
+@once_per_consumer("durable.periodic")
+def catch_up():
+    """At consumer start: periodic slots missed while no consumer ran are caught up once (or skipped)."""
+    periodic.tick()

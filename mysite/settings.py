@@ -266,6 +266,12 @@ except ValueError as exc:
 # The sweeper wakes a consumer for tasks due longer than this that no wake-up reached (seconds).
 DURABLE_WAKE_AFTER_SECONDS = env.int("DURABLE_WAKE_AFTER_SECONDS", default=30)
 
+# --- Durable tasks: visibility and periodic tasks (issue 10, parts 6 and 7) ------------
+# The daily cleanup deletes finished task rows (successful, failed, cancelled) older than this (days).
+DURABLE_RETENTION_DAYS = env.int("DURABLE_RETENTION_DAYS", default=14)
+# /health/ turns 503 when a due task has waited longer than this to start (seconds).
+DURABLE_HEALTH_MAX_WAIT_SECONDS = env.float("DURABLE_HEALTH_MAX_WAIT_SECONDS", default=600)
+
 # --- Reports (issue 3) ---------------------------------------------------------
 # Report files live here, outside any URL: only reports.views.download serves them.
 REPORTS_ROOT = env.str("REPORTS_ROOT", default=str(Path(MEDIA_ROOT) / "private" / "reports"))

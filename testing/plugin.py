@@ -377,3 +377,52 @@ def dead_consumer(transactional_db):
         return DeadConsumer(pid=pid, ids=ids)
 
     return die
+
+
+# --- durable tasks: a consumer that died holding tasks (issue 10) ------------------------------------
+
+
+_CLAIM_TASKS_AND_DIE = """
+import os, signal, sys, django
+django.setup()
+from durable import worker
+rows = worker.claim(int(sys.argv[1]))
+print(os.getpid(), *(r.pk for r in rows), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.fixture
+def dead_task_consumer(transactional_db):
+    """Factory: ``dead_task_consumer(limit=1, expired=False)`` -> ``DeadConsumer(pid, ids)``, for durable tasks.
+
+    A real process on this host claims up to ``limit`` due durable tasks, as a consumer's worker does
+    when it starts running one, and is killed with SIGKILL holding them. Then ``durable.worker.recover()``
+    is what a consumer starting on this host does (it sees the pid is gone); with ``expired=True`` the
+    lease has also lapsed, and ``durable.worker.sweep()`` is what any consumer does once a minute.
+    """
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from durable.models import Task
+
+    def die(limit=1, expired=False):
+        env = consumer_env(database_url(connection.settings_dict), _current_queue_url(), "memorymail://")
+        proc = subprocess.run(
+            [sys.executable, "-c", _CLAIM_TASKS_AND_DIE, str(limit)],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if proc.returncode != -9:
+            pytest.fail(f"the consumer to kill did not claim and die as planned:\n{proc.stderr[-2000:]}")
+        pid, *ids = map(int, proc.stdout.split())
+        if expired:
+            Task.objects.filter(pk__in=ids).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+        return DeadConsumer(pid=pid, ids=ids)
+
+    return die

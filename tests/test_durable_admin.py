@@ -65,3 +65,14 @@ def test_retry_queues_a_failed_task_again_and_cancel_stops_a_queued_one(staff_cl
 def test_a_tampered_selection_is_a_400(staff_client):
     response = staff_client.post("/admin/durable/task/", {"action": "cancel", "_selected_action": ["1 OR 1=1"]})
     assert response.status_code == 400
+
+
+def test_periodic_tasks_are_listed_read_only(staff_client):
+    from django.utils import timezone
+
+    from durable.models import Periodic
+
+    Periodic.objects.create(name="app.tasks.nightly", last_slot=timezone.now())
+
+    assert b"app.tasks.nightly" in staff_client.get("/admin/durable/periodic/").content
+    assert staff_client.get("/admin/durable/periodic/add/").status_code == 403

@@ -33,7 +33,7 @@ def test_it_is_200_with_every_probe_for_staff_when_all_is_well(staff_client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "disk", "queue", "consumer", "outbox"}
+    assert set(body["checks"]) == {"database", "disk", "queue", "consumer", "outbox", "tasks"}
     assert all(check["ok"] for check in body["checks"].values())
     assert 2 < body["checks"]["consumer"]["heartbeat_age_seconds"] < 10
     assert body["checks"]["outbox"]["oldest_queued_age_seconds"] is None

@@ -10,7 +10,17 @@ import time
 import traceback
 
 from benchmarks import machine, rig
-from benchmarks.faults import fuzz, health_poll, kill9, midnight, pressure, redis_restart, refusal, web_load
+from benchmarks.faults import (
+    durable_kill,
+    fuzz,
+    health_poll,
+    kill9,
+    midnight,
+    pressure,
+    redis_restart,
+    refusal,
+    web_load,
+)
 from benchmarks.faults.common import Result
 from benchmarks.sink import Sink
 
@@ -34,6 +44,10 @@ P = (
         "writers_n": 600,
         "writers_seconds": 10,
         "signups": 10,
+        # issue 10, kill -9 of standard-API tasks (scenario 11)
+        "task_n": 40,
+        "task_seconds": 0.5,
+        "task_kills": 2,
     }
     if QUICK
     else {
@@ -54,6 +68,10 @@ P = (
         "writers_n": 2000,
         "writers_seconds": 60,
         "signups": 50,
+        # issue 10, kill -9 of standard-API tasks (scenario 11)
+        "task_n": 400,
+        "task_seconds": 1.0,
+        "task_kills": 5,
     }
 )
 
@@ -73,6 +91,7 @@ def main():
         ("8", lambda: pressure.sigint(work, sink, P["sigint_n"], P["sigints"])),
         ("9", lambda: pressure.writers(work, sink, P["writers_n"], P["writers_seconds"])),
         ("10", lambda: pressure.redis_down(work, sink, P["signups"])),
+        ("11", lambda: durable_kill.run(work, P["task_n"], P["task_seconds"], P["task_kills"])),
     ]
     only = set(sys.argv[1:])
     results = []

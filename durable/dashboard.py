@@ -1,0 +1,50 @@
+"""Durable tasks' part of the operations page: each task name's counts, the oldest due, recent failures."""
+
+from django.db.models import Case, Count, F, Min, Q, Value, When
+
+from durable import periodic
+from durable.models import Periodic, Task, TaskAttempt
+from operations.registry import dashboard_panel
+
+COLUMNS = ("queued", "running", "retrying", "failed")
+
+
+@dashboard_panel("durable", order=15, template="durable/ops_panel.html")
+def durable(now, failures=10):
+    """Per task name: queued / running / retrying / failed and its oldest due; the latest failed attempts."""
+    state = Case(When(status=Task.Status.QUEUED, attempts__gt=0, then=Value("retrying")), default=F("status"))
+    rows = (
+        Task.objects.filter(status__in=[Task.Status.QUEUED, Task.Status.RUNNING, Task.Status.FAILED])
+        .order_by()
+        .annotate(state=state)
+        .values_list("name", "state")
+        .annotate(n=Count("pk"), due=Min("due_at", filter=Q(status=Task.Status.QUEUED, due_at__lte=now)))
+    )
+    names = {}
+    for name, status, n, due in rows:
+        entry = names.setdefault(name, {"name": name, **dict.fromkeys(COLUMNS, 0), "oldest_due": None})
+        entry[status] = n
+        if due is not None and (entry["oldest_due"] is None or due < entry["oldest_due"]):
+            entry["oldest_due"] = due
+    for entry in names.values():
+        entry["oldest_due_age"] = (now - entry["oldest_due"]).total_seconds() if entry["oldest_due"] else None
+    oldest = [e["oldest_due"] for e in names.values() if e["oldest_due"]]
+    return {
+        "names": sorted(names.values(), key=lambda e: e["name"]),
+        "oldest_due_age": (now - min(oldest)).total_seconds() if oldest else None,
+        "periodic": periodic_tasks(now),
+        "failures": list(
+            TaskAttempt.objects.exclude(outcome=TaskAttempt.Outcome.SUCCESSFUL)
+            .select_related("task")
+            .order_by("-finished_at", "-id")[:failures]
+        ),
+    }
+
+
+def periodic_tasks(now):
+    """Each declared periodic task (``durable.periodic``): its missed-run policy, last slot taken, and next slot."""
+    last = dict(Periodic.objects.values_list("name", "last_slot"))
+    return [
+        {"name": name, "missed": d.missed, "last": last.get(name), "next": periodic.next_slot(d.schedule, now)}
+        for name, d in sorted(periodic.declared().items())
+    ]
