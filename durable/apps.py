@@ -1,12 +1,10 @@
-from django.apps import AppConfig, apps
+from django.apps import AppConfig
 
 
 class DurableConfig(AppConfig):
+    """The lowest layer: it imports no app of the site. What operations shows of it (page panel, /health/
+    probe, cleanup, /metrics) lives in durable/dashboard.py, health.py, retention.py and metrics.py, and
+    operations registers those itself (``operations.apps``)."""
+
     name = "durable"
     verbose_name = "Durable tasks"
-
-    def ready(self):
-        # What operations asks of durable tasks (page panel, /health/ probe, cleanup, /metrics), when it is
-        # installed: the mechanism runs without it (the Django 6 check installs durable alone).
-        if apps.is_installed("operations"):
-            from durable import dashboard, health, metrics, retention  # noqa: F401

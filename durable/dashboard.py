@@ -4,12 +4,10 @@ from django.db.models import Case, Count, F, Min, Q, Value, When
 
 from durable import periodic
 from durable.models import Periodic, Task, TaskAttempt
-from operations.registry import dashboard_panel
 
 COLUMNS = ("queued", "running", "retrying", "failed")
 
 
-@dashboard_panel("durable", order=15, template="durable/ops_panel.html")
 def durable(now, failures=10):
     """Per task name: queued / running / retrying / failed and its oldest due; the latest failed attempts."""
     state = Case(When(status=Task.Status.QUEUED, attempts__gt=0, then=Value("retrying")), default=F("status"))

@@ -4,10 +4,8 @@ from django.conf import settings
 from django.db.models import Min
 
 from durable.models import Task
-from operations.registry import health_probe
 
 
-@health_probe("tasks")
 def tasks(now):
     """Fails when a task due longer than DURABLE_HEALTH_MAX_WAIT_SECONDS has not started.
 

@@ -1,13 +1,13 @@
-"""Durable tasks' metrics for ``/metrics`` (registered with ``operations.registry``): read from the rows."""
+"""Durable tasks' metrics for ``/metrics`` read from the rows.
+
+Operations registers ``tasks`` (durable imports nothing above it); prometheus_client is imported at scrape time."""
 
 from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, Max, Min, Sum, Value, When
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from durable.models import Tally, Task, TaskAttempt
-from operations.registry import metrics_source
 
 # Seconds per attempt: no-op tasks take ms, API calls ~1 s, reports and images minutes.
 BUCKETS = (0.01, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0)
@@ -84,9 +84,10 @@ def figures_now(now):
     return figures
 
 
-@metrics_source
 def tasks(now):
     """Task rows by name and state, the oldest due wait, attempts by outcome, and attempt durations."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily  # at scrape time
+
     depth = GaugeMetricFamily(
         "mysite_durable_tasks",
         "Durable task rows by task name and state (retrying: queued after a failed attempt)",

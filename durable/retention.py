@@ -8,13 +8,11 @@ from django.db import transaction
 
 from durable.metrics import WATERMARK, attempt_figures
 from durable.models import Tally, Task, TaskAttempt
-from operations.registry import cleanup_source
 
 BATCH = 500
 FINISHED = (Task.Status.SUCCESSFUL, Task.Status.FAILED, Task.Status.CANCELLED)
 
 
-@cleanup_source("durable")
 def prunable(now):
     """Finished task rows (successful, failed, cancelled) older than the retention, as a callable for the cleanup."""
     before = now - timedelta(days=settings.DURABLE_RETENTION_DAYS)
