@@ -456,3 +456,8 @@ WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
 MIDDLEWARE += ["operations.middleware.DiskFullMiddleware"]
 # /health/ fails when the SQLite database's filesystem has less than this share free (percent).
 OPERATIONS_DISK_FREE_MIN_PERCENT = env.float("OPERATIONS_DISK_FREE_MIN_PERCENT", default=5)
+
+# --- Isolation (issue 10, part 5): slow work never holds up e-mail -------------------------
+# Workers of each consumer that durable tasks never take (docs/tasks.md, "Slow work and e-mail"): they
+# stay free for the outbox, so a new e-mail goes out in milliseconds while long tasks fill the others.
+DURABLE_RESERVED_WORKERS = env.int("DURABLE_RESERVED_WORKERS", default=1)
