@@ -7,11 +7,12 @@ import pytest
 from django.core.mail import send_mail
 from huey.contrib.djhuey import HUEY
 
+from durable import worker
 from durable.models import Task
 from testing.plugin import wait_until
 from tests import durable_tasks
 
-pytestmark = [pytest.mark.consumer, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 WORKERS = 4
 LONG = 20  # seconds each task would run: longer than the test; teardown stops them sooner
@@ -47,6 +48,8 @@ def send():
     return sent
 
 
+@pytest.mark.consumer
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "env, busy",
     [
@@ -68,6 +71,8 @@ def test_it_delivers_e_mail_within_a_second_while_long_tasks_occupy_the_workers(
     assert Task.objects.filter(status=Task.Status.QUEUED).count() == 20 - busy
 
 
+@pytest.mark.consumer
+@pytest.mark.slow
 def test_without_the_rule_e_mail_waits_for_a_long_task_to_end(queue_url, start_consumer, smtp_server, stop_tasks):
     occupy(
         start_consumer, smtp_server, stop_tasks, WORKERS, DURABLE_RESERVED_WORKERS=0, DURABLE_GROUP_LIMITS="isolation=4"
@@ -79,3 +84,19 @@ def test_without_the_rule_e_mail_waits_for_a_long_task_to_end(queue_url, start_c
 
     stop_tasks.touch()  # the long tasks end
     wait_until(lambda: smtp_server.messages, timeout=10, message="the e-mail to arrive once a worker is free")
+
+
+def test_a_worker_past_the_task_workers_runs_no_task_and_a_wake_up_follows(settings, tmp_path):
+    settings.HUEY = {**settings.HUEY, "consumer": {**settings.HUEY["consumer"], "workers": 2}}
+    result = durable_tasks.add.enqueue(1, 2)
+    HUEY.flush()  # the enqueue's own wake-up
+    assert worker.task_workers() == 1 and worker._enter()  # the one task worker is busy
+
+    try:
+        assert worker.run_due() == 0  # this worker stays free for e-mail
+        assert Task.objects.get(pk=result.id).status == Task.Status.QUEUED
+    finally:
+        worker._leave()  # the busy one leaves: the task it may not have seen gets a wake-up
+
+    assert HUEY.pending_count() == 1
+    assert worker.run_due() == 1
