@@ -303,6 +303,12 @@ def _enter():
         return True
 
 
+def _room():
+    """True while fewer than ``task_workers()`` of this process's workers run tasks."""
+    with _in_run_lock:
+        return _in_run < task_workers()
+
+
 def _leave():
     """A worker leaves run_due; if a wake-up was left meanwhile, wake again (its task may have come after our last claim)."""
     global _in_run, _missed
@@ -346,8 +352,8 @@ def _run_due():
             rows = claim(limit)
             if not rows:
                 return done
-            if len(rows) >= limit:
-                wake()  # more may be due: let another worker join
+            if len(rows) >= limit and _room():
+                wake()  # more may be due: let another worker join (none may while every task worker runs)
             began = time.monotonic()
             ran = run_batch(rows)
             done += ran
