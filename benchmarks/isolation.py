@@ -10,10 +10,12 @@ consumer is steady (the tasks it may run are running, its queue empty), an e-mai
 and its arrival timed. Rows:
 
 - idle: no tasks (the baseline);
-- reserved worker: the default rule (DURABLE_RESERVED_WORKERS=1; the tasks' group capped at 20, so no cap);
+- reserved worker: the default rule (DURABLE_RESERVED_WORKERS=1; the tasks' group capped at 20, so no cap),
+  at the consumer's switch interval (DURABLE_SWITCH_INTERVAL_MS, 1 ms) and at Python's own 5 ms;
 - group cap 3: no reserved worker, the tasks' group capped at 3 of the 4 workers;
-- no rule: no reserved worker, no cap: every worker runs a task, and e-mail waits for one to end
-  (``--seconds`` here; a minute for one-minute tasks).
+- no rule: no reserved worker, no cap: every worker runs a task, and e-mail waits for a worker to come
+  free: a task's end at best (``--seconds`` here, a minute for one-minute tasks), the whole backlog at worst
+  (a worker that ends a task claims the next).
 """
 
 import argparse
@@ -29,6 +31,11 @@ WORKERS = 4
 CASES = (  # label, tasks?, consumer environment
     ("idle", False, {}),
     ("reserved worker (default)", True, {"DURABLE_GROUP_LIMITS": "spin=20"}),
+    (
+        "reserved worker, Python's 5 ms switch interval",
+        True,
+        {"DURABLE_GROUP_LIMITS": "spin=20", "DURABLE_SWITCH_INTERVAL_MS": "5"},
+    ),
     ("group cap 3, none reserved", True, {"DURABLE_RESERVED_WORKERS": "0", "DURABLE_GROUP_LIMITS": "spin=3"}),
     ("no rule (none reserved, no cap)", True, {"DURABLE_RESERVED_WORKERS": "0", "DURABLE_GROUP_LIMITS": "spin=20"}),
 )
@@ -107,7 +114,7 @@ def main():
                 if args.cases and label.split()[0] not in args.cases.split(","):
                     continue
                 if args.switch_ms:
-                    env = {**env, "DURABLE_SWITCH_INTERVAL_MS": args.switch_ms}
+                    env = {"DURABLE_SWITCH_INTERVAL_MS": args.switch_ms, **env}
                 r = measure(work, sink, label, with_tasks, env, args)
                 what = f"{args.tasks} CPU-bound tasks, {label}" if with_tasks else "idle consumer"
                 rows.append(
