@@ -289,7 +289,8 @@ def task_workers():
     picked up in milliseconds however many long tasks are queued. At least one, so a one-worker
     consumer still runs tasks (system check durable.W001 says e-mail then waits behind them).
     """
-    workers = settings.HUEY.get("consumer", {}).get("workers", 1)
+    consumer = getattr(HUEY, "consumer", None)  # this process's (mysite.queue.StopAware): run_huey -w counts too
+    workers = consumer.workers if consumer is not None else settings.HUEY.get("consumer", {}).get("workers", 1)
     return max(workers - settings.DURABLE_RESERVED_WORKERS, 1)
 
 
