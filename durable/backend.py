@@ -104,6 +104,7 @@ class DurableBackend(BaseTaskBackend):
                 hint="Each group's running cap must be 1 or more (a group not listed gets 1).",
                 id="durable.E003",
             )
+        yield from _isolation_checks()
 
     def get_result(self, result_id):
         """The task's row as a standard ``TaskResult`` (every field filled); ``TaskResultDoesNotExist`` if none."""
@@ -140,6 +141,31 @@ class DurableBackend(BaseTaskBackend):
         if row.status == TaskRow.Status.SUCCESSFUL:
             object.__setattr__(result, "_return_value", row.return_value)
         return result
+
+
+def _isolation_checks():
+    """Warnings when durable tasks may take every worker of a consumer, so a long one holds up e-mail."""
+    from django.core import checks
+
+    from durable.worker import task_workers
+
+    consumer = settings.HUEY.get("consumer", {})
+    workers = consumer.get("workers", 1)
+    if workers - task_workers() < 1:
+        yield checks.Warning(
+            f"durable tasks may take every worker (HUEY_WORKERS={workers}, "
+            f"DURABLE_RESERVED_WORKERS={settings.DURABLE_RESERVED_WORKERS}): a long task holds up e-mail",
+            hint="Run 2 or more workers and keep DURABLE_RESERVED_WORKERS at 1 or more (docs/tasks.md).",
+            id="durable.W001",
+        )
+    if consumer.get("worker_type", "thread") == "process":
+        yield checks.Warning(
+            "DURABLE_RESERVED_WORKERS counts the workers of one process: with HUEY_WORKER_TYPE=process "
+            "durable tasks may take every worker, and a long task holds up e-mail",
+            hint="Use thread workers (the default), or put every slow task in a group whose caps "
+            "(DURABLE_GROUP_LIMITS) add up to fewer than HUEY_WORKERS.",
+            id="durable.W002",
+        )
 
 
 def _insert_unique(row, db):

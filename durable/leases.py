@@ -136,29 +136,32 @@ class Leases:
         """
         objects = self._objects()
         conn = connections[objects.db]
-        now = timezone.now()
-        due = objects.filter(status=self.states.queued, due_at__lte=now)
-        if where is not None:
-            due = where(due)
-        pick = due.order_by(*self.order_by).values("pk")[:limit]
         token = uuid.uuid4().hex
-        values = {
-            "status": self.states.running,
-            "lease_token": token,
-            "claimed_by": worker_id(),
-            "claimed_at": now,
-            "lease_expires_at": now + timedelta(seconds=self.seconds),
-            "attempts": F("attempts") + 1,
-            **self.claim_values(now),
-        }
+
+        def claim_at(now):  # the time is read once the claim may write: claimed_at follows the order of claims
+            due = objects.filter(status=self.states.queued, due_at__lte=now)
+            pick = (due if where is None else where(due)).order_by(*self.order_by).values("pk")[:limit]
+            values = {
+                "status": self.states.running,
+                "lease_token": token,
+                "claimed_by": worker_id(),
+                "claimed_at": now,
+                "lease_expires_at": now + timedelta(seconds=self.seconds),
+                "attempts": F("attempts") + 1,
+                **self.claim_values(now),
+            }
+            return pick, values
+
         if conn.features.has_select_for_update_skip_locked:
             # The ids first, as a list: inside UPDATE ... IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
             # PostgreSQL may run the subquery more than once and claim more than ``limit`` rows.
             with transaction.atomic(using=objects.db):
+                pick, values = claim_at(timezone.now())
                 ids = list(pick.select_for_update(skip_locked=True).values_list("pk", flat=True))
                 won = objects.filter(pk__in=ids, status=self.states.queued).update(**values) if ids else 0
         else:
             with sql.serialized(self.model):
+                pick, values = claim_at(timezone.now())
                 won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
         if not won:
             return []

@@ -1,5 +1,8 @@
 """Huey tasks of the durable mechanism: thin; Huey carries wake-ups, the rows are the truth (``durable.worker``)."""
 
+import sys
+
+from django.conf import settings
 from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
@@ -44,3 +47,9 @@ def wake_after_queue_outage():
 def catch_up():
     """At consumer start: periodic slots missed while no consumer ran are caught up once (or skipped)."""
     periodic.tick()
+
+
+@once_per_consumer("durable.switch_interval")
+def switch_interval():
+    """The reserved worker waits less for the GIL while CPU-bound tasks hold it (docs/tasks.md, "Slow work and e-mail")."""
+    sys.setswitchinterval(settings.DURABLE_SWITCH_INTERVAL_MS / 1000)

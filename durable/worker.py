@@ -276,6 +276,51 @@ def claim(limit):
     return [row for row in rows if row not in over]
 
 
+# --- room for e-mail: durable tasks never take every worker of a consumer ---------------------
+
+_in_run = 0  # this process's workers inside run_due
+_missed = False  # a wake-up was left while every task worker was busy
+_in_run_lock = threading.Lock()
+
+
+def task_workers():
+    """How many of this consumer's workers may run durable tasks at once: all but DURABLE_RESERVED_WORKERS.
+
+    The rest stay free for the outbox's deliveries (a Huey task of their own), so a new e-mail is
+    picked up in milliseconds however many long tasks are queued. At least one, so a one-worker
+    consumer still runs tasks (system check durable.W001 says e-mail then waits behind them).
+    """
+    consumer = getattr(HUEY, "consumer", None)  # this process's (mysite.queue.StopAware): run_huey -w counts too
+    workers = consumer.workers if consumer is not None else settings.HUEY.get("consumer", {}).get("workers", 1)
+    return max(workers - settings.DURABLE_RESERVED_WORKERS, 1)
+
+
+def _enter():
+    global _in_run, _missed
+    with _in_run_lock:
+        if _in_run >= task_workers():
+            _missed = True
+            return False
+        _in_run += 1
+        return True
+
+
+def _room():
+    """True while fewer than ``task_workers()`` of this process's workers run tasks."""
+    with _in_run_lock:
+        return _in_run < task_workers()
+
+
+def _leave():
+    """A worker leaves run_due; if a wake-up was left meanwhile, wake again (its task may have come after our last claim)."""
+    global _in_run, _missed
+    with _in_run_lock:
+        _in_run -= 1
+        missed, _missed = _missed, False
+    if missed and not stopping():
+        wake()
+
+
 _batch = threading.local()
 
 
@@ -290,6 +335,17 @@ def run_due():
     """
     if stopping():
         return 0
+    if not _enter():
+        # The task workers all run tasks; each claims again when its task ends, so this wake-up is not needed.
+        logger.debug("all %s task workers busy: this worker stays free for e-mail", task_workers())
+        return 0
+    try:
+        return _run_due()
+    finally:
+        _leave()
+
+
+def _run_due():
     MONITOR.ensure_running()
     done = 0
     try:
@@ -298,8 +354,8 @@ def run_due():
             rows = claim(limit)
             if not rows:
                 return done
-            if len(rows) >= limit:
-                wake()  # more may be due: let another worker join
+            if len(rows) >= limit and _room():
+                wake()  # more may be due: let another worker join (none may while every task worker runs)
             began = time.monotonic()
             ran = run_batch(rows)
             done += ran

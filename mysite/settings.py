@@ -467,3 +467,11 @@ WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
 MIDDLEWARE += ["operations.middleware.DiskFullMiddleware"]
 # /health/ fails when the SQLite database's filesystem has less than this share free (percent).
 OPERATIONS_DISK_FREE_MIN_PERCENT = env.float("OPERATIONS_DISK_FREE_MIN_PERCENT", default=5)
+
+# --- Isolation (issue 10, part 5): slow work never holds up e-mail -------------------------
+# Workers of each consumer that durable tasks never take (docs/tasks.md, "Slow work and e-mail"): they
+# stay free for the outbox, so a new e-mail goes out in milliseconds while long tasks fill the others.
+DURABLE_RESERVED_WORKERS = env.int("DURABLE_RESERVED_WORKERS", default=1)
+# Python's switch interval in the consumer (ms; Python's default is 5): how long a worker waiting for the GIL
+# (sending e-mail, say) waits at most before a CPU-bound task's thread must let go of it.
+DURABLE_SWITCH_INTERVAL_MS = env.float("DURABLE_SWITCH_INTERVAL_MS", default=1)

@@ -81,3 +81,20 @@ class _SlowDown(Exception):  # noqa: N818 - an API's "try again in N seconds"
 def asks_to_wait():
     """Fails saying when to try again (as an API's Retry-After does)."""
     raise _SlowDown("come back in 42 s")
+
+
+@options(max_attempts=1, time_limit=120, group="isolation")
+@task()
+def spin(stop_path, seconds):
+    """CPU-bound pure Python (it never waits on I/O) for ``seconds``, or until ``stop_path`` exists."""
+    deadline = time.monotonic() + seconds
+    look_at = 0.0
+    n = 0
+    while (now := time.monotonic()) < deadline:
+        if now >= look_at:  # a stat() releases the GIL: look only every 0.2 s, to stay CPU-bound
+            if os.path.exists(stop_path):
+                break
+            look_at = now + 0.2
+        for i in range(10000):
+            n += i * i
+    return n % 1000

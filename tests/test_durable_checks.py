@@ -24,3 +24,18 @@ def test_no_batch_or_no_attempts_is_e002(settings):
 def test_a_group_without_room_is_e003(settings):
     settings.DURABLE_GROUP_LIMITS = {"images": 0}
     assert ids(settings) == ["durable.E003"]
+
+
+def test_no_worker_kept_free_for_e_mail_is_w001(settings):
+    settings.DURABLE_RESERVED_WORKERS = 0
+    assert ids(settings) == ["durable.W001"]
+
+
+def test_a_one_worker_consumer_is_w001(settings):
+    settings.HUEY = {**settings.HUEY, "consumer": {**settings.HUEY["consumer"], "workers": 1}}
+    assert ids(settings) == ["durable.W001"]
+
+
+def test_process_workers_are_w002(settings):
+    settings.HUEY = {**settings.HUEY, "consumer": {**settings.HUEY["consumer"], "worker_type": "process"}}
+    assert ids(settings) == ["durable.W002"]
