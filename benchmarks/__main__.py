@@ -67,6 +67,7 @@ def main():
         section_durable_pickup(table, work, storages)
         section_images(table)
         section_webhooks(table)
+        section_isolation(table)
     finally:
         sink.stop()
         slow.stop()
@@ -226,6 +227,15 @@ def section_images(table):
     from benchmarks import images
 
     table.extra(images.run(quick=QUICK))
+
+
+def section_isolation(table):
+    """Section 10 lives in benchmarks/isolation.py: e-mail pickup while 20 CPU-bound tasks run, with and without
+    the reserved worker."""
+    print("10. isolation", flush=True)
+    from benchmarks import isolation
+
+    table.extra(isolation.run(quick=QUICK))
 
 
 def section_webhooks(table):
