@@ -321,13 +321,11 @@ def section_durable_kill(table, work):
 
 
 def section_durable_pickup(table, work, storages):
-    """Idle pickup of a durable task: ``enqueue()`` to its start on an idle 4-worker consumer (``benchmarks.durable``)."""
+    """Idle pickup of a durable task: ``enqueue()`` to its start on an idle 4-worker consumer."""
     print("7. durable idle pickup", flush=True)
-    from benchmarks import durable as durable_bench
-
     for name, url in storages.items():
         rig.use_database(work / "durable-pickup.sqlite3")
-        _, p95 = durable_bench.pickup(work, url["plain"], n=P["pickups"] * 2)
+        _, p95 = task_drain.pickup(work, url["plain"], n=P["pickups"] * 2)
         table.row("7 tasks", f"idle pickup of a durable task, p95, {name}", p95, "ms", target=("<=", 20, "ms"))
 
 

@@ -103,3 +103,31 @@ def backend_name(alias):
     from django_tasks import task_backends
 
     return type(task_backends[alias]).__name__
+
+
+def pickup(work, queue_url, n=20):
+    """Idle pickup: ms from ``enqueue()`` returning to the task's start, one at a time on an idle consumer (p50, p95)."""
+    import signal
+    import statistics
+
+    from django.utils import timezone
+
+    from benchmarks.noop_tasks import noop
+    from durable.models import Task
+
+    Task.objects.all().delete()
+    rig.use_queue(queue_url)
+    consumer = rig.start_consumer(work, "dummymail://", "durable-pickup", workers=4)
+    noop.enqueue(-1)  # warm up
+    rig.wait_for(lambda: Task.objects.filter(status="successful").count() == 1)
+    samples = []
+    for i in range(n):
+        time.sleep(0.3)  # idle
+        sent = timezone.now()
+        pk = noop.enqueue(i).id
+        rig.wait_for(lambda pk=pk: Task.objects.filter(pk=pk, status="successful").exists(), timeout=10)
+        started = Task.objects.get(pk=pk).last_attempted_at
+        samples.append((started - sent).total_seconds() * 1000)
+    consumer.stop(signal.SIGINT, timeout=30)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]

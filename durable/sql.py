@@ -20,7 +20,7 @@ def serialized(model):
 
     SQLite lets one writer in at a time and makes the others sleep and retry (1, 2, 5, 10 ms ...);
     with four workers in one consumer most of that sleep is wasted. Waiting here wakes the next
-    writer the moment the previous one commits (a no-op drain at 4 workers: see benchmarks/durable.py).
+    writer the moment the previous one commits (a no-op drain at 4 workers: make bench, section 7).
     Other processes (the site) still meet SQLite's busy timeout. Elsewhere: nothing.
     """
     if connections[router.db_for_write(model)].vendor != "sqlite":
