@@ -281,6 +281,21 @@ class Leases:
         expired = self._objects().filter(status=self.states.running, lease_expires_at__lt=now or timezone.now())
         return self.take_back(expired, "its lease expired")
 
+    def take_back_at_exit(self, why="its consumer stopped before it finished"):
+        """At consumer exit: rows this process still holds (cut off by Huey's shutdown timeout) go back now.
+
+        Counted as interrupted attempts (``take_back``), not left for the next start or the lease to lapse.
+        """
+        tokens = self.held_tokens()
+        if not tokens:
+            return []
+        try:
+            held = self._objects().filter(status=self.states.running, lease_token__in=tokens)
+            return self.take_back(held, why)
+        except Exception:  # noqa: BLE001 - exiting anyway: the next start on this host, or the sweeper, takes them
+            logger.exception("could not give back the %s rows still held at exit", self.model._meta.verbose_name)
+            return []
+
     def take_back(self, queryset, why):
         """Requeue the rows of ``queryset`` (or a list of rows), or fail those whose attempts are used up.
 

@@ -535,22 +535,9 @@ def due_waiting(seconds):
     return TaskRow.objects.filter(status=TaskRow.Status.QUEUED, due_at__lt=since).count()
 
 
-def give_back_at_exit():
-    """At consumer exit: tasks still held (Huey's shutdown timeout cut them off) go back at once, not at lease expiry."""
-    tokens = LEASES.held_tokens()
-    if not tokens:
-        return []
-    try:
-        held = TaskRow.objects.filter(status=TaskRow.Status.RUNNING, lease_token__in=tokens)
-        return LEASES.take_back(held, "its consumer stopped before it finished")
-    except Exception:  # noqa: BLE001 - exiting anyway: the next start on this host, or the sweeper, takes them
-        logger.exception("could not give back the tasks still held at exit")
-        return []
-
-
 def recover():
     """At consumer start: take back the rows of dead consumers on this host, and wake workers if anything is due."""
-    atexit.register(give_back_at_exit)
+    atexit.register(LEASES.take_back_at_exit)  # tasks cut off by the shutdown timeout go back at once
     taken = LEASES.recover_dead()
     if taken or due_waiting(0):
         wake()

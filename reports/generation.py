@@ -477,22 +477,6 @@ def sweep(now=None):
     return sorted(set(ids) | set(stale_ids))
 
 
-def give_back_at_exit():
-    """At consumer exit: reports still held (Huey's shutdown timeout cut them off) go back now, not at start-up.
-
-    Counted as interrupted: the report was cut off part-way. The next consumer starts them (``tasks``).
-    """
-    tokens = LEASES.held_tokens()
-    if not tokens:
-        return []
-    try:
-        held = Report.objects.filter(status=Report.Status.RUNNING, lease_token__in=tokens)
-        return LEASES.take_back(held, "its consumer stopped before it finished")
-    except Exception:  # noqa: BLE001 - exiting anyway: the next start on this host, or the sweeper, takes them
-        logger.exception("could not give back the reports still held at exit")
-        return []
-
-
 def recover_orphans():
     """At consumer start: requeue (or fail) reports held by a consumer on this host that no longer runs."""
     return [r.pk for r in LEASES.recover_dead() if not LEASES.used_up(r)]

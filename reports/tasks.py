@@ -48,6 +48,6 @@ def recover_at_startup():
 
     What waits includes a report the last consumer gave back as it stopped, should its wake-up be lost.
     """
-    atexit.register(generation.give_back_at_exit)
+    atexit.register(generation.LEASES.take_back_at_exit)  # counted as interrupted: cut off part-way
     for report_id in dict.fromkeys([*generation.recover_orphans(), *generation.waiting()]):
         enqueue(report_id)
