@@ -352,31 +352,32 @@ def dead_consumer(transactional_db):
     its lease, so the sweeper takes them back; with ``expired=False`` only a consumer starting
     on this host (which sees the pid is gone) does.
     """
+
+    from notifications.models import Message
+
+    def die(limit=None, expired=True):
+        return _die_holding(_CLAIM_AND_DIE, Message, limit or 0, expired)
+
+    return die
+
+
+def _die_holding(script, model, limit, expired):
+    """Run ``script`` (claims up to ``limit`` rows of ``model``, prints its pid and their ids, SIGKILLs itself)."""
     from datetime import timedelta
 
     from django.db import connection
     from django.utils import timezone
 
-    from notifications.models import Message
-
-    def die(limit=None, expired=True):
-        env = consumer_env(database_url(connection.settings_dict), _current_queue_url(), "memorymail://")
-        proc = subprocess.run(
-            [sys.executable, "-c", _CLAIM_AND_DIE, str(limit or 0)],
-            cwd=BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if proc.returncode != -9:
-            pytest.fail(f"the consumer to kill did not claim and die as planned:\n{proc.stderr[-2000:]}")
-        pid, *ids = map(int, proc.stdout.split())
-        if expired:
-            Message.objects.filter(pk__in=ids).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-        return DeadConsumer(pid=pid, ids=ids)
-
-    return die
+    env = consumer_env(database_url(connection.settings_dict), _current_queue_url(), "memorymail://")
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(limit)], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    if proc.returncode != -9:
+        pytest.fail(f"the consumer to kill did not claim and die as planned:\n{proc.stderr[-2000:]}")
+    pid, *ids = map(int, proc.stdout.split())
+    if expired:
+        model.objects.filter(pk__in=ids).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    return DeadConsumer(pid=pid, ids=ids)
 
 
 # --- durable tasks: a consumer that died holding tasks (issue 10) ------------------------------------
@@ -401,28 +402,10 @@ def dead_task_consumer(transactional_db):
     is what a consumer starting on this host does (it sees the pid is gone); with ``expired=True`` the
     lease has also lapsed, and ``durable.worker.sweep()`` is what any consumer does once a minute.
     """
-    from datetime import timedelta
-
-    from django.db import connection
-    from django.utils import timezone
 
     from durable.models import Task
 
     def die(limit=1, expired=False):
-        env = consumer_env(database_url(connection.settings_dict), _current_queue_url(), "memorymail://")
-        proc = subprocess.run(
-            [sys.executable, "-c", _CLAIM_TASKS_AND_DIE, str(limit)],
-            cwd=BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if proc.returncode != -9:
-            pytest.fail(f"the consumer to kill did not claim and die as planned:\n{proc.stderr[-2000:]}")
-        pid, *ids = map(int, proc.stdout.split())
-        if expired:
-            Task.objects.filter(pk__in=ids).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-        return DeadConsumer(pid=pid, ids=ids)
+        return _die_holding(_CLAIM_TASKS_AND_DIE, Task, limit, expired)
 
     return die
