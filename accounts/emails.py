@@ -10,8 +10,9 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from notifications import previews, priority
+from notifications import priority
 from notifications.backend import SENSITIVE_HEADER
+from operations.registry import email_preview
 
 
 def welcome_message(user, site_url="/"):
@@ -33,12 +34,12 @@ def send_welcome(user, request=None):
         welcome_message(user, request.build_absolute_uri("/") if request else "/").send()
 
 
-@previews.register("Welcome")
+@email_preview("Welcome")
 def welcome_preview():
     return welcome_message(User(username="ann", email="ann@example.com"), "https://mysite.example.com/")
 
 
-@previews.register("Password reset")
+@email_preview("Password reset")
 def password_reset_preview():
     """Django's password reset e-mail, as ``PasswordResetForm`` builds it, for an unsaved example user."""
     user = User(pk=1, username="ann", email="ann@example.com", password="!", last_login=None)

@@ -61,7 +61,8 @@ class OutboxBackend(BaseEmailBackend):
     """
 
     def send_messages(self, email_messages):
-        rows = [to_row(m) for m in email_messages if m.recipients()]
+        messages = [m for m in email_messages if m.recipients()]
+        rows = [to_row(m) for m in messages]
         if not rows:
             return 0
         if len(rows) == 1:
@@ -69,5 +70,7 @@ class OutboxBackend(BaseEmailBackend):
         else:
             with transaction.atomic():
                 rows = Message.objects.bulk_create(rows)
+        for message, row in zip(messages, rows, strict=True):
+            message.outbox_id = row.pk  # a sender that wants to follow its e-mail reads it here
         deliver_on_commit([r.pk for r in rows])  # after the caller's commit, or now in autocommit
         return len(rows)

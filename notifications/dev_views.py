@@ -14,8 +14,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.http import content_disposition_header
 
-from notifications import previews
 from notifications.models import Message
+from operations.registry import email_previews
 
 HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date")
 
@@ -74,7 +74,7 @@ def mail_list(request):
     return render(
         request,
         "notifications/dev/mail_list.html",
-        {"rows": rows, "previews": previews.all_previews().items()},
+        {"rows": rows, "previews": email_previews().items()},
     )
 
 
@@ -90,7 +90,7 @@ def outbox_attachment(request, pk, number):
 
 
 def _preview_bytes(slug):
-    found = previews.all_previews().get(slug)
+    found = email_previews().get(slug)
     if found is None:
         raise Http404("no such e-mail template")
     title, build = found

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.mail import EmailMessage
 
-from notifications import previews
+from operations.registry import email_preview
 
 TEST_SUBJECT = "mysite test e-mail"
 
@@ -19,6 +19,6 @@ def test_message(to, requested_by=""):
     )
 
 
-@previews.register("Test e-mail")
+@email_preview("Test e-mail")
 def test_preview():
     return test_message("ops@example.com", requested_by="ann")

@@ -1,4 +1,4 @@
-"""What the apps tell operations: cleanup sources, health probes, dashboard panels and metrics sources.
+"""What the apps tell operations: cleanup sources, health probes, dashboard panels, metrics sources, e-mail previews.
 
 Operations is a lower layer: it never imports an app's internals. Each app registers
 what it has in its ``AppConfig.ready()`` (see ``notifications/operations.py``), and the
@@ -11,6 +11,7 @@ _cleanup = {}  # name -> callable(now) -> {label: queryset | callable(dry_run=Fa
 _probes = {}  # name -> callable(now) -> {"ok": bool, ...}
 _panels = {}  # name -> Panel
 _series = {}  # name -> callable(start, end) -> [(hour as aware datetime, count)]
+_previews = {}  # slug -> (title, callable() -> EmailMessage), for the development mail page
 _metrics = []  # callable(now) -> iterable of prometheus_client metric families, for GET /metrics
 
 
@@ -75,6 +76,18 @@ def metrics_source(fn):
     return fn
 
 
+def email_preview(title):
+    """Register ``func() -> EmailMessage`` (built by the app's own code from unsaved example objects) as the
+    development mail page's preview ``title``. Each app lists its e-mails in its ``emails.py``."""
+    from django.utils.text import slugify
+
+    def decorator(fn):
+        _previews[slugify(title)] = (title, fn)
+        return fn
+
+    return decorator
+
+
 def cleanup_sources(now):
     """Every app's prunable sources, by label."""
     sources = {}
@@ -101,3 +114,11 @@ def chart_series():
 def metrics_sources():
     """The ``/metrics`` sources, in registration order."""
     return list(_metrics)
+
+
+def email_previews():
+    """``{slug: (title, func)}`` of every app's e-mails (importing each app's ``emails`` module once)."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("emails")
+    return dict(sorted(_previews.items(), key=lambda item: item[1][0]))

@@ -64,14 +64,11 @@ def stop_heartbeat():
 def send_test_email(to, requested_by=""):
     """Send a test e-mail through the outbox (written with Django's standard Tasks API).
 
-    Returns the outbox row id, so the caller can follow it on the operations page.
+    Returns the outbox row id (``outbox_id``, noted on the message by the project's e-mail backend), so the
+    caller can follow it on the operations page.
     """
-    from notifications.models import Message
-
-    before = Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    emails.test_message(to, requested_by).send()
-    row = (
-        Message.objects.filter(id__gt=before, subject=TEST_SUBJECT).order_by("id").values_list("id", flat=True).first()
-    )
+    message = emails.test_message(to, requested_by)
+    message.send()
+    row = getattr(message, "outbox_id", None)  # the outbox backend notes the row it stored
     logger.info("test e-mail to %s queued as outbox %s", to, row)
     return row

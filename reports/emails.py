@@ -8,7 +8,7 @@ from django.core.mail import EmailMessage
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications import previews
+from operations.registry import email_preview
 from reports.models import Report
 
 
@@ -29,7 +29,7 @@ def ready_message(report):
     )
 
 
-@previews.register("Report ready")
+@email_preview("Report ready")
 def ready_preview():
     owner = User(username="ann", email="ann@example.com")
     report = Report(
