@@ -136,7 +136,9 @@ class MessageAdmin(admin.ModelAdmin):
 
     def response_action(self, request, queryset):
         """A selection that is not a list of ids (a tampered form) is a 400, not Django's ValueError 500."""
-        if not all(pk.isascii() and pk.isdigit() for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)):
+        ids = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        # Ids are 64-bit: a longer number is no row, and the database would refuse the query (a 500).
+        if not all(pk.isascii() and pk.isdigit() and int(pk) < 2**63 for pk in ids):
             raise BadRequest("The selected e-mails must be given by their ids.")
         return super().response_action(request, queryset)
 
