@@ -173,6 +173,12 @@ def test_make_run_reloads_the_site_and_the_consumer_when_code_changes(clone, tmp
         assert poll(lambda: consumer_pids(database), timeout=60, interval=0.2), "".join(lines)
         [first] = consumer_pids(database)
         assert page(port, "/reloaded/") is None
+        # A task is running when the code changes: the consumer finishes it before it restarts.
+        marks = tmp_path / "marks"
+        enqueue = f"from tests.durable_tasks import slow; slow.enqueue({str(marks)!r}, 4, 'reload')"
+        shell = [".venv/bin/python", "manage.py", "shell", "-c", enqueue]
+        subprocess.run(shell, cwd=clone, env=env, check=True, capture_output=True, timeout=120)
+        assert poll(lambda: marks.exists() and "start" in marks.read_text(), timeout=60, interval=0.1)
 
         # A developer adds a page: one edit to a .py file, nothing restarted by hand.
         urls = clone / "mysite" / "urls.py"
@@ -185,6 +191,7 @@ def test_make_run_reloads_the_site_and_the_consumer_when_code_changes(clone, tmp
         assert poll(lambda: len(consumer_pids(database)) == 2, timeout=60, interval=0.2), "".join(lines)
         assert consumer_pids(database)[0] == first
         assert f"mysite/urls.py changed: restarting the consumer {first}" in "".join(lines)
+        assert marks.read_text().split() == ["start", "reload", str(first), "end", "reload", str(first)]
 
         os.killpg(run.pid, signal.SIGINT)  # Ctrl-C
         run.wait(timeout=90)
