@@ -33,16 +33,18 @@ setup: $(VENV)/.runtime .env
 	$(DEV) $(BIN)/python manage.py migrate --noinput
 
 ## run: the site on http://127.0.0.1:$(PORT)/ (8000 unless `make run PORT=8001`) and the Huey consumer,
-## together. Ctrl-C reaches both (one process group): the consumer finishes its tasks and the shell waits for it;
-## when runserver stops by itself the consumer gets SIGINT. (`trap 'kill 0'` signalled make itself: a segfault.)
+## together, each restarted when a .py file changes (runserver's autoreloader; mysite/reload.py for the consumer,
+## which stops it gracefully first). Ctrl-C reaches both (one process group): the consumer finishes its tasks and
+## the shell waits for it; when runserver stops by itself the reloader gets SIGTERM and stops the consumer
+## gracefully. (`trap 'kill 0'` signalled make itself: a segfault.) Production (deploy/) never reloads.
 PORT ?= 8000
 run: setup
 	@export $(DEV); \
-	$(BIN)/python manage.py run_huey & huey=$$!; \
-	trap 'kill -INT $$huey 2>/dev/null; wait $$huey' EXIT; \
+	$(BIN)/python -m mysite.reload & huey=$$!; \
+	trap 'kill -TERM $$huey 2>/dev/null; wait $$huey' EXIT; \
 	trap 'wait $$huey; exit 0' INT; \
 	trap 'exit 0' TERM; \
-	$(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT)
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## browser: Debian's Chromium for the browser tests (installed when missing and we are root)
 browser:

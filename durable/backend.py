@@ -28,6 +28,7 @@ from durable.compat import (
 )
 from durable.models import Task as TaskRow
 from durable.options import options_of
+from durable.validation import check_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class DurableBackend(BaseTaskBackend):
     def enqueue(self, task, args, kwargs):
         """Write the task's row in the caller's transaction; wake a consumer once it commits."""
         self.validate_task(task)
+        check_arguments(task, args, kwargs)
         try:
             args, kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
             json.dumps([args, kwargs], allow_nan=False)

@@ -19,6 +19,9 @@ from throttle.limits import account, client, limited
 
 logger = logging.getLogger(__name__)
 A_YEAR = 365 * 24 * 3600
+# Session key: the newest picture id when the user last uploaded something that made no new picture (refused,
+# or their current one again). A refusal up to that id is old news: the page no longer shows it.
+SEEN = "images_refusal_seen"
 
 
 @login_required
@@ -29,8 +32,26 @@ def picture(request):
 
 
 def _page(request, form, status=200):
-    context = {"form": form, **processing.state(request.user), "max_mb": settings.IMAGES_MAX_UPLOAD_BYTES / 2**20}
+    state = _state(request)
+    if form.errors:
+        state["failed"] = None  # this upload's refusal is the news, under the field
+    context = {"form": form, **state, "max_mb": settings.IMAGES_MAX_UPLOAD_BYTES / 2**20}
     return render(request, "images/picture.html", context, status=status)
+
+
+def _state(request):
+    """``processing.state`` for the page, less a refusal the user has uploaded past (``SEEN``)."""
+    state = processing.state(request.user)
+    if state["failed"] is not None and state["failed"].pk <= request.session.get(SEEN, 0):
+        state["failed"] = None
+    return state
+
+
+def _moved_past_refusal(request):
+    """An upload that made no new picture: the last refusal ("damaged") is no longer what the page says."""
+    newest = Picture.objects.filter(user=request.user).order_by("-pk").values_list("pk", flat=True).first()
+    if newest is not None:
+        request.session[SEEN] = newest
 
 
 @login_required
@@ -57,11 +78,13 @@ def _upload(request, handler):
     if not form.is_valid():
         code = form.errors.as_data()["picture"][0].code if "picture" in form.errors else ""
         logger.info("picture upload by user %s refused (%s)", request.user.pk, code or "invalid")
+        _moved_past_refusal(request)
         return _page(request, form, status=413 if code == "size" else 400)
     try:
         processing.accept(request.user, form.cleaned_data["picture"], form.inspection)
     except processing.AlreadyUploaded as exc:
         logger.info("picture upload by user %s: same as picture %s, no new job", request.user.pk, exc.picture.pk)
+        _moved_past_refusal(request)
         if exc.picture.status == Picture.Status.READY:
             cancelled = processing.keep_current(exc.picture)
             messages.info(
@@ -80,7 +103,7 @@ def _upload(request, handler):
 @require_GET
 def status(request):
     """What the page polls: ``{"state": "none" | "processing" | "ready" | "failed", "message", "current"}``."""
-    state = processing.state(request.user)
+    state = _state(request)
     current = state["current"]
     if state["processing"]:
         answer = {"state": "processing", "message": "Processing your new picture…"}

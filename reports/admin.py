@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.db.models import DurationField, ExpressionWrapper, F
+from django.template.defaultfilters import filesizeformat, floatformat
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -76,8 +77,8 @@ class ReportAdmin(admin.ModelAdmin):
         "format",
         "status",
         "progress",
-        "row_count",
-        "size",
+        "rows",
+        "file_size",
         "created_at",
         "took",
         "short_error",
@@ -128,6 +129,14 @@ class ReportAdmin(admin.ModelAdmin):
     @admin.display(description="duration", ordering="took")
     def took(self, obj):
         return str(obj.took).split(".")[0] if obj.took is not None else "—"
+
+    @admin.display(description="rows", ordering="row_count")
+    def rows(self, obj):
+        return floatformat(obj.row_count, "g")  # 23,470
+
+    @admin.display(description="size", ordering="size")
+    def file_size(self, obj):
+        return filesizeformat(obj.size)
 
     @admin.display(description="error")
     def short_error(self, obj):

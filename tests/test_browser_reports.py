@@ -67,7 +67,7 @@ def test_a_user_generates_watches_and_downloads_a_report(chromium, site, start_r
         seen, rows, filename, line = watch_and_download(browser, site, tmp_path)
 
     assert any(0 < p < 100 for p in seen), seen  # the bar moved without a reload
-    assert f"Done: {ROWS} rows" in line
+    assert f"Done: {ROWS:,} rows" in line  # 200,000: thousands separated
     assert filename == "email-log_2026-03-01_2026-03-01.csv"
     assert len(rows) == ROWS + 1
     assert rows[0][:3] == ["id", "queued at", "status"]

@@ -58,6 +58,33 @@ def test_arguments_that_are_not_json_are_refused_and_nothing_is_written():
 
 
 @pytest.mark.django_db
+def test_arguments_that_do_not_fit_the_signature_are_refused_at_enqueue_and_nothing_is_written():
+    with pytest.raises(InvalidTask, match=r"tests\.durable_tasks\.add\(a, b\): missing a required argument: 'b'"):
+        durable_tasks.add.enqueue(1)
+    with pytest.raises(InvalidTask, match="too many positional arguments"):
+        durable_tasks.add.enqueue(1, 2, 3)
+    with pytest.raises(InvalidTask, match="unexpected keyword argument 'c'"):
+        durable_tasks.add.enqueue(1, b=2, c=3)
+    with pytest.raises(InvalidTask, match="missing a required argument: 'fail_times'"):
+        durable_tasks.flaky.enqueue("path")  # the context is not the caller's to pass
+
+    assert not Task.objects.exists()
+    assert durable_tasks.add.enqueue(1, b=2).kwargs == {"b": 2}
+    assert durable_tasks.flaky.enqueue("path", fail_times=0).kwargs == {"fail_times": 0}
+
+
+def test_one_name_catches_the_refusal_on_every_django_version():
+    import durable
+
+    try:
+        from django.tasks.exceptions import InvalidTask as standard  # Django 6
+    except ImportError:
+        from django_tasks.exceptions import InvalidTaskError as standard  # Django 5.2 and the backport
+
+    assert durable.InvalidTask is standard
+
+
+@pytest.mark.django_db
 def test_an_unknown_queue_or_a_priority_out_of_range_is_refused():
     with pytest.raises(InvalidTask, match="Queue 'nope' is not valid"):
         durable_tasks.add.using(queue_name="nope").enqueue(1, 1)

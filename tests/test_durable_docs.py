@@ -35,3 +35,16 @@ def test_the_write_your_own_task_example_runs(example_module, run_tasks):
     result = module.count_words.get_result(namespace["result"].id)
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.return_value == {"words": 4, "attempt": 1}
+
+
+@pytest.mark.django_db
+def test_the_invalid_task_example_refuses_the_call_and_writes_nothing(example_module, capsys):
+    from durable.models import Task
+
+    module, blocks = example_module
+    exec(blocks[2], {"count_words": module.count_words})  # noqa: S102 - catch durable.InvalidTask
+
+    printed = capsys.readouterr().out.strip()
+    documented = re.search(r"print\(exc\)  # myapp\.tasks\.(.*)", blocks[2]).group(1)
+    assert printed == f"tests.docs_tasks_example.{documented}"
+    assert not Task.objects.exists()

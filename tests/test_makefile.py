@@ -5,6 +5,8 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,89 @@ def test_make_run_takes_a_port_and_ctrl_c_stops_it_cleanly(tmp_path):
     assert "Segmentation fault" not in output and "Error" not in output and "Terminated" not in output
     assert "Consumer exiting." in output
     assert not port_answers(port)
+
+
+def consumer_pids(database):
+    """The pids of every consumer that has written a heartbeat, in start order."""
+    try:
+        with sqlite3.connect(database) as db:
+            return [pid for (pid,) in db.execute("SELECT pid FROM operations_heartbeat ORDER BY started_at")]
+    except sqlite3.Error:
+        return []
+
+
+def page(port, path):
+    """The body of ``path`` on the site, or None while it does not answer 200."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.read().decode()
+    except OSError:
+        return None
+
+
+def test_make_run_reloads_the_site_and_the_consumer_when_code_changes(clone, tmp_path):
+    port = _free_port("127.0.0.1")
+    database = tmp_path / "db.sqlite3"
+    env = clean_env(
+        DEBUG="true",
+        SECRET_KEY="make-run-test-not-a-secret",
+        DATABASE_URL=f"sqlite:///{database}",
+        HUEY_URL=f"sqlite:///{tmp_path / 'huey.sqlite3'}",
+        HUEY_STATS_PATH=str(tmp_path / "stats.sqlite3"),
+        MEDIA_ROOT=str(tmp_path / "media"),
+    )
+    run = subprocess.Popen(
+        make(clone, "-o", ".env", "run", f"PORT={port}"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines = []
+    threading.Thread(target=lambda: lines.extend(run.stdout), daemon=True).start()
+    try:
+        assert poll(lambda: port_answers(port) or run.poll() is not None, timeout=120, interval=0.2)
+        assert poll(lambda: consumer_pids(database), timeout=60, interval=0.2), "".join(lines)
+        [first] = consumer_pids(database)
+        assert page(port, "/reloaded/") is None
+        # A task is running when the code changes: the consumer finishes it before it restarts.
+        marks = tmp_path / "marks"
+        enqueue = f"from tests.durable_tasks import slow; slow.enqueue({str(marks)!r}, 4, 'reload')"
+        shell = [".venv/bin/python", "manage.py", "shell", "-c", enqueue]
+        subprocess.run(shell, cwd=clone, env=env, check=True, capture_output=True, timeout=120)
+        assert poll(lambda: marks.exists() and "start" in marks.read_text(), timeout=60, interval=0.1)
+
+        # A developer adds a page: one edit to a .py file, nothing restarted by hand.
+        urls = clone / "mysite" / "urls.py"
+        urls.write_text(
+            urls.read_text() + "\nfrom django.http import HttpResponse  # noqa: E402\n\n"
+            'urlpatterns.append(path("reloaded/", lambda request: HttpResponse("reloaded 42")))\n'
+        )
+
+        assert poll(lambda: page(port, "/reloaded/") == "reloaded 42", timeout=60, interval=0.3), "".join(lines)
+        assert poll(lambda: len(consumer_pids(database)) == 2, timeout=60, interval=0.2), "".join(lines)
+        assert consumer_pids(database)[0] == first
+        assert f"mysite/urls.py changed: restarting the consumer {first}" in "".join(lines)
+        assert marks.read_text().split() == ["start", "reload", str(first), "end", "reload", str(first)]
+
+        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C
+        run.wait(timeout=90)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+    output = "".join(lines)
+    assert run.returncode == -signal.SIGINT, output[-3000:]
+    assert "Traceback" not in output and "Segmentation fault" not in output, output[-3000:]
+    assert output.count("Consumer exiting.") == 2, output[-3000:]  # the reload's graceful stop, then Ctrl-C's
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT count(*) FROM operations_heartbeat WHERE stopped_at IS NULL").fetchone()[0] == 0
+    assert not port_answers(port)
+
+
+def test_production_never_reloads():
+    units = {path.name: path.read_text() for path in (BASE / "deploy").glob("mysite-*.service")}
+    starts = [line for text in units.values() for line in text.splitlines() if line.startswith("ExecStart=")]
+    assert any(line.endswith("manage.py run_huey") for line in starts) and any("gunicorn" in line for line in starts)
+    assert not any("reload" in line or "runserver" in line for line in starts)
