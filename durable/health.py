@@ -7,13 +7,12 @@ not pass silently: periodic tasks no running consumer declares, and task names t
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Min
 
 from durable import periodic
 from durable.exceptions import TaskNotFound
-from durable.models import Task, TaskAttempt
+from durable.models import Task
 
-NOT_FOUND = f"{TaskNotFound.__module__}.{TaskNotFound.__qualname__}"
 HINT = "is its app in INSTALLED_APPS where the consumer runs, and the code deployed there?"
 
 
@@ -35,16 +34,21 @@ def tasks(now):
 
 
 def unknown_names(now, hours=24):
-    """Task names the consumer could not import, among tasks failed for it in the last ``hours``: ``{name: count}``."""
+    """Task names the consumer could not import, among tasks failed for it in the last ``hours``: ``{name: count}``.
+
+    Read from the failed rows (the ``status`` index), whose last error says ``TaskNotFound`` (``durable.worker``).
+    """
     rows = (
-        TaskAttempt.objects.filter(
-            error_class=NOT_FOUND, finished_at__gte=now - timedelta(hours=hours), task__status=Task.Status.FAILED
+        Task.objects.filter(
+            status=Task.Status.FAILED,
+            last_error__startswith=f"{TaskNotFound.__name__}: ",
+            finished_at__gte=now - timedelta(hours=hours),
         )
-        .values_list("task__name")
-        .annotate(n=Count("task", distinct=True), last=Max("finished_at"))
-        .order_by("task__name")
+        .values_list("name")
+        .annotate(n=Count("pk"))
+        .order_by("name")
     )
-    return {name: n for name, n, _ in rows}
+    return dict(rows)
 
 
 def warnings(now):

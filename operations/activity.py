@@ -57,7 +57,8 @@ def scheduled(now, limit=20):
 
 def recent_runs(limit=25):
     """The last finished attempts: the task's own name, how it ended, how long it took, its error."""
-    attempts = TaskAttempt.objects.select_related("task").order_by("-finished_at", "-id")[:limit]
+    # Newest rows first by id (the primary key's index; attempts are written as they end), not by a sort.
+    attempts = TaskAttempt.objects.select_related("task").order_by("-id")[:limit]
     return [
         {
             "at": a.finished_at,
