@@ -87,7 +87,7 @@ def test_a_periodic_task_the_restarted_consumer_never_loaded_is_logged_and_warne
 
 @pytest.mark.consumer
 @pytest.mark.django_db(transaction=True)
-def test_a_task_row_the_consumer_cannot_import_is_logged_and_warned(staff, start_consumer):
+def test_a_task_row_the_consumer_cannot_import_is_logged_and_warned(staff, start_consumer, settings):
     ghost = Task.objects.create(name=SCRATCH, due_at=timezone.now() - timedelta(seconds=1))
     consumer = start_consumer()
     durable_tasks.noop.enqueue()  # wakes the consumer, which takes every due row
@@ -99,3 +99,6 @@ def test_a_task_row_the_consumer_cannot_import_is_logged_and_warned(staff, start
     (line,) = [w for w in page_warnings if SCRATCH in w]
     assert f"the consumer cannot import {SCRATCH}" in line and "INSTALLED_APPS" in line
     assert line in health and 'id="ops-warnings"' in page
+    settings.METRICS_TOKEN = "t"
+    metrics = staff.get("/metrics", headers={"Authorization": "Bearer t"}).content.decode()
+    assert f"mysite_durable_warnings {float(len(page_warnings))}" in metrics
