@@ -58,20 +58,7 @@ def run(work, sink):
         Message(from_email="f@example.com", recipients=["t@example.com"], raw=b"x", status="sent", finished_at=old)
         for _ in range(25)
     )
-    logs = []
-    for label in ("morning", "restart"):
-        consumer = rig.start_consumer(work, sink.url, f"midnight-{label}")
-        consumer.wait_for_log("daily_cleanup", timeout=30)
-        time.sleep(1.5)
-        consumer.stop()
-        logs.append(consumer.log())
-    both = [rig.start_consumer(work, sink.url, f"midnight-pair-{i}") for i in range(2)]
-    time.sleep(3)
-    for consumer in both:
-        consumer.stop()
-        logs.append(consumer.log())
-    text = "\n".join(logs)
-    ran = len(re.findall(r"operations\.cleanup .*: cleanup: ", text))
+    ran = len(re.findall(r"operations\.cleanup .*: cleanup: ", morning_starts(work, sink)))
     marker = Periodic.objects.get(name=name)
     result.figures = {
         "clock-moved calls": len(timeline),
@@ -89,3 +76,20 @@ def run(work, sink):
     result.check(result.figures["cleanup tasks enqueued"] == 1, "the catch-up was enqueued more than once")
     result.check(result.figures["old sent e-mails left"] == 0, "the catch-up did not prune the old rows")
     return result
+
+
+def morning_starts(work, sink):
+    """A consumer starts, restarts, then two start together; returns their logs."""
+    logs = []
+    for label in ("morning", "restart"):
+        consumer = rig.start_consumer(work, sink.url, f"midnight-{label}")
+        consumer.wait_for_log("daily_cleanup", timeout=30)
+        time.sleep(1.5)
+        consumer.stop()
+        logs.append(consumer.log())
+    both = [rig.start_consumer(work, sink.url, f"midnight-pair-{i}") for i in range(2)]
+    time.sleep(3)
+    for consumer in both:
+        consumer.stop()
+        logs.append(consumer.log())
+    return "\n".join(logs)
