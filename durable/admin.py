@@ -106,8 +106,8 @@ class TaskAdmin(admin.ModelAdmin):
 class PeriodicAdmin(admin.ModelAdmin):
     """Read-only: each periodic task's last slot taken (``durable.periodic``); the schedule lives in the code."""
 
-    list_display = ("name", "last_slot", "last_task_id", "updated_at")
-    readonly_fields = ("name", "last_slot", "last_task_id", "updated_at")
+    list_display = ("name", "last_slot", "last_task_id", "seen_at")
+    readonly_fields = ("name", "last_slot", "last_task_id", "updated_at", "seen_at")
 
     def has_add_permission(self, request):
         return False

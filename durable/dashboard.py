@@ -40,9 +40,22 @@ def durable(now, failures=10):
 
 
 def periodic_tasks(now):
-    """Each declared periodic task (``durable.periodic``): its missed-run policy, last slot taken, and next slot."""
-    last = dict(Periodic.objects.values_list("name", "last_slot"))
-    return [
-        {"name": name, "missed": d.missed, "last": last.get(name), "next": periodic.next_slot(d.schedule, now)}
-        for name, d in sorted(periodic.declared().items())
-    ]
+    """Each declared periodic task (``durable.periodic``): its policy, last slot taken, its run's state, next slot."""
+    rows = {p.name: p for p in Periodic.objects.filter(name__in=list(periodic.declared()))}
+    ids = [p.last_task_id for p in rows.values() if p.last_task_id]
+    states = dict(Task.objects.filter(pk__in=ids).values_list("pk", "status"))
+    out = []
+    for name, d in sorted(periodic.declared().items()):
+        row = rows.get(name)
+        last_task = row.last_task_id if row else None
+        out.append(
+            {
+                "name": name,
+                "missed": d.missed,
+                "last": row.last_slot if row else None,
+                "last_task": last_task,
+                "last_state": states.get(last_task),
+                "next": periodic.next_slot(d.schedule, now),
+            }
+        )
+    return out

@@ -1,9 +1,19 @@
-"""Durable tasks' ``/health/`` probe: a due task left waiting too long means the consumers are stalled or too few."""
+"""Durable tasks' ``/health/`` probe: a due task left waiting too long means the consumers are stalled or too few.
+
+It also carries warnings that do not fail the probe (a load balancer must not pull the site for them) but must
+not pass silently: periodic tasks no running consumer declares, and task names the consumer cannot import.
+"""
+
+from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Min
+from django.db.models import Count, Min
 
+from durable import periodic
+from durable.exceptions import TaskNotFound
 from durable.models import Task
+
+HINT = "is its app in INSTALLED_APPS where the consumer runs, and the code deployed there?"
 
 
 def tasks(now):
@@ -17,4 +27,40 @@ def tasks(now):
     result = {"ok": age <= limit, "oldest_due_age_seconds": round(age, 1)}
     if not result["ok"]:
         result["error"] = f"a task due {age:.0f} s ago has not started (limit {limit:.0f} s)"
+    found = warnings(now)
+    if found:
+        result["warnings"] = found
     return result
+
+
+def unknown_names(now, hours=24):
+    """Task names the consumer could not import, among tasks failed for it in the last ``hours``: ``{name: count}``.
+
+    Read from the failed rows (the ``status`` index), whose last error says ``TaskNotFound`` (``durable.worker``).
+    """
+    rows = (
+        Task.objects.filter(
+            status=Task.Status.FAILED,
+            last_error__startswith=f"{TaskNotFound.__name__}: ",
+            finished_at__gte=now - timedelta(hours=hours),
+        )
+        .values_list("name")
+        .annotate(n=Count("pk"))
+        .order_by("name")
+    )
+    return dict(rows)
+
+
+def warnings(now):
+    """What the operations page and ``/health/`` warn about: one sentence each."""
+    out = [
+        f"periodic task {p['name']} is declared by no running consumer"
+        + (f" (last seen {p['seen_at']:%Y-%m-%d %H:%M} UTC)" if p["seen_at"] else "")
+        + f": it does not run; {periodic.WHERE}"
+        for p in periodic.unloaded(now)
+    ]
+    out += [
+        f"{n} task{'s' if n > 1 else ''} named {name} failed: the consumer cannot import {name} ({HINT})"
+        for name, n in unknown_names(now).items()
+    ]
+    return out

@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Case, Count, DurationField, ExpressionWrapper, F, Max, Min, Sum, Value, When
 
+from durable import health
 from durable.models import Tally, Task, TaskAttempt
 
 # Seconds per attempt: no-op tasks take ms, API calls ~1 s, reports and images minutes.
@@ -105,6 +106,11 @@ def tasks(now):
         "mysite_durable_oldest_due_age_seconds",
         "How long the oldest due durable task has waited to start (0 when none is due)",
         value=(now - oldest).total_seconds() if oldest else 0,
+    )
+    yield GaugeMetricFamily(
+        "mysite_durable_warnings",
+        "Periodic tasks no running consumer declares, and task names the consumer cannot import (docs/tasks.md)",
+        value=len(health.warnings(now)),
     )
 
     figures = figures_now(now)

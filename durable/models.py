@@ -184,6 +184,9 @@ class Periodic(models.Model):
     last_slot = models.DateTimeField(help_text="The latest scheduled minute taken (run, or skipped as missed).")
     last_task_id = models.BigIntegerField(null=True, blank=True, help_text="The task row enqueued for it, if any.")
     updated_at = models.DateTimeField(default=timezone.now)
+    # Every consumer that has the declaration loaded stamps this at each tick: a row no tick stamps is a
+    # declaration no running consumer knows (``durable.periodic.unloaded``).
+    seen_at = models.DateTimeField(null=True, blank=True, help_text="Last tick of a consumer that declares it.")
 
     class Meta:
         verbose_name = "periodic task"

@@ -19,12 +19,20 @@ the first time starts with its latest slot as taken: declaring a task does not r
 
 A schedule is what Huey's periodic tasks take: ``crontab(...)`` or any ``f(datetime) -> bool``,
 asked about naive UTC minutes (naive local time with Huey's ``utc=False``).
+
+A declaration exists in a process only once its module is imported, and a consumer imports the ``tasks``
+module of each app in ``INSTALLED_APPS`` at start (nothing else). Declared anywhere else, a task runs only
+while something happened to import its module, so this is loud: a declaration in no installed app, or made
+after the consumer started, is logged as a warning; each tick stamps the rows of the tasks it declares
+(``seen_at``), a consumer starting logs the rows it does not declare, and ``unloaded()`` lists the rows no
+running consumer stamps (the operations page and ``/health/`` show them).
 """
 
 import logging
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
+from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
@@ -40,8 +48,13 @@ MINUTE = timedelta(minutes=1)
 # busy queue delays a tick): ``missed="skip"`` skips only slots older than this.
 GRACE = timedelta(minutes=2)
 HORIZON = timedelta(days=8)  # the furthest back a tick looks for a slot (a weekly schedule, and a day's grace)
+# Consumers stamp the rows they declare every minute: a row this much older than the freshest stamp is known
+# to no running consumer.
+UNLOADED_AFTER = timedelta(minutes=3)
+WHERE = "declare periodic tasks in the tasks module of an app in INSTALLED_APPS (docs/tasks.md, Periodic tasks)"
 
 _declared = {}  # task path -> Declaration
+_started = {"at": None}  # set by this consumer's start-up tick: declarations after it came late
 
 
 def minute_of(at):
@@ -107,7 +120,7 @@ class Declaration:
         row = Periodic.objects.filter(name=self.name).first()
         if row is None:
             first = latest_slot(self.schedule, now) or minute_of(now)
-            _, created = Periodic.objects.get_or_create(name=self.name, defaults={"last_slot": first})
+            _, created = Periodic.objects.get_or_create(name=self.name, defaults={"last_slot": first, "seen_at": now})
             if created:
                 logger.info("periodic %s: first seen; slots from %s on", self.name, first.isoformat())
             return None
@@ -150,6 +163,7 @@ def periodic(schedule, missed="once"):
         if not isinstance(task, Task):
             raise TypeError("@periodic goes above @task(): it declares a task, not a function")
         _declared[task.module_path] = Declaration(task, schedule, missed)
+        _warn_if_misplaced(task)
         return task
 
     return decorate
@@ -160,9 +174,54 @@ def declared():
     return dict(_declared)
 
 
+def _warn_if_misplaced(task):
+    """Say at once when a consumer could miss this declaration: it is in no installed app, or came late."""
+    module = task.func.__module__
+    if apps.ready and apps.get_containing_app_config(module) is None:
+        logger.warning(
+            "periodic %s: declared in %s, which is in no app of INSTALLED_APPS: %s", task.module_path, module, WHERE
+        )
+    elif _started["at"] is not None:
+        logger.warning(
+            "periodic %s: declared after this consumer started (%s was imported late, not at start-up); "
+            "it runs only until the consumer restarts: %s",
+            task.module_path,
+            module,
+            WHERE,
+        )
+
+
+def started(now=None):
+    """A consumer's start-up: catch up what was missed, say what it declares, and which known rows it does not."""
+    now = now or timezone.now()
+    results = tick(now)
+    _started["at"] = now
+    logger.info("periodic tasks declared here: %s", ", ".join(sorted(_declared)) or "none")
+    for name, seen in (
+        Periodic.objects.exclude(name__in=list(_declared)).exclude(seen_at=None).values_list("name", "seen_at")
+    ):
+        logger.warning("periodic %s: not declared by this consumer (last seen %s); %s", name, seen.isoformat(), WHERE)
+    return results
+
+
+def unloaded(now=None):
+    """Periodic tasks no running consumer declares: ``[{"name", "seen_at"}]`` (empty while no consumer ticks).
+
+    A row whose stamp fell behind the freshest, and a task declared in this process that has no stamped row.
+    """
+    now = now or timezone.now()
+    rows = dict(Periodic.objects.exclude(seen_at=None).values_list("name", "seen_at"))
+    freshest = max(rows.values(), default=None)
+    if freshest is None or now - freshest > UNLOADED_AFTER:
+        return []  # no consumer ticks at all: /health/'s consumer probe says so
+    names = {n for n, seen in rows.items() if freshest - seen > UNLOADED_AFTER} | (set(_declared) - set(rows))
+    return [{"name": n, "seen_at": rows.get(n)} for n in sorted(names)]
+
+
 def tick(now=None):
     """Take each declared task's slot that is due and no one took (every consumer, every minute and at start)."""
     now = now or timezone.now()
+    Periodic.objects.filter(name__in=list(_declared)).update(seen_at=now)
     results = []
     for declaration in _declared.values():
         try:

@@ -46,7 +46,7 @@ def wake_after_queue_outage():
 @once_per_consumer("durable.periodic")
 def catch_up():
     """At consumer start: periodic slots missed while no consumer ran are caught up once (or skipped)."""
-    periodic.tick()
+    periodic.started()
 
 
 @once_per_consumer("durable.switch_interval")

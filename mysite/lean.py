@@ -1,6 +1,6 @@
 """Keep psycopg and redis out of processes that have no PostgreSQL or Redis to talk to.
 
-huey.storage and peewee (behind Huey's stats app) import psycopg and redis whenever they are
+huey.storage imports psycopg and redis whenever they are
 installed: about 25 MB (psycopg) and 6.5 MB (redis) of resident memory in every consumer and web
 worker of a site that uses neither. Settings call this before anything imports those modules, with
 the libraries the configuration does not use. A library blocked here is importable again afterwards

@@ -36,7 +36,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
-    "huey.contrib.djhuey.stats",
     "django_tasks",
     "durable",
     "accounts",
@@ -181,14 +180,13 @@ NOTIFICATIONS_ATTEMPT_RETENTION_DAYS = env.int("NOTIFICATIONS_ATTEMPT_RETENTION_
 NOTIFICATIONS_RECORD_EVERY = env.int("NOTIFICATIONS_RECORD_EVERY", default=3)
 
 # --- Background work (Huey) --------------------------------------------------
-_stats_url = env.str("HUEY_STATS_URL", default="")
 _huey_url = env.str("HUEY_URL", default=f"sqlite:///{VAR_DIR / 'huey.sqlite3'}")
 _unused = []
-if "postgresql" not in DATABASES["default"]["ENGINE"] and not _stats_url.startswith("postgres"):
+if "postgresql" not in DATABASES["default"]["ENGINE"]:
     _unused.append("psycopg")
 if not _huey_url.startswith(("redis:", "rediss:")):
     _unused.append("redis")  # Django's Redis cache (CACHE_URL) still imports it when it connects
-import_without(_unused, "huey.storage", "peewee")
+import_without(_unused, "huey.storage")
 from mysite.queue import QueueURLError, huey_settings  # noqa: E402 - after the psycopg/redis decision above
 
 try:
@@ -213,16 +211,7 @@ try:
 except QueueURLError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
-# --- Operations (issue 4): task stats, heartbeat, health, django.tasks -------
-# Huey's own stats recorder (huey.contrib.djhuey.stats) keeps task events in a
-# small SQLite file of its own (or any peewee db-url, e.g. postgresql://...).
-HUEY_STATS = {
-    "filename": env.str("HUEY_STATS_PATH", default=str(VAR_DIR / "huey-stats.sqlite3")),
-    "retention_hours": 48,
-    "max_events": env.int("HUEY_STATS_MAX_EVENTS", default=50000),
-}
-if _stats_url:
-    HUEY_STATS["database"] = _stats_url
+# --- Operations (issue 4): heartbeat, health ---------------------------------
 # Each consumer records host/pid/last-seen this often; /health/ calls it dead after STALE seconds.
 OPERATIONS_HEARTBEAT_SECONDS = env.float("OPERATIONS_HEARTBEAT_SECONDS", default=10)
 OPERATIONS_HEARTBEAT_STALE_SECONDS = env.float("OPERATIONS_HEARTBEAT_STALE_SECONDS", default=30)
@@ -232,25 +221,17 @@ OPERATIONS_OUTBOX_MAX_WAIT_SECONDS = env.float("OPERATIONS_OUTBOX_MAX_WAIT_SECON
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 # A load balancer polls /health/ over plain HTTP on the loopback: no redirect to HTTPS.
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]
-# Days Huey keeps a finished django.tasks result (pruned by the daily cleanup).
-OPERATIONS_TASK_RESULT_RETENTION_DAYS = env.int("OPERATIONS_TASK_RESULT_RETENTION_DAYS", default=7)
-# Django's standard Tasks API (django-tasks backport) runs on our Huey consumer, enqueued on commit.
-TASKS = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend", "ENQUEUE_ON_COMMIT": True}}
 
 # --- Durable tasks (issue 10) ---------------------------------------------------
 # Django's standard Tasks API on durable rows (durable/): enqueue writes a row in the caller's
-# transaction, Huey carries only wake-ups. TASKS_BACKEND=huey goes back to Huey's HueyBackend
-# (at-most-once: a task whose consumer is killed is lost).
-_tasks_backend = env.str("TASKS_BACKEND", default="durable")
-if _tasks_backend not in ("durable", "huey"):
-    raise ImproperlyConfigured(f"TASKS_BACKEND={_tasks_backend!r}: expected durable or huey")
-if _tasks_backend == "durable":
-    TASKS = {
-        "default": {
-            "BACKEND": "durable.backend.DurableBackend",
-            "QUEUES": env.list("DURABLE_QUEUES", default=["default"]),
-        }
+# transaction, Huey carries only wake-ups. (A project that wants Huey's own at-most-once backend names
+# huey.contrib.djhuey.tasks_backend.HueyBackend here; the operations page and cleanup read durable rows.)
+TASKS = {
+    "default": {
+        "BACKEND": "durable.backend.DurableBackend",
+        "QUEUES": env.list("DURABLE_QUEUES", default=["default"]),
     }
+}
 # A held task's lease; renewed every third of it while its consumer lives (seconds).
 DURABLE_LEASE_SECONDS = env.int("DURABLE_LEASE_SECONDS", default=60)
 # Attempts of a task without its own max_attempts (a consumer killed while running it counts as one).

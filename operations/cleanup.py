@@ -1,18 +1,15 @@
-"""The daily cleanup: delete what is past retention, in small batches, once a day."""
+"""The daily cleanup: delete what is past retention, in small batches (``operations.tasks.daily_cleanup``, once a day)."""
 
 import logging
 
 from django.contrib.sessions.models import Session
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from operations import queue_results, registry
 from operations.heartbeat import prunable as heartbeat_prunable
-from operations.models import PeriodicRun
 
 logger = logging.getLogger(__name__)
-JOB = "daily-cleanup"
 BATCH = 500
 
 
@@ -53,20 +50,4 @@ def run(now=None, dry_run=False):
     logger.info(
         "cleanup%s: %s", " (dry run)" if dry_run else "", ", ".join(f"{n} {label}" for label, n in counts.items())
     )
-    return counts
-
-
-def run_if_due(now=None):
-    """Run the cleanup for today's site-local date unless it already ran; ``None`` if it had."""
-    now = now or timezone.now()
-    today = timezone.localdate(now)
-    PeriodicRun.objects.get_or_create(name=JOB)
-    claimed = PeriodicRun.objects.filter(Q(last_run_for__lt=today) | Q(last_run_for=None), name=JOB).update(
-        last_run_for=today, started_at=now
-    )
-    if not claimed:
-        logger.info("cleanup for %s already ran", today)
-        return None
-    counts = run(now)
-    PeriodicRun.objects.filter(name=JOB).update(finished_at=timezone.now(), summary=counts)
     return counts

@@ -1,4 +1,4 @@
-"""Periodic housekeeping on the Huey consumer."""
+"""Operations' tasks: the daily cleanup (a durable periodic task), the consumer heartbeat hooks, the test e-mail."""
 
 import datetime
 import logging
@@ -6,12 +6,12 @@ import logging
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
-from django_tasks import task
 from huey import signals
-from huey.contrib.djhuey import HUEY, db_periodic_task, on_shutdown, on_startup
+from huey.contrib.djhuey import HUEY, on_shutdown, on_startup
 
-from durable.startup import once_per_consumer
-from operations import cleanup, emails, heartbeat, logs, sentry, task_results
+from durable.compat import task
+from durable.periodic import periodic
+from operations import cleanup, emails, heartbeat, logs, sentry
 
 logger = logging.getLogger(__name__)
 HUEY.signal(signals.SIGNAL_EXECUTING)(logs.task_started)
@@ -26,17 +26,15 @@ def at_site_midnight(utc_now):
     return local.hour == 0 and local.minute == 0
 
 
-@db_periodic_task(at_site_midnight)
+# Huey's clock ticks each minute on every consumer (``durable.tasks.tick``); the slot claim of
+# ``durable.periodic`` runs this once per site-local midnight across consumers, and once after a downtime
+# that spanned one or more midnights (missed="once"), as a durable task: retried, recovered after a kill -9,
+# shown on the operations page by its own name.
+@periodic(at_site_midnight, missed="once")
+@task()
 def daily_cleanup():
-    """Prune what is past retention; at most once per site-local day."""
-    if cleanup.run_if_due() is not None:
-        task_results.prune()
-
-
-@once_per_consumer("operations.catch_up")
-def catch_up():
-    """A consumer that was down at midnight runs the missed cleanup when it starts."""
-    daily_cleanup()  # enqueue; run_if_due makes a second start the same day a no-op
+    """Prune what is past retention; returns ``{label: count}``."""
+    return cleanup.run()
 
 
 @on_startup(name="operations.heartbeat")

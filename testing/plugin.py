@@ -95,27 +95,6 @@ def _private_paths(settings, tmp_path):
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _private_task_stats(tmp_path_factory):
-    """Huey's stats recorder (``huey.contrib.djhuey.stats``) writes to a file of this run, not the site's.
-
-    The consumers a test starts write there too, so the operations page shows their runs.
-    """
-    import peewee
-    from huey.contrib import stats as huey_stats
-
-    path = tmp_path_factory.mktemp("huey-stats") / "huey-stats.sqlite3"
-    recorder = getattr(HUEY, "_stats", None)
-    if recorder is not None:
-        db = peewee.SqliteDatabase(str(path), timeout=5, pragmas={"journal_mode": "wal", "synchronous": 1})
-        recorder.db.close()
-        recorder.db = db
-        huey_stats.database.initialize(db)
-        db.create_tables(huey_stats.MODELS, safe=True)
-        db.close()
-    return path
-
-
 @pytest.fixture(autouse=True)
 def _private_queue(request, tmp_path):
     """Every test gets an empty queue of the configured kind, unless it asked for ``queue_url``.
@@ -137,7 +116,7 @@ def _private_queue(request, tmp_path):
     HUEY.storage = original
 
 
-def _env(settings, stats, queue, email_url, extra):
+def _env(settings, queue, email_url, extra):
     """The environment of a process this test starts: the test database, its queue and its private paths."""
     from django.db import connection
 
@@ -145,8 +124,6 @@ def _env(settings, stats, queue, email_url, extra):
         "MEDIA_ROOT": settings.MEDIA_ROOT,
         "REPORTS_ROOT": settings.REPORTS_ROOT,
         "EMAIL_FILE_PATH": settings.EMAIL_FILE_PATH,
-        "HUEY_STATS_PATH": stats,
-        "HUEY_STATS_URL": "",  # not the site's shared stats database either
     }
     return consumer_env(
         database_url(connection.settings_dict),
@@ -157,7 +134,7 @@ def _env(settings, stats, queue, email_url, extra):
 
 
 @pytest.fixture
-def start_consumer(transactional_db, tmp_path, request, settings, _private_task_stats):
+def start_consumer(transactional_db, tmp_path, request, settings):
     """Factory: ``start_consumer(email_url=..., **env)`` starts a real consumer; all are stopped after the test.
 
     It talks to the test database and to the queue this test uses, and writes files where the test's
@@ -167,7 +144,7 @@ def start_consumer(transactional_db, tmp_path, request, settings, _private_task_
     url = request.getfixturevalue("queue_url") if "queue_url" in request.fixturenames else None
 
     def start(email_url="memorymail://", queue=None, args=(), wait=True, **extra):
-        env = _env(settings, _private_task_stats, queue or url, email_url, extra)
+        env = _env(settings, queue or url, email_url, extra)
         consumer = Consumer(env, tmp_path / f"consumer-{len(started)}.log", args).start(wait=wait)
         started.append(consumer)
         return consumer
@@ -178,7 +155,7 @@ def start_consumer(transactional_db, tmp_path, request, settings, _private_task_
 
 
 @pytest.fixture
-def start_site(transactional_db, tmp_path, request, settings, _private_task_stats):
+def start_site(transactional_db, tmp_path, request, settings):
     """Factory: ``start_site(args=("--threads", "4"), **env)`` serves the site under a real gunicorn; returns
     the running ``testing.site.Site`` (its ``url``). Same database, queue and paths as ``start_consumer``.
     """
@@ -186,7 +163,7 @@ def start_site(transactional_db, tmp_path, request, settings, _private_task_stat
     url = request.getfixturevalue("queue_url") if "queue_url" in request.fixturenames else None
 
     def start(args=("--threads", "4"), email_url="memorymail://", queue=None, **extra):
-        env = _env(settings, _private_task_stats, queue or url, email_url, extra)
+        env = _env(settings, queue or url, email_url, extra)
         site = Site(env, tmp_path / f"gunicorn-{len(started)}.log", args).start()
         started.append(site)
         return site

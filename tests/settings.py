@@ -13,7 +13,6 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("HUEY_URL", f"sqlite:///{_var / 'test-huey.sqlite3'}")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("LOG_LEVEL", "INFO")
-os.environ.setdefault("HUEY_STATS_PATH", str(_var / "test-huey-stats.sqlite3"))
 
 # The suite moves its queue to Redis at run time (testing.plugin's queue_url): with redis imported first, the
 # settings do not keep it out of huey.storage as they do for a site whose HUEY_URL is SQLite (mysite/lean.py).

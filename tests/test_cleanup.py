@@ -9,9 +9,10 @@ from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.utils import timezone
 
+from durable import periodic
+from durable.models import Periodic, Task
 from notifications.models import Attempt, Message
-from operations import cleanup
-from operations.models import PeriodicRun
+from operations import cleanup, queue_results
 from operations.tasks import at_site_midnight
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,6 +24,7 @@ NO_IMAGES = {  # tests/test_images_retention.py
     "orphan picture folders": 0,
 }
 NO_TASKS = {"finished tasks": 0}  # tests/test_durable_visibility.py
+CLEANUP = "operations.tasks.daily_cleanup"
 
 
 def row(status, age_days):
@@ -113,23 +115,41 @@ def test_the_command_dry_run_deletes_nothing(rows, capsys):
     assert Message.objects.count() == 3
 
 
-def test_it_runs_once_per_site_day(rows):
+def last_ran_the_night_before_last(now):
+    """The cleanup's slot row as after a night without a consumer: the latest midnight is missed."""
+    Periodic.objects.create(name=CLEANUP, last_slot=periodic.latest_slot(at_site_midnight, now) - timedelta(days=1))
+
+
+def test_it_runs_once_per_site_day(rows, run_tasks, monkeypatch):
     now = timezone.now()
-    assert cleanup.run_if_due(now) is not None
-    assert cleanup.run_if_due(now + timedelta(minutes=5)) is None
+    clock = {"now": now}
+    monkeypatch.setattr(timezone, "now", lambda: clock["now"])
+    daily = periodic.declared()[CLEANUP]
+    last_ran_the_night_before_last(now)
+
+    assert daily.tick(now) is not None and run_tasks() == 1
+    assert daily.tick(now + timedelta(minutes=5)) is None
     row("sent", 40)
+    clock["now"] = now + timedelta(days=1)
+    assert daily.tick(clock["now"]) is not None and run_tasks() == 1
     # A day on: the new row, and the 29-day-old one that is now past 30 days.
-    assert cleanup.run_if_due(now + timedelta(days=1))["sent e-mails"] == 2
+    assert Task.objects.filter(name=CLEANUP).latest("id").return_value["sent e-mails"] == 2
+    assert Task.objects.filter(name=CLEANUP, status="successful").count() == 2
 
 
-def test_the_periodic_task_runs_it_at_site_midnight(rows, run_periodic, settings):
+def test_the_periodic_task_runs_it_at_site_midnight(rows, run_periodic, run_tasks, settings, monkeypatch):
     settings.TIME_ZONE = "Europe/Paris"
     midnight = datetime.datetime(2031, 1, 15, 0, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
 
-    assert "daily_cleanup" not in run_periodic(midnight - timedelta(minutes=1))
-    assert "daily_cleanup" in run_periodic(midnight)
+    assert "durable.tick" in run_periodic(midnight - timedelta(minutes=1))  # Huey's clock; the first tick sees it
+    assert not Task.objects.filter(name=CLEANUP).exists()
+    assert "durable.tick" in run_periodic(midnight)
+    assert Task.objects.filter(name=CLEANUP).count() == 1
 
-    assert PeriodicRun.objects.get(name=cleanup.JOB).last_run_for == datetime.date(2031, 1, 15)
+    assert Periodic.objects.get(name=CLEANUP).last_slot == midnight
+    monkeypatch.setattr(timezone, "now", lambda: midnight + timedelta(minutes=1))  # a consumer runs it then
+    run_tasks()
+    assert Task.objects.get(name=CLEANUP).status == "successful"
     assert Message.objects.count() == 1  # years on, only the queued row is left
 
 
@@ -159,7 +179,7 @@ def test_it_prunes_queue_results_nobody_read_a_run_later():
     HUEY.storage.put_data(fresh, b"another", is_result=True)
     assert cleanup.run()["unread queue results"] == 1
 
-    assert set(HUEY.storage.result_items()) == {fresh, "mysite.lock.reports"}
+    assert set(HUEY.storage.result_items()) == {fresh, "mysite.lock.reports", queue_results.MARKER}
 
 
 def test_midnight_is_the_site_time_zone_midnight(settings):
@@ -170,10 +190,13 @@ def test_midnight_is_the_site_time_zone_midnight(settings):
 
 
 def test_the_consumer_catches_up_a_missed_cleanup_once(rows, start_consumer):
+    last_ran_the_night_before_last(timezone.now())
     consumer = start_consumer()
     consumer.wait_for_log(" 1 sent e-mails, 2 failed or cancelled e-mails")
     consumer.stop()
     again = start_consumer()
-    again.wait_for_log("already ran")
+    again.wait_for_log("periodic tasks declared here")
 
     assert Message.objects.count() == 3
+    assert Task.objects.filter(name=CLEANUP).count() == 1
+    assert "caught up" in consumer.log() and CLEANUP in again.log()

@@ -100,7 +100,6 @@ def test_make_run_takes_a_port_and_ctrl_c_stops_it_cleanly(tmp_path):
         SECRET_KEY="make-run-test-not-a-secret",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         HUEY_URL=f"sqlite:///{tmp_path / 'huey.sqlite3'}",
-        HUEY_STATS_PATH=str(tmp_path / "stats.sqlite3"),
         MEDIA_ROOT=str(tmp_path / "media"),
     )
     # Its own session: SIGINT to the process group is what a terminal's Ctrl-C does.

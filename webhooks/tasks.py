@@ -1,10 +1,10 @@
 """The webhooks' tasks: thin; the work is ``webhooks.delivery``."""
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
 
 from durable import options
 from durable.compat import task
+from durable.periodic import periodic
 from webhooks import delivery
 
 
@@ -17,7 +17,10 @@ def deliver(delivery_id):
     return delivery.deliver(delivery_id)
 
 
-@db_periodic_task(crontab(minute="*/2"), name="webhooks.kick")
+# Once per slot across consumers (``durable.periodic``); a slot missed while no consumer ran is skipped: the
+# next one, two minutes on, does the same work.
+@periodic(crontab(minute="*/2"), missed="skip")
+@task()
 def kick():
-    """Every two minutes: endpoints whose next delivery is overdue get a task again."""
-    delivery.kick()
+    """Every two minutes: endpoints whose next delivery is overdue get a task again. Returns how many."""
+    return delivery.kick()

@@ -127,7 +127,7 @@ def run(examples):
     def admin_lookups(params):
         check(f"GET {outbox_admin} lookups (staff)", staff.get(outbox_admin, params), params)
 
-    paged = [outbox_admin, "/admin/reports/report/", "/admin/hueystats/hueydashboard/events/", "/reports/"]
+    paged = [outbox_admin, "/admin/reports/report/", "/admin/durable/task/", "/reports/"]
 
     @config
     @given(st.sampled_from(paged), st.sampled_from(["p", "page"]), st.integers().map(str) | TEXT)

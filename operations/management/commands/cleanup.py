@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from operations import cleanup, task_results
+from operations import cleanup
 
 
 class Command(BaseCommand):
@@ -11,8 +11,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run=False, **options):
         counts = cleanup.run(dry_run=dry_run)
-        if not dry_run:
-            counts["finished task results"] = task_results.prune()
         verb = "Would prune" if dry_run else "Pruned"
         for label, n in counts.items():
             self.stdout.write(f"{verb} {n} {label}")
