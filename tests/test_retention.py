@@ -113,3 +113,16 @@ def test_a_report_past_retention_is_already_410_before_the_cleanup_runs(client):
     response = client.get(f"/reports/{report.pk}/download/")
 
     assert response.status_code == 410 and "Generate it again" in response.content.decode()
+
+
+def test_a_reports_old_task_goes_with_the_durable_cleanup_and_the_report_stays(run_tasks):
+    from durable.models import Task
+
+    report = done(user("ada"), 1)
+    assert run_tasks() == 1  # its task ran (nothing left to do: generated above) and finished
+    Task.objects.filter(pk=report.task_id).update(finished_at=timezone.now() - timedelta(days=30))
+
+    assert cleanup.run()["finished tasks"] == 1
+
+    report.refresh_from_db()
+    assert report.task_id is None and report.status == "done"
