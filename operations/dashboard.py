@@ -58,7 +58,7 @@ def held(inflight, consumers):
 
     Huey's stats keep no pid with a task, so a task counts as held only when a consumer alive now had
     started before it began; a kill -9 leaves the rows of its tasks behind, older than any live consumer.
-    Their work is retried from the rows (the outbox's and the reports' sweepers and dead-pid recovery).
+    Their work is retried from the rows (the outbox's and durable's sweepers and dead-pid recovery).
     """
     first = min((c.started_at.timestamp() for c in consumers if c.alive), default=None)
     running, lost = [], []
