@@ -1,5 +1,6 @@
 """Generating a report in this process: rows, files, progress, cancellation, limits, failures, recovery."""
 
+import atexit
 import csv
 import time
 from dataclasses import replace
@@ -210,13 +211,25 @@ def test_a_removed_type_fails_with_a_message():
     assert report.status == "failed" and "no longer exists" in report.error
 
 
-def test_a_report_whose_consumers_keep_dying_fails_saying_so(settings, dead_task_consumer, run_tasks):
+@pytest.fixture
+def recover(monkeypatch):
+    """``durable.worker.recover``, what a consumer starting on this host does; the exit hook it registers goes
+    with the test (at this process's exit the test database is gone)."""
+    hooks = []
+    register = atexit.register
+    monkeypatch.setattr(atexit, "register", lambda fn, *args: hooks.append(fn) or register(fn, *args))
+    yield worker.recover
+    for fn in hooks:
+        atexit.unregister(fn)
+
+
+def test_a_report_whose_consumers_keep_dying_fails_saying_so(settings, dead_task_consumer, run_tasks, recover):
     settings.REPORTS_MAX_ATTEMPTS = 2
     report = ask(user("ada"), "signups-per-day")
 
     for _ in range(2):
         dead_task_consumer()  # a real consumer claims the report's task and is killed holding it
-        assert [t.pk for t in worker.recover()] == [report.task_id]  # the next one, on this host, takes it back
+        assert [t.pk for t in recover()] == [report.task_id]  # the next one, on this host, takes it back
     assert run_tasks() == 1
 
     report.refresh_from_db()
@@ -224,11 +237,11 @@ def test_a_report_whose_consumers_keep_dying_fails_saying_so(settings, dead_task
     assert not Message.objects.exists()
 
 
-def test_start_up_recovery_requeues_reports_of_a_dead_consumer(dead_task_consumer, run_tasks):
+def test_start_up_recovery_requeues_reports_of_a_dead_consumer(dead_task_consumer, run_tasks, recover):
     report = ask(user("ada"), "signups-per-day")
     dead_task_consumer()
 
-    assert [t.pk for t in worker.recover()] == [report.task_id]
+    assert [t.pk for t in recover()] == [report.task_id]
     assert run_tasks() == 1
 
     report.refresh_from_db()
