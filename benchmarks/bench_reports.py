@@ -86,10 +86,10 @@ def child(user_id, day, fmt):
     setup_django()
     from django.contrib.auth.models import User
 
-    from reports import generation, registry
+    from reports import generation, registry, requests
 
     params = {"start": day, "end": day}
-    report, _ = generation.request_report(User.objects.get(pk=user_id), registry.get("email-log"), params, fmt)
+    report, _ = requests.request_report(User.objects.get(pk=user_id), registry.get("email-log"), params, fmt)
     started = time.perf_counter()
     generation.generate(report.pk)
     seconds = time.perf_counter() - started

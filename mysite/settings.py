@@ -259,12 +259,12 @@ REPORTS_ROOT = env.str("REPORTS_ROOT", default=str(Path(MEDIA_ROOT) / "private" 
 REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)
 REPORTS_HISTORY_DAYS = env.int("REPORTS_HISTORY_DAYS", default=90)
 REPORTS_TIME_LIMIT_SECONDS = env.int("REPORTS_TIME_LIMIT_SECONDS", default=3600)
-REPORTS_LEASE_SECONDS = env.int("REPORTS_LEASE_SECONDS", default=120)
 REPORTS_MAX_ATTEMPTS = env.int("REPORTS_MAX_ATTEMPTS", default=3)
 REPORTS_PROGRESS_INTERVAL_SECONDS = env.float("REPORTS_PROGRESS_INTERVAL_SECONDS", default=1.0)
 REPORTS_MAX_RANGE_DAYS = env.int("REPORTS_MAX_RANGE_DAYS", default=366)
-REPORTS_REQUEUE_AFTER_SECONDS = env.int("REPORTS_REQUEUE_AFTER_SECONDS", default=300)
 REPORTS_MAX_RUNNING = env.int("REPORTS_MAX_RUNNING", default=2)
+# Reports are durable tasks of the group "reports": REPORTS_MAX_RUNNING is that group's cap.
+DURABLE_GROUP_LIMITS["reports"] = REPORTS_MAX_RUNNING
 # --- Fair report scheduling (issue 12): one user's reports queued or running at once.
 REPORTS_MAX_ACTIVE_PER_USER = env.int("REPORTS_MAX_ACTIVE_PER_USER", default=5)
 

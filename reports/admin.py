@@ -8,7 +8,7 @@ from django.template.defaultfilters import filesizeformat, floatformat
 from django.urls import reverse
 from django.utils.html import format_html
 
-from reports import generation, registry, tasks
+from reports import generation, registry, requests
 from reports.models import Report
 
 
@@ -105,8 +105,7 @@ class ReportAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
         "attempts",
-        "claimed_by",
-        "lease_expires_at",
+        "task_link",
     )
     readonly_fields = fields
 
@@ -150,6 +149,15 @@ class ReportAdmin(admin.ModelAdmin):
             '<a href="{}">{}</a> ({})', reverse("reports:download", args=[obj.pk]), obj.download_name, obj.file.name
         )
 
+    @admin.display(description="task")
+    def task_link(self, obj):
+        """Its durable task in the admin (attempts, errors, consumers), beside every other task."""
+        if obj.task_id is None:
+            return "—"
+        return format_html(
+            '<a href="{}">task {}</a>', reverse("admin:durable_task_change", args=[obj.task_id]), obj.task_id
+        )
+
     @admin.action(description="Cancel (queued or running)", permissions=["manage"])
     def cancel(self, request, queryset):
         n = sum(generation.cancel(r) for r in queryset)
@@ -162,8 +170,6 @@ class ReportAdmin(admin.ModelAdmin):
             rtype = report.report_type
             if rtype is None:
                 continue
-            _, created = generation.request_report(
-                report.owner, rtype, report.params, report.format, report.site_url, tasks.enqueue
-            )
+            _, created = requests.request_report(report.owner, rtype, report.params, report.format, report.site_url)
             n += created
         self.message_user(request, f"{n} report(s) queued again.", messages.INFO)

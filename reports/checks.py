@@ -35,11 +35,11 @@ def check_reports_root(app_configs=None, **kwargs):
                 id="reports.W001",
             )
         )
-    if settings.REPORTS_LEASE_SECONDS <= 3 * settings.REPORTS_PROGRESS_INTERVAL_SECONDS:
+    if settings.REPORTS_MAX_RUNNING < 1:
         problems.append(
             Error(
-                "REPORTS_LEASE_SECONDS must be well above REPORTS_PROGRESS_INTERVAL_SECONDS.",
-                hint="The lease is renewed at each progress save; a lease shorter than a few saves expires while running.",
+                f"REPORTS_MAX_RUNNING={settings.REPORTS_MAX_RUNNING} lets no report run.",
+                hint='It is the running cap of the durable task group "reports": use 1 or more (default 2).',
                 id="reports.E003",
             )
         )

@@ -60,8 +60,8 @@ def delete_orphans(now, dry_run=False):
         return 0
     known = set(Report.objects.exclude(file="").values_list("file", flat=True))
     running = {
-        f"{pk}-{token}.part"
-        for pk, token in Report.objects.filter(status=Report.Status.RUNNING).values_list("pk", "lease_token")
+        f"{pk}-{attempt}.part"
+        for pk, attempt in Report.objects.filter(status=Report.Status.RUNNING).values_list("pk", "attempts")
     }
     cutoff = now.timestamp() - ORPHAN_GRACE_SECONDS
     count = 0

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from reports import generation, registry, tasks
+from reports import generation, registry, requests
 from reports.formats import CONTENT_TYPES
 from reports.forms import FormatForm
 from reports.models import Report
@@ -61,15 +61,14 @@ def index(request):
             format_form = FormatForm(request.POST)
             if form.is_valid() and format_form.is_valid():
                 try:
-                    report, created = generation.request_report(
+                    report, created = requests.request_report(
                         request.user,
                         chosen,
                         registry.to_params(form.cleaned_data),
                         format_form.cleaned_data["format"],
                         site_url=_site_url(request),
-                        on_commit=tasks.enqueue,
                     )
-                except generation.TooManyActive as exc:
+                except requests.TooManyActive as exc:
                     form.add_error(None, str(exc))
                 else:
                     if not created:
@@ -160,12 +159,10 @@ def again(request, pk):
     if rtype is None:
         return render(request, "reports/not_cancellable.html", {"report": report, "gone": True}, status=410)
     try:
-        new, _ = generation.request_report(
-            request.user, rtype, report.params, report.format, site_url=_site_url(request), on_commit=tasks.enqueue
-        )
+        new, _ = requests.request_report(request.user, rtype, report.params, report.format, site_url=_site_url(request))
     except registry.NotAllowed as exc:
         raise PermissionDenied(str(exc)) from None
-    except generation.TooManyActive as exc:
+    except requests.TooManyActive as exc:
         messages.error(request, str(exc))
         return redirect(report)
     return redirect(new)

@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.test import Client
 
-from reports import generation, registry
+from reports import generation, registry, requests
 from tests.reports_data import user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,7 +44,7 @@ def test_the_outbox_filters_it_offers_still_work(root):
 
 
 def test_a_staff_user_without_permissions_cannot_download_any_report(client):
-    report, _ = generation.request_report(
+    report, _ = requests.request_report(
         user("ada"), registry.get("signups-per-day"), {"start": "2026-03-01", "end": "2026-03-01"}, "csv"
     )
     generation.generate(report.pk)

@@ -76,3 +76,17 @@ def test_an_owner_cannot_read_the_traceback(client):
     page = client.get(f"/reports/{failed.pk}/").content.decode()
 
     assert "Short message" in page and "secret" not in page
+
+
+def test_a_report_shows_beside_other_tasks_and_links_to_its_task(admin_client):
+    from reports import registry, requests
+
+    report, _ = requests.request_report(user("ada"), registry.get("signups-per-day"), RANGE, "csv")
+
+    page = admin_client.get(f"/admin/reports/report/{report.pk}/change/").content.decode()
+    assert f'href="/admin/durable/task/{report.task_id}/change/"' in page
+    tasks = admin_client.get("/admin/durable/task/").content.decode()
+    assert "reports.tasks.generate_report" in tasks
+    operations = admin_client.get("/operations/")
+    by_name = {row["name"]: row for row in operations.context["durable"]["names"]}
+    assert by_name["reports.tasks.generate_report"]["queued"] == 1

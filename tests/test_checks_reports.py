@@ -28,6 +28,6 @@ def test_a_root_inside_static_root_is_a_warning(settings, tmp_path):
     assert ids(settings) == ["reports.W001"]
 
 
-def test_a_lease_shorter_than_a_few_saves_is_an_error(settings):
-    settings.REPORTS_LEASE_SECONDS = 2
+def test_a_running_cap_of_zero_reports_is_an_error(settings):
+    settings.REPORTS_MAX_RUNNING = 0
     assert ids(settings) == ["reports.E003"]

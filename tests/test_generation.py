@@ -1,14 +1,18 @@
 """Generating a report in this process: rows, files, progress, cancellation, limits, failures, recovery."""
 
+import atexit
 import csv
-from datetime import timedelta
+import time
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
-from durable import leases
+from durable import worker
+from durable.models import Task
+from durable.options import options_of
 from notifications.models import Message
-from reports import generation, registry
+from reports import generation, progress, registry, requests, tasks
 from reports.models import Report
 from reports.registry import ReportType
 from tests.reports_data import READS_OUTBOX, outbox, user
@@ -18,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def ask(owner, slug, fmt="csv", **params):
     params = {"start": "2026-03-01", "end": "2026-03-03", **params}
-    report, _ = generation.request_report(owner, registry.get(slug), params, fmt, site_url="http://testserver")
+    report, _ = requests.request_report(owner, registry.get(slug), params, fmt, site_url="http://testserver")
     return report
 
 
@@ -93,7 +97,7 @@ def test_the_same_request_while_one_is_active_returns_it():
     ada, bob = user("ada"), user("bob")
     first = ask(ada, "signups-per-day")
 
-    again, created = generation.request_report(ada, registry.get("signups-per-day"), dict(first.params), "csv")
+    again, created = requests.request_report(ada, registry.get("signups-per-day"), dict(first.params), "csv")
 
     assert not created and again.pk == first.pk
     assert ask(ada, "signups-per-day", fmt="xlsx").pk != first.pk  # another format is another report
@@ -106,7 +110,7 @@ def test_the_same_request_while_one_is_active_returns_it():
 def test_a_report_already_claimed_is_not_generated_twice():
     ada = user("ada")
     report = ask(ada, "signups-per-day")
-    assert generation.claim(report.pk) is not None
+    assert generation.start(report.pk, attempt=1) is not None
 
     assert generation.generate(report.pk) is None  # a duplicate task finds it running: nothing to do
     assert not any(generation.temp_dir().iterdir())
@@ -140,7 +144,7 @@ def slow_type(settings):
 
 def test_cancelling_stops_it_at_the_next_save_and_leaves_no_file(slow_type):
     ada = user("ada")
-    report, _ = generation.request_report(ada, slow_type, {}, "csv")
+    report, _ = requests.request_report(ada, slow_type, {}, "csv")
     slow_type.halfway = lambda: generation.cancel(report)
 
     generation.generate(report.pk)
@@ -154,10 +158,10 @@ def test_cancelling_stops_it_at_the_next_save_and_leaves_no_file(slow_type):
 
 def test_progress_is_saved_at_a_bounded_rate(slow_type, settings, monkeypatch):
     saves = []
-    original = generation.ProgressSaver.check
-    monkeypatch.setattr(generation.ProgressSaver, "check", lambda self, *a: saves.append(a) or original(self, *a))
+    original = progress.ProgressSaver.check
+    monkeypatch.setattr(progress.ProgressSaver, "check", lambda self, *a: saves.append(a) or original(self, *a))
     settings.REPORTS_PROGRESS_INTERVAL_SECONDS = 3600
-    report, _ = generation.request_report(user("ada"), slow_type, {}, "csv")
+    report, _ = requests.request_report(user("ada"), slow_type, {}, "csv")
 
     generation.generate(report.pk)
 
@@ -166,15 +170,20 @@ def test_progress_is_saved_at_a_bounded_rate(slow_type, settings, monkeypatch):
     assert saves == [(1000, None)]  # 1000 rows, one save: the last look before the file is kept
 
 
-def test_the_time_limit_fails_it_with_a_clear_message(slow_type, settings):
-    settings.REPORTS_TIME_LIMIT_SECONDS = 0
-    report, _ = generation.request_report(user("ada"), slow_type, {}, "xlsx")
+def test_the_time_limit_fails_it_with_a_clear_message(slow_type, settings, monkeypatch, run_tasks):
+    # The task's time limit is read when the consumer starts: this one's is 1 s.
+    settings.REPORTS_TIME_LIMIT_SECONDS = 1
+    task = tasks.generate_report.func
+    monkeypatch.setattr(task, "durable_options", replace(options_of(tasks.generate_report), time_limit=1))
+    slow_type.halfway = lambda: [time.sleep(0.01) for _ in range(500)]  # 5 s, in steps the limit can stop
+    report, _ = requests.request_report(user("ada"), slow_type, {}, "xlsx")
 
-    generation.generate(report.pk)
+    assert run_tasks() == 1
 
     report.refresh_from_db()
     assert report.status == "failed"
-    assert "longer than the time limit (0 s)" in report.error
+    assert "longer than the time limit (1 s)" in report.error
+    assert tasks.generate_report.get_result(str(report.task_id)).return_value == "failed"
 
 
 def test_a_crash_shows_a_short_message_and_keeps_the_traceback_for_staff(slow_type):
@@ -182,7 +191,7 @@ def test_a_crash_shows_a_short_message_and_keeps_the_traceback_for_staff(slow_ty
         raise ZeroDivisionError("secret internals")
 
     slow_type.halfway = boom
-    report, _ = generation.request_report(user("ada"), slow_type, {}, "csv")
+    report, _ = requests.request_report(user("ada"), slow_type, {}, "csv")
 
     generation.generate(report.pk)
 
@@ -202,55 +211,105 @@ def test_a_removed_type_fails_with_a_message():
     assert report.status == "failed" and "no longer exists" in report.error
 
 
-def test_the_sweeper_requeues_an_expired_lease_then_gives_up(settings):
+@pytest.fixture
+def recover(monkeypatch):
+    """``durable.worker.recover``, what a consumer starting on this host does; the exit hook it registers goes
+    with the test (at this process's exit the test database is gone)."""
+    hooks = []
+    register = atexit.register
+    monkeypatch.setattr(atexit, "register", lambda fn, *args: hooks.append(fn) or register(fn, *args))
+    yield worker.recover
+    for fn in hooks:
+        atexit.unregister(fn)
+
+
+def test_a_report_whose_consumers_keep_dying_fails_saying_so(settings, dead_task_consumer, run_tasks, recover):
     settings.REPORTS_MAX_ATTEMPTS = 2
     report = ask(user("ada"), "signups-per-day")
-    generation.claim(report.pk)
-    later = timezone.now() + timedelta(seconds=settings.REPORTS_LEASE_SECONDS + 1)
 
-    assert generation.sweep(later) == [report.pk]
-    report.refresh_from_db()
-    assert report.status == "queued"
+    for _ in range(2):
+        dead_task_consumer()  # a real consumer claims the report's task and is killed holding it
+        assert [t.pk for t in recover()] == [report.task_id]  # the next one, on this host, takes it back
+    assert run_tasks() == 1
 
-    generation.claim(report.pk)
-    assert generation.sweep(later) == []
     report.refresh_from_db()
     assert report.status == "failed" and "interrupted 2 times" in report.error
+    assert not Message.objects.exists()
 
 
-def test_the_sweeper_enqueues_a_queued_report_nobody_took(settings):
+def test_start_up_recovery_requeues_reports_of_a_dead_consumer(dead_task_consumer, run_tasks, recover):
     report = ask(user("ada"), "signups-per-day")
-    later = timezone.now() + timedelta(seconds=settings.REPORTS_REQUEUE_AFTER_SECONDS + 1)
+    dead_task_consumer()
 
-    assert generation.sweep(timezone.now()) == []
-    assert generation.sweep(later) == [report.pk]
-    assert generation.sweep(later) == []  # not again until it has waited once more
+    assert [t.pk for t in recover()] == [report.task_id]
+    assert run_tasks() == 1
 
-
-def test_start_up_recovery_requeues_reports_of_a_dead_consumer():
-    report = ask(user("ada"), "signups-per-day")
-    generation.claim(report.pk)
-    Report.objects.filter(pk=report.pk).update(claimed_by=f"{leases.HOST}:999999")
-
-    assert generation.recover_orphans() == [report.pk]
     report.refresh_from_db()
-    assert report.status == "queued"
+    assert report.status == "done" and report.attempts == 2
+    assert Message.objects.filter(subject__startswith="Your report is ready").count() == 1
 
 
-def test_at_most_reports_max_running_run_at_once_and_the_next_starts_after(settings):
+def test_a_report_is_a_durable_task_committed_with_it():
+    report = ask(user("ada"), "signups-per-day")
+
+    task = Task.objects.get(pk=report.task_id)
+    assert (task.name, task.args, task.group, task.unique_key) == (
+        "reports.tasks.generate_report",
+        [report.pk],
+        "reports",
+        f"report:{report.pk}",
+    )
+    # The same report cannot have two tasks on their way.
+    assert requests.enqueue(report) == task.pk and Task.objects.count() == 1
+
+
+def test_a_cancelled_queued_report_never_runs(run_tasks):
+    report = ask(user("ada"), "signups-per-day")
+
+    assert generation.cancel(report)
+
+    assert run_tasks() == 0
+    report.refresh_from_db()
+    assert report.status == "cancelled" and report.attempts == 0
+    assert Task.objects.get(pk=report.task_id).status == "cancelled"
+
+
+def test_a_stale_attempts_late_progress_and_outcome_match_nothing(settings, tmp_path):
+    report = ask(user("ada"), "signups-per-day")
+    stale = generation.start(report.pk, attempt=1)
+    newer = generation.start(report.pk, attempt=2)  # its task was recovered: attempt 2 runs it now
+
+    assert stale.fenced().update(progress=42) == 0
+    with pytest.raises(progress.Stop, match="a newer attempt has it"), progress.ProgressSaver(stale, 10) as saver:
+        saver.check(5, 5)
+    part = tmp_path / "stale.part"
+    part.write_text("date,sign-ups\n")
+    with pytest.raises(progress.Stop):
+        generation.finish(stale, part, 1)  # its late "done" matches nothing: no file kept, no e-mail
+    report.refresh_from_db()
+    assert (report.status, report.attempts, report.progress, report.file.name) == ("running", 2, 0, "")
+    assert not Message.objects.exists()
+    assert [p for p in Path(settings.REPORTS_ROOT).rglob("*") if p.is_file()] == []
+
+    assert generation.generate(report.pk, attempt=2) is None  # attempt 2 started already: not twice
+    assert generation.start(report.pk, attempt=1) is None  # nor does the old attempt take it back
+    assert Report.objects.get(pk=report.pk).attempts == newer.attempts == 2
+
+
+def test_at_most_reports_max_running_run_at_once_and_the_next_starts_after(settings, run_tasks):
     settings.REPORTS_MAX_RUNNING = 1
+    settings.DURABLE_GROUP_LIMITS = {**settings.DURABLE_GROUP_LIMITS, "reports": settings.REPORTS_MAX_RUNNING}
     ada = user("ada")
     first, second = ask(ada, "signups-per-day"), ask(ada, "email-log")
-    assert generation.claim(first.pk) is not None
+    [claimed] = worker.claim(5)  # a worker starts the first report's task: the group is full
+    assert claimed.pk == first.task_id
 
-    assert generation.generate(second.pk) is None  # no free place: it stays queued
+    assert run_tasks() == 0  # no free place: the second stays queued
     second.refresh_from_db()
     assert second.status == "queued"
-    assert generation.waiting() == []
 
-    Report.objects.filter(pk=first.pk).update(status="done")
-    assert generation.waiting() == [second.pk]
-    assert generation.generate(second.pk) is not None
+    assert worker.run_batch([claimed]) == 1
+    assert run_tasks() == 1
     second.refresh_from_db()
     assert second.status == "done"
 

@@ -6,7 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from reports import generation
+from durable import worker
+from reports import registry, requests
 from reports.models import Report
 from testing.plugin import wait_until
 from tests.reports_data import many_outbox, user
@@ -41,19 +42,23 @@ def test_the_next_report_is_the_oldest_of_the_user_with_the_fewest_running(setti
     settings.REPORTS_MAX_ACTIVE_PER_USER = 100
     ada, bob, cy = user("ada"), user("bob"), user("cy")
 
-    def report(owner, status="queued"):
-        return Report.objects.create(owner=owner, type="signups-per-day", params={"n": Report.objects.count()},
-                                     status=status)  # fmt: skip
+    def report(owner):
+        params = {"start": "2026-03-01", "end": f"2026-03-{Report.objects.count() + 1:02d}"}
+        return requests.request_report(owner, registry.get("signups-per-day"), params, "csv")[0]
 
-    report(ada, "running")
+    first = report(ada)
+    assert [row.pk for row in worker.claim(1)] == [first.task_id]  # ada's first report runs
     ada_queued = [report(ada) for _ in range(5)]
     bob_1, bob_2 = report(bob), report(bob)
     cy_1 = report(cy)
 
-    assert generation.fair_order(5) == [bob_1.pk, cy_1.pk, ada_queued[0].pk, bob_2.pk, ada_queued[1].pk]
-    settings.REPORTS_MAX_RUNNING = 2
-    assert generation.waiting() == [bob_1.pk]
-    assert generation.claim_fairly(ada_queued[3].pk).pk == bob_1.pk  # ada's task starts bob's report
+    def claimed(times):  # what workers start, one report each (a report is slow: a worker claims one at a time)
+        return [Report.objects.get(task_id=row.pk).pk for _ in range(times) for row in worker.claim(1)]
+
+    settings.DURABLE_GROUP_LIMITS = {"reports": 2}
+    assert claimed(5) == [bob_1.pk]  # one free place: whichever task woke the worker, bob's report starts
+    settings.DURABLE_GROUP_LIMITS = {"reports": 100}
+    assert [bob_1.pk, *claimed(4)] == [bob_1.pk, cy_1.pk, ada_queued[0].pk, bob_2.pk, ada_queued[1].pk]
 
 
 @pytest.mark.consumer

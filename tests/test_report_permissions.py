@@ -6,7 +6,7 @@ import io
 import pytest
 from django.contrib.auth.models import Permission
 
-from reports import generation, registry
+from reports import generation, registry, requests
 from reports.models import Report
 from reports.registry import ReportType
 from testing.plugin import wait_until
@@ -115,7 +115,7 @@ def test_asking_again_rechecks_the_permission(client, mails):
 
 @pytest.mark.parametrize("url", ["/reports/{}/", "/reports/{}/status/", "/reports/{}/download/"])
 def test_staff_need_the_view_permission_to_see_others_reports(client, url):
-    report, _ = generation.request_report(user("ada"), registry.get("signups-per-day"), DAY, "csv")
+    report, _ = requests.request_report(user("ada"), registry.get("signups-per-day"), DAY, "csv")
     generation.generate(report.pk)
     url = url.format(report.pk)
 
@@ -127,7 +127,7 @@ def test_staff_need_the_view_permission_to_see_others_reports(client, url):
 
 
 def test_cancelling_someone_elses_report_needs_the_change_permission(client):
-    report, _ = generation.request_report(user("ada"), registry.get("signups-per-day"), DAY, "csv")
+    report, _ = requests.request_report(user("ada"), registry.get("signups-per-day"), DAY, "csv")
     viewer = user("viewer", is_staff=True, perms=["reports.view_report"])
     client.force_login(viewer)
 

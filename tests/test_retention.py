@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from operations import cleanup
-from reports import generation, registry
+from reports import generation, registry, requests
 from reports.models import Report
 from tests.reports_data import user
 
@@ -20,7 +20,7 @@ RANGE = {"start": "2026-03-01", "end": "2026-03-02"}
 
 
 def done(owner, age_days, fmt="csv"):
-    report, _ = generation.request_report(owner, registry.get("signups-per-day"), RANGE, fmt)
+    report, _ = requests.request_report(owner, registry.get("signups-per-day"), RANGE, fmt)
     generation.generate(report.pk)
     Report.objects.filter(pk=report.pk).update(finished_at=timezone.now() - timedelta(days=age_days))
     report.refresh_from_db()
@@ -74,11 +74,11 @@ def test_it_deletes_old_records_but_not_running_or_recent_ones():
 def test_it_deletes_orphan_files_but_not_new_ones_or_those_being_written():
     ada = user("ada")
     report = done(ada, 1)
-    running = Report.objects.create(owner=ada, type="email-log", params=RANGE, status="running", lease_token="abc")
+    running = Report.objects.create(owner=ada, type="email-log", params=RANGE, status="running", attempts=3)
     root = Path(settings.REPORTS_ROOT)
     orphan = root / "2026/01/7-deadbeef.csv"
     leftover = root / "tmp/99-0123.part"  # a killed consumer's half-written file
-    writing = root / f"tmp/{running.pk}-abc.part"
+    writing = root / f"tmp/{running.pk}-3.part"
     new = root / "2026/11/8-cafe.csv"
     for path in (orphan, leftover, writing, new):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def test_it_deletes_orphan_files_but_not_new_ones_or_those_being_written():
     assert orphan.exists()
     assert cleanup.run()["orphan report files"] == 2
 
-    assert files() == sorted([report.file.name, "2026/11/8-cafe.csv", f"tmp/{running.pk}-abc.part"])
+    assert files() == sorted([report.file.name, "2026/11/8-cafe.csv", f"tmp/{running.pk}-3.part"])
 
 
 def test_the_command_reports_what_it_pruned(capsys):
@@ -113,3 +113,16 @@ def test_a_report_past_retention_is_already_410_before_the_cleanup_runs(client):
     response = client.get(f"/reports/{report.pk}/download/")
 
     assert response.status_code == 410 and "Generate it again" in response.content.decode()
+
+
+def test_a_reports_old_task_goes_with_the_durable_cleanup_and_the_report_stays(run_tasks):
+    from durable.models import Task
+
+    report = done(user("ada"), 1)
+    assert run_tasks() == 1  # its task ran (nothing left to do: generated above) and finished
+    Task.objects.filter(pk=report.task_id).update(finished_at=timezone.now() - timedelta(days=30))
+
+    assert cleanup.run()["finished tasks"] == 1
+
+    report.refresh_from_db()
+    assert report.task_id is None and report.status == "done"

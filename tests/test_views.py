@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from reports import generation, registry
+from reports import generation, registry, requests
 from reports.models import Report
 from tests.reports_data import user
 
@@ -33,7 +33,7 @@ def post_report(client, slug="signups-per-day", fmt="csv", **fields):
 
 
 def done_report(owner, fmt="csv"):
-    report, _ = generation.request_report(owner, registry.get("signups-per-day"), RANGE, fmt)
+    report, _ = requests.request_report(owner, registry.get("signups-per-day"), RANGE, fmt)
     generation.generate(report.pk)
     report.refresh_from_db()
     return report

@@ -12,7 +12,7 @@ from django.utils import timezone
 from notifications.models import Message
 from operations.models import Heartbeat
 from operations.signals import EVENT_TYPES, site_event
-from reports import generation, registry
+from reports import generation, registry, requests
 from webhooks.models import Delivery, Endpoint, Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,7 +51,7 @@ def test_a_confirmed_sign_up_is_a_user_signed_up_event(client, everything):
 def test_a_finished_report_is_a_report_ready_event(everything):
     ada = User.objects.create_user("ada", "ada@example.com", "pw")
     params = {"start": "2026-03-01", "end": "2026-03-03"}
-    report, _ = generation.request_report(ada, registry.get("signups-per-day"), params, "csv", site_url="http://x")
+    report, _ = requests.request_report(ada, registry.get("signups-per-day"), params, "csv", site_url="http://x")
 
     generation.generate(report.pk)
 
