@@ -427,6 +427,9 @@ INSTALLED_APPS += ["images"]
 IMAGES_MAX_UPLOAD_BYTES = int(env.float("IMAGES_MAX_UPLOAD_MB", default=10) * 2**20)
 IMAGES_MAX_PIXELS = env.int("IMAGES_MAX_PIXELS", default=50_000_000)
 IMAGES_MAX_SIDE = env.int("IMAGES_MAX_SIDE", default=12_000)
+# Memory one decoding may take (pixels × bytes per pixel of its kind: images.decoding.WORKING_BYTES): a 50-MP
+# photo fits, a 49-MP picture with transparency (twice the bytes) does not.
+IMAGES_MAX_DECODE_BYTES = int(env.float("IMAGES_MAX_DECODE_MB", default=300) * 2**20)
 IMAGES_SIZES = [int(s) for s in env.list("IMAGES_SIZES", default=["64", "256", "1024"])]
 IMAGES_FORMAT = env.str("IMAGES_FORMAT", default="webp")
 IMAGES_QUALITY = env.int("IMAGES_QUALITY", default=82)
