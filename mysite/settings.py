@@ -323,6 +323,8 @@ RATE_LIMITS = {
         "client": env.str("RATE_LIMIT_REPORTS_CLIENT", default="120/h"),
         "account": env.str("RATE_LIMIT_REPORTS_ACCOUNT", default="60/h"),
     },
+    # The operations page's test e-mail (issue 20): staff can send it to any address.
+    "test_email": {"account": env.str("RATE_LIMIT_TEST_EMAIL_ACCOUNT", default="10/h")},
 }
 # Log-in lock-out (django-axes): after LOGIN_FAILURE_LIMIT failures for one (address, username) pair, that pair
 # waits LOGIN_LOCKOUT_MINUTES. Keyed on the pair, so an attacker cannot lock the real user out from elsewhere.
