@@ -13,8 +13,13 @@ from django.core.exceptions import ImproperlyConfigured
 from mysite.lean import import_without
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# --- Least privilege: files (issue 12) ----------------------------------------
+# Files this process creates (var/ itself, SQLite databases with their -wal/-shm, report files) are not for
+# other users: the umask gains 027 (group may read, others nothing), before anything is created (issue 20).
+# Only ever tightened; deploy/*.service set UMask=0027.
+os.umask(os.umask(0o027) | 0o027)
 VAR_DIR = BASE_DIR / "var"
-VAR_DIR.mkdir(exist_ok=True)
+VAR_DIR.mkdir(mode=0o750, exist_ok=True)
 
 env = environ.Env()
 if (BASE_DIR / ".env").is_file():
@@ -383,11 +388,6 @@ LOGGING["loggers"]["operations.health"] = {
 TEST_REDIS_URL = env.str("TEST_REDIS_URL", default=f"redis://127.0.0.1:6379/{env.int('TEST_REDIS_DB', default=15)}")
 # CI=true: a service the tests need (Redis) must answer; on a laptop those tests are skipped instead.
 TESTING_CI = env.bool("CI", default=False)
-
-# --- Least privilege: files (issue 12) ----------------------------------------
-# Files this process creates (SQLite databases with their -wal/-shm, report files) are not for other users:
-# the umask gains 027 (group may read, others nothing). Only ever tightened; deploy/*.service set UMask=0027.
-os.umask(os.umask(0o027) | 0o027)
 
 # --- Metrics (issue 13) -------------------------------------------------------------
 # GET /metrics (Prometheus) answers a request with "Authorization: Bearer <METRICS_TOKEN>" or a staff
