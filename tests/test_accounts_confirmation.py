@@ -94,3 +94,22 @@ def test_a_second_account_for_a_confirmed_address_is_still_refused_by_the_databa
     User.objects.create_user("waiting", "ADA@example.com", PASSWORD, is_active=False)  # a waiting sign-up: allowed
     with pytest.raises(IntegrityError), transaction.atomic():
         User.objects.create_user("bob", "Ada@Example.com", PASSWORD)
+
+
+def test_a_500_in_sign_up_mails_the_admins_no_password(client, settings, monkeypatch):
+    from django.test import Client
+
+    import accounts.views
+
+    settings.ADMINS = [("Ops", "ops@example.com")]
+
+    def broken(user, request):
+        raise RuntimeError("the confirmation could not be built")
+
+    monkeypatch.setattr(accounts.views, "send_confirmation", broken)  # any failure after the form is read
+    response = Client(raise_request_exception=False).post("/accounts/signup/", FORM)
+
+    assert response.status_code == 500
+    [report] = Message.objects.filter(recipients=["ops@example.com"])
+    body = report.body_text()
+    assert "password1" in body and PASSWORD not in body
