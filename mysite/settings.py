@@ -389,6 +389,29 @@ TEST_REDIS_URL = env.str("TEST_REDIS_URL", default=f"redis://127.0.0.1:6379/{env
 # CI=true: a service the tests need (Redis) must answer; on a laptop those tests are skipped instead.
 TESTING_CI = env.bool("CI", default=False)
 
+# --- Content-Security-Policy (issue 20) -----------------------------------------------------
+# Scripts only from this site or with the request's nonce (``<script nonce="{{ request.csp_nonce }}">``), so
+# an injected <script> or on*= handler does not run. Inline styles stay allowed: templates and e-mails (shown in
+# /dev/mail/'s sandboxed frame, which inherits this policy) use style attributes, and CSS runs no code.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    # Huey 3.5.4's stats pages in the admin (huey/contrib/djhuey/stats) run inline scripts and onclick handlers;
+    # they are for staff with Huey's permissions and show no user input. Until Huey ships them as files.
+    "EXCLUDE_URL_PREFIXES": ["/admin/hueystats/"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],  # as X-Frame-Options: DENY
+    },
+}
+
 # --- Metrics (issue 13) -------------------------------------------------------------
 # GET /metrics (Prometheus) answers a request with "Authorization: Bearer <METRICS_TOKEN>" or a staff
 # session; empty: staff sessions only. Exempt from the HTTPS redirect, like /health/, for a loopback scraper.
