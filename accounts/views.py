@@ -100,8 +100,10 @@ def confirm(request, uidb64, token):
         with transaction.atomic():
             # The other sign-ups that waited for this address go: the address is this account's now.
             dropped = pending(user.email).exclude(pk=user.pk).delete()[1].get(User._meta.label, 0)
+            # A conditional UPDATE: of two simultaneous POSTs of one link (or of two links), one opens an account.
+            if not pending(user.email).filter(pk=user.pk).update(is_active=True):
+                raise IntegrityError("confirmed or dropped in between")
             user.is_active = True
-            user.save(update_fields=["is_active"])
             send_welcome(user, request)
             site_event.send(
                 sender=__name__,
@@ -109,8 +111,8 @@ def confirm(request, uidb64, token):
                 data={"user_id": user.pk, "username": user.get_username()},
                 summary=f"New user signed up: {user.get_username()}",
             )
-    except IntegrityError:  # another account with this address was confirmed in between
-        logger.info("user %s: confirmation refused, the address has another account now", user.pk)
+    except IntegrityError:  # confirmed or dropped in between, or the address has another account now
+        logger.info("user %s: confirmation refused, the sign-up was settled in between", user.pk)
         return render(request, "accounts/confirm.html", {"valid": False}, status=400)
     if dropped:
         logger.info("user %s confirmed: %s other sign-up(s) with the same address dropped", user.pk, dropped)
