@@ -23,8 +23,9 @@ DEV := DEBUG=$${DEBUG:-true}
 # A fresh clone gets development settings: a .env (never committed, see .gitignore) with DEBUG on and a
 # generated SECRET_KEY, so every `manage.py` command works as the README writes it. An existing .env is kept.
 # Production does not use it (deploy/ sets the environment): there a missing SECRET_KEY still stops the site.
+# It holds the secret key: written 0600 (the umask is set before the file exists).
 .env:
-	@printf '# Written by `make setup` for development; production sets its own environment (.env.example).\nDEBUG=true\nSECRET_KEY=%s\n' \
+	@umask 077; printf '# Written by `make setup` for development; production sets its own environment (.env.example).\nDEBUG=true\nSECRET_KEY=%s\n' \
 	  "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
 	@echo "wrote .env for development: DEBUG=true and a generated SECRET_KEY"
 

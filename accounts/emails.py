@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts.tokens import confirmation_token
 from notifications import priority
 from notifications.backend import SENSITIVE_HEADER
 from operations.registry import email_preview
@@ -82,7 +83,7 @@ def send_confirmation(user, request):
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     context = {
         "user": user,
-        "confirm_url": _absolute(request, "signup_confirm", uid, default_token_generator.make_token(user)),
+        "confirm_url": _absolute(request, "signup_confirm", uid, confirmation_token.make_token(user)),
     }
     with priority.sending(priority.HIGH):  # its reader is waiting for it
         EmailMultiAlternatives(

@@ -5,14 +5,15 @@ import logging
 from django.contrib.auth import login
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
-from django.contrib.auth.tokens import default_token_generator
 from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
 from django.utils.http import urlsafe_base64_decode
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from accounts.emails import send_already_signed_up, send_confirmation, send_welcome
 from accounts.forms import SignupForm
+from accounts.tokens import confirmation_token
 from notifications.models import Message, addressed_to
 from operations.signals import site_event
 from throttle.limits import client, limited, posted
@@ -31,6 +32,12 @@ def home(request):
     return render(request, "accounts/home.html", {"emails": emails})
 
 
+def pending(email):
+    """Sign-ups waiting for ``email`` to be confirmed: inactive accounts never logged in to."""
+    return User.objects.filter(email__iexact=email, is_active=False, last_login=None)
+
+
+@sensitive_post_parameters("password1", "password2")
 @limited("signup", client=client, address=posted("email"))
 def signup(request):
     """Open an inactive account and e-mail a link to confirm the address; answer "check your e-mail".
@@ -38,21 +45,19 @@ def signup(request):
     An address that already has an account gets "someone tried to sign up with your address" instead,
     behind the same answer after the same work (a password hashed, one e-mail queued): the page never
     says whether an address is known. A taken username is still a form error (usernames are public).
-    An account whose address was never confirmed does not count: the new sign-up replaces it.
+    A sign-up waiting for its address to be confirmed does not count, and is not touched either: each
+    sign-up is its own account with its own link, the first confirmed opens and the others go
+    (the unique index on the address covers confirmed accounts only: accounts.0002).
     """
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
-        # An account never confirmed belongs to no one yet: a new sign-up replaces it, so whoever typed
-        # someone else's address first cannot keep its owner out.
-        unconfirmed = User.objects.filter(email__iexact=email, is_active=False, last_login=None)
-        if User.objects.filter(email__iexact=email).exclude(pk__in=unconfirmed).exists():
+        # Whoever typed someone else's address first cannot keep its owner out, and whoever types it next
+        # cannot swap their password in under the owner's waiting sign-up.
+        if User.objects.filter(email__iexact=email).exclude(pk__in=pending(email)).exists():
             return _already_signed_up(form, request)
         try:
             with transaction.atomic():
-                replaced = unconfirmed.delete()[1].get(User._meta.label, 0)
-                if replaced:
-                    logger.info("sign-up replaces %s unconfirmed account(s) with the same address", replaced)
                 user = form.save(commit=False)
                 user.is_active = False  # until the address is confirmed
                 user.save()
@@ -91,25 +96,39 @@ def confirm(request, uidb64, token):
         return render(request, "accounts/confirm.html", {"valid": False}, status=400)
     if request.method == "GET":
         return render(request, "accounts/confirm.html", {"valid": True, "account": user})
-    with transaction.atomic():
-        user.is_active = True
-        user.save(update_fields=["is_active"])
-        send_welcome(user, request)
-        site_event.send(
-            sender=__name__,
-            type="user.signed_up",
-            data={"user_id": user.pk, "username": user.get_username()},
-            summary=f"New user signed up: {user.get_username()}",
-        )
+    try:
+        with transaction.atomic():
+            # The other sign-ups that waited for this address go: the address is this account's now.
+            dropped = pending(user.email).exclude(pk=user.pk).delete()[1].get(User._meta.label, 0)
+            # A conditional UPDATE: of two simultaneous POSTs of one link (or of two links), one opens an account.
+            if not pending(user.email).filter(pk=user.pk).update(is_active=True):
+                raise IntegrityError("confirmed or dropped in between")
+            user.is_active = True
+            send_welcome(user, request)
+            site_event.send(
+                sender=__name__,
+                type="user.signed_up",
+                data={"user_id": user.pk, "username": user.get_username()},
+                summary=f"New user signed up: {user.get_username()}",
+            )
+    except IntegrityError:  # confirmed or dropped in between, or the address has another account now
+        logger.info("user %s: confirmation refused, the sign-up was settled in between", user.pk)
+        return render(request, "accounts/confirm.html", {"valid": False}, status=400)
+    if dropped:
+        logger.info("user %s confirmed: %s other sign-up(s) with the same address dropped", user.pk, dropped)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     logger.info("user %s confirmed their address; welcome e-mail queued", user.pk)
     return redirect("home")
 
 
 def _user_for(uidb64, token):
-    """The inactive user the link was made for, if the token is still good; else ``None``."""
+    """The waiting sign-up the link was made for, if its token is still good; else ``None``.
+
+    Only an account never opened qualifies: one that was ever logged in to and is inactive now was
+    deactivated by staff, and stays so whatever link is posted here.
+    """
     try:
-        user = User.objects.get(pk=int(urlsafe_base64_decode(uidb64).decode()), is_active=False)
+        user = User.objects.get(pk=int(urlsafe_base64_decode(uidb64).decode()), is_active=False, last_login=None)
     except (ValueError, OverflowError, User.DoesNotExist):
         return None
-    return user if default_token_generator.check_token(user, token) else None
+    return user if confirmation_token.check_token(user, token) else None

@@ -25,10 +25,11 @@ def check_settings(app_configs=None, **kwargs):
                 id="images.E002",
             )
         )
-    if settings.IMAGES_MAX_PIXELS < 1 or settings.IMAGES_MAX_UPLOAD_BYTES < 1 or settings.IMAGES_MAX_SIDE < 1:
+    limits = (settings.IMAGES_MAX_PIXELS, settings.IMAGES_MAX_UPLOAD_BYTES, settings.IMAGES_MAX_SIDE)
+    if min(limits) < 1 or settings.IMAGES_MAX_DECODE_BYTES < 2**20:
         errors.append(
             checks.Error(
-                "IMAGES_MAX_PIXELS, IMAGES_MAX_SIDE and IMAGES_MAX_UPLOAD_MB must be 1 or more",
+                "IMAGES_MAX_PIXELS, IMAGES_MAX_SIDE, IMAGES_MAX_UPLOAD_MB and IMAGES_MAX_DECODE_MB must be 1 or more",
                 id="images.E003",
             )
         )

@@ -25,7 +25,11 @@ class AlreadyUploaded(Exception):
 
 
 def limits():
-    return decoding.Limits(max_pixels=settings.IMAGES_MAX_PIXELS, max_side=settings.IMAGES_MAX_SIDE)
+    return decoding.Limits(
+        max_pixels=settings.IMAGES_MAX_PIXELS,
+        max_side=settings.IMAGES_MAX_SIDE,
+        max_bytes=settings.IMAGES_MAX_DECODE_BYTES,
+    )
 
 
 def accept(user, upload, inspection):

@@ -13,8 +13,13 @@ from django.core.exceptions import ImproperlyConfigured
 from mysite.lean import import_without
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# --- Least privilege: files (issue 12) ----------------------------------------
+# Files this process creates (var/ itself, SQLite databases with their -wal/-shm, report files) are not for
+# other users: the umask gains 027 (group may read, others nothing), before anything is created (issue 20).
+# Only ever tightened; deploy/*.service set UMask=0027.
+os.umask(os.umask(0o027) | 0o027)
 VAR_DIR = BASE_DIR / "var"
-VAR_DIR.mkdir(exist_ok=True)
+VAR_DIR.mkdir(mode=0o750, exist_ok=True)
 
 env = environ.Env()
 if (BASE_DIR / ".env").is_file():
@@ -304,6 +309,8 @@ RATE_LIMITS = {
         "client": env.str("RATE_LIMIT_REPORTS_CLIENT", default="120/h"),
         "account": env.str("RATE_LIMIT_REPORTS_ACCOUNT", default="60/h"),
     },
+    # The operations page's test e-mail (issue 20): staff can send it to any address.
+    "test_email": {"account": env.str("RATE_LIMIT_TEST_EMAIL_ACCOUNT", default="10/h")},
 }
 # Log-in lock-out (django-axes): after LOGIN_FAILURE_LIMIT failures for one (address, username) pair, that pair
 # waits LOGIN_LOCKOUT_MINUTES. Keyed on the pair, so an attacker cannot lock the real user out from elsewhere.
@@ -363,10 +370,25 @@ TEST_REDIS_URL = env.str("TEST_REDIS_URL", default=f"redis://127.0.0.1:6379/{env
 # CI=true: a service the tests need (Redis) must answer; on a laptop those tests are skipped instead.
 TESTING_CI = env.bool("CI", default=False)
 
-# --- Least privilege: files (issue 12) ----------------------------------------
-# Files this process creates (SQLite databases with their -wal/-shm, report files) are not for other users:
-# the umask gains 027 (group may read, others nothing). Only ever tightened; deploy/*.service set UMask=0027.
-os.umask(os.umask(0o027) | 0o027)
+# --- Content-Security-Policy (issue 20) -----------------------------------------------------
+# Scripts only from this site or with the request's nonce (``<script nonce="{{ request.csp_nonce }}">``), so
+# an injected <script> or on*= handler does not run. Inline styles stay allowed: templates and e-mails (shown in
+# /dev/mail/'s sandboxed frame, which inherits this policy) use style attributes, and CSS runs no code.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],  # as X-Frame-Options: DENY
+    },
+}
 
 # --- Metrics (issue 13) -------------------------------------------------------------
 # GET /metrics (Prometheus) answers a request with "Authorization: Bearer <METRICS_TOKEN>" or a staff
@@ -408,6 +430,9 @@ INSTALLED_APPS += ["images"]
 IMAGES_MAX_UPLOAD_BYTES = int(env.float("IMAGES_MAX_UPLOAD_MB", default=10) * 2**20)
 IMAGES_MAX_PIXELS = env.int("IMAGES_MAX_PIXELS", default=50_000_000)
 IMAGES_MAX_SIDE = env.int("IMAGES_MAX_SIDE", default=12_000)
+# Memory one decoding may take (pixels × bytes per pixel of its kind: images.decoding.WORKING_BYTES): a 50-MP
+# photo fits, a 49-MP picture with transparency (twice the bytes) does not.
+IMAGES_MAX_DECODE_BYTES = int(env.float("IMAGES_MAX_DECODE_MB", default=300) * 2**20)
 IMAGES_SIZES = [int(s) for s in env.list("IMAGES_SIZES", default=["64", "256", "1024"])]
 IMAGES_FORMAT = env.str("IMAGES_FORMAT", default="webp")
 IMAGES_QUALITY = env.int("IMAGES_QUALITY", default=82)

@@ -16,11 +16,10 @@ from django.utils.html import format_html
 
 from notifications import suppression
 from notifications.models import Attempt, Message, Suppression
+from notifications.redaction import REDACTED, REVEAL
 from notifications.tasks import deliver_on_commit
 
 logger = logging.getLogger(__name__)
-REVEAL = "reveal"
-REDACTED = "[Redacted: this e-mail carries a secret (a password reset link, say). Only a superuser can reveal it.]"
 
 
 def _when(moment):

@@ -2,6 +2,8 @@
 
 Each message is shown as its recipient would see it: the headers, the HTML part in a sandboxed frame
 (no scripts, no same-origin), the text part, and the attachments to download. Nothing is sent.
+The outbox's rows follow the outbox admin's rules: ``notifications.view_message`` to see them, and a
+sensitive body redacted unless a superuser reveals it (logged: ``notifications.redaction``).
 """
 
 from dataclasses import dataclass, field
@@ -10,12 +12,16 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.http import content_disposition_header
 
 from notifications.models import Message
+from notifications.redaction import REDACTED, REVEAL, shows_body
 from operations.registry import email_previews
+
+READ_OUTBOX = "notifications.view_message"
 
 HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date")
 
@@ -70,23 +76,37 @@ def debug_only(view):
 
 @debug_only
 def mail_list(request):
-    rows = Message.objects.only("pk", "subject", "recipients", "status", "created_at", "reason", "sent_at")[:200]
-    return render(
-        request,
-        "notifications/dev/mail_list.html",
-        {"rows": rows, "previews": email_previews().items()},
-    )
+    rows = Message.objects.none()
+    if request.user.has_perm(READ_OUTBOX):
+        rows = Message.objects.only("pk", "subject", "recipients", "status", "created_at", "reason", "sent_at")[:200]
+    context = {"rows": rows, "previews": email_previews().items(), "reads_outbox": request.user.has_perm(READ_OUTBOX)}
+    return render(request, "notifications/dev/mail_list.html", context)
+
+
+def _outbox_row(request, pk):
+    if not request.user.has_perm(READ_OUTBOX):
+        raise PermissionDenied("Reading the outbox needs the notifications.view_message permission.")
+    return get_object_or_404(Message, pk=pk)
 
 
 @debug_only
 def outbox_mail(request, pk):
-    row = get_object_or_404(Message, pk=pk)
-    return _show(request, take_apart(bytes(row.raw)), f"Outbox {row.pk}: {row.status_in_words()}", "outbox", pk)
+    row = _outbox_row(request, pk)
+    title = f"Outbox {row.pk}: {row.status_in_words()}"
+    if shows_body(request.user, row, request):
+        return _show(request, take_apart(bytes(row.raw)), title, "outbox", pk)
+    headers = take_apart(bytes(row.raw)).headers
+    context = {"mail": Rendered(headers=headers, text=REDACTED), "title": title, "key": pk}
+    context["reveal"] = f"?{REVEAL}=1" if request.user.is_superuser else ""
+    return render(request, "notifications/dev/mail_detail.html", context)
 
 
 @debug_only
 def outbox_attachment(request, pk, number):
-    return attachment(bytes(get_object_or_404(Message, pk=pk).raw), number)
+    row = _outbox_row(request, pk)
+    if not shows_body(request.user, row, request):
+        raise PermissionDenied("This e-mail is sensitive: only a superuser can reveal it.")
+    return attachment(bytes(row.raw), number)
 
 
 def _preview_bytes(slug):

@@ -29,5 +29,12 @@ class HealthState(models.Model):
     changed_at = models.DateTimeField()
     detail = models.TextField(blank=True)
 
+    class Meta:
+        # What staff may see of operations beyond the admin's index (issue 20): give them in the admin.
+        permissions = [
+            ("view_operations", "Can see the operations page, /metrics and every probe of /health/"),
+            ("send_test_email", "Can send a test e-mail from the operations page"),
+        ]
+
     def __str__(self):
         return f"health {self.status} since {self.changed_at:%Y-%m-%d %H:%M:%S}"

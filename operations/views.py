@@ -1,4 +1,8 @@
-"""The operations page (staff only) and ``/health/`` (status for anyone, details for staff)."""
+"""The operations page, ``/metrics`` and ``/health/`` (status for anyone, every probe for those allowed).
+
+``is_staff`` alone opens only the admin's index: these need ``operations.view_operations``, and the test
+e-mail ``operations.send_test_email`` (docs/operations.md, "Security model").
+"""
 
 import hmac
 import logging
@@ -18,22 +22,35 @@ from django.views.decorators.http import require_GET, require_POST
 
 from operations import dashboard, health, metrics
 from operations.tasks import send_test_email
+from throttle.limits import account, limited
 
 logger = logging.getLogger(__name__)
 
 
-def staff_only(view):
-    """Anonymous visitors go to the admin log-in; signed-in non-staff get a 403."""
+VIEW = "operations.view_operations"
+SEND_TEST_EMAIL = "operations.send_test_email"
 
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        if not (request.user.is_active and request.user.is_staff):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
 
-    return wrapper
+def may(user, perm=VIEW):
+    """Whether ``user`` (possibly anonymous) is active staff with ``perm``."""
+    return user is not None and user.is_active and user.is_staff and user.has_perm(perm)
+
+
+def staff_only(*perms):
+    """Anonymous visitors go to the admin log-in; signed-in users without staff and ``perms`` get a 403."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+            if not all(may(request.user, perm) for perm in perms):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 class TestEmailForm(forms.Form):
@@ -42,7 +59,7 @@ class TestEmailForm(forms.Form):
 
 @never_cache
 @require_GET
-@staff_only
+@staff_only(VIEW)
 def operations_page(request):
     form = TestEmailForm(initial={"to": request.user.email})
     return _page(request, form)
@@ -53,6 +70,7 @@ def _page(request, form, status=200):
         **admin.site.each_context(request),
         "title": "Operations",
         "form": form,
+        "can_send_test_email": may(request.user, SEND_TEST_EMAIL),
         **dashboard.context(),
     }
     return TemplateResponse(request, "operations/page.html", context, status=status)
@@ -60,9 +78,13 @@ def _page(request, form, status=200):
 
 @never_cache
 @require_POST
-@staff_only
+@staff_only(VIEW, SEND_TEST_EMAIL)
+@limited("test_email", account=account)
 def test_email(request):
-    """Queue a test e-mail through Django's Tasks API; the consumer runs it and the outbox delivers it."""
+    """Queue a test e-mail through Django's Tasks API; the consumer runs it and the outbox delivers it.
+
+    Counted per account (RATE_LIMIT_TEST_EMAIL_ACCOUNT): it can go to any address.
+    """
     form = TestEmailForm(request.POST)
     if not form.is_valid():
         return _page(request, form, status=400)
@@ -80,11 +102,10 @@ def test_email(request):
 @never_cache
 @require_GET
 def health_view(request):
-    """200 when healthy, 503 when not. Anyone (a load balancer) gets the status; staff get every probe."""
+    """200 when healthy, 503 when not. Anyone (a load balancer) gets the status; ``may`` users every probe."""
     result = health.report()
     status = 200 if result["status"] == "ok" else 503
-    user = getattr(request, "user", None)
-    if user is not None and user.is_active and user.is_staff:
+    if may(getattr(request, "user", None)):
         return JsonResponse(result, status=status)
     return JsonResponse({"status": result["status"]}, status=status)
 
@@ -92,9 +113,12 @@ def health_view(request):
 @never_cache
 @require_GET
 def metrics_view(request):
-    """Prometheus text format, for a scraper with ``Authorization: Bearer <METRICS_TOKEN>`` or a staff session."""
-    if not (_bearer_ok(request) or (request.user.is_active and request.user.is_staff)):
-        response = HttpResponse("/metrics needs the METRICS_TOKEN bearer token or a staff session.\n", status=401)
+    """Prometheus text format, for a scraper with ``Authorization: Bearer <METRICS_TOKEN>`` or a ``may`` session."""
+    if not (_bearer_ok(request) or may(request.user)):
+        response = HttpResponse(
+            "/metrics needs the METRICS_TOKEN bearer token or a staff session with operations.view_operations.\n",
+            status=401,
+        )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         response["Content-Type"] = "text/plain; charset=utf-8"
         return response

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -26,11 +26,25 @@ logger = logging.getLogger(__name__)
 
 
 def _own(request, pk, perm="reports.view_report"):
-    """The report if the user owns it or is staff with ``perm`` over everyone's; 404 otherwise."""
+    """The report if the user owns it, or is staff with ``perm`` over everyone's; 404 otherwise.
+
+    Someone else's report also needs what its type needs to be run over that data (``readable_by``):
+    ``reports.view_report`` alone does not read an e-mail log that ``notifications.view_message`` guards.
+    """
     reports = Report.objects.select_related("owner")
     if not (request.user.is_staff and request.user.has_perm(perm)):
         reports = reports.filter(owner=request.user)
-    return get_object_or_404(reports, pk=pk)
+    report = get_object_or_404(reports, pk=pk)
+    if report.owner_id != request.user.pk and not readable_by(report, request.user):
+        logger.warning("user %s refused report %s: its type needs a permission they lack", request.user.pk, pk)
+        raise Http404("No such report.")
+    return report
+
+
+def readable_by(report, user):
+    """Whether ``user`` may read ``report``'s data: the permission its type needs for the scope it covers."""
+    rtype = report.report_type
+    return rtype is not None and (not rtype.permission or user.has_perm(rtype.permission))
 
 
 def _site_url(request):

@@ -100,3 +100,21 @@ def noisy_png(width=300, height=300):
 def slow_png(width=6000, height=4000):
     """24 megapixels in a few hundred kilobytes: a PNG decodes at full size, so it keeps a consumer busy a second."""
     return _bytes(Image.radial_gradient("L").resize((width, height)).convert("RGB"), "PNG")
+
+
+def hand_png(width, height, depth=16, alpha=True):
+    """A ``width`` × ``height`` PNG of zeros written by hand (Pillow cannot write 16-bit RGBA).
+
+    7000 × 7000 16-bit RGBA is about 0.6 MB on disk and 392 MB of samples: the amplifier of issue 20, finding 12.
+    """
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\0" * (1 + width * (4 if alpha else 3) * depth // 8)
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, depth, 6 if alpha else 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

@@ -13,6 +13,7 @@ def at(day, hour=12):
 
 
 READS_OUTBOX = ("notifications.view_message",)  # may run the e-mail log over everyone's e-mails
+OPERATIONS = ("operations.view_operations", "operations.send_test_email")  # the operations page and its test e-mail
 
 
 def grant(u, *perms):

@@ -12,6 +12,7 @@ from django.urls import Resolver404, clear_url_caches, resolve
 import mysite.urls
 from notifications.models import Message
 from testing.consumer import BASE_DIR
+from tests.reports_data import grant
 from tests.test_browser_reports import chromium  # noqa: F401 - the shared browser fixture
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,9 @@ def debug_on(settings):
 
 @pytest.fixture
 def staff(client):
-    client.force_login(User.objects.create_user("ops", "ops@example.com", "a-Long-pass-42", is_staff=True))
+    """Staff who may read the outbox (as in the admin: notifications.view_message)."""
+    user = User.objects.create_user("ops", "ops@example.com", "a-Long-pass-42", is_staff=True)
+    client.force_login(grant(user, "notifications.view_message"))
     return client
 
 
@@ -131,3 +134,46 @@ def test_a_developer_sees_the_welcome_email_in_the_browser(chromium, debug_site,
     assert shot.stat().st_size > 5000
     if os.environ.get("SAVE_SCREENSHOTS"):
         shutil.copy(shot, BASE_DIR / "docs" / "mail-preview.png")
+
+
+# --- issue 20, finding 8: the outbox admin's rules hold here too -------------------------------------------------
+def queue_reset(client):
+    User.objects.create_user("ann", "ann@example.com", "a-Long-pass-42")
+    client.post("/accounts/password_reset/", {"email": "ann@example.com"})
+    return Message.objects.get(recipients=["ann@example.com"])
+
+
+def test_a_sensitive_body_is_redacted_for_staff(debug_on, staff):
+    row = queue_reset(staff)
+    assert row.sensitive
+
+    page = staff.get(f"/dev/mail/outbox/{row.pk}/").content.decode()
+
+    assert "/accounts/reset/" not in page and "Redacted" in page
+    assert "Reveal the body" not in page
+    assert staff.get(f"/dev/mail/outbox/{row.pk}/?reveal=1").content.decode().count("/accounts/reset/") == 0
+
+
+def test_a_superuser_reveals_a_sensitive_body_and_it_is_logged(debug_on, client, caplog):
+    row = queue_reset(client)
+    boss = User.objects.create_superuser("boss", "boss@example.com", "a-Long-pass-42")
+    client.force_login(boss)
+
+    assert "/accounts/reset/" not in client.get(f"/dev/mail/outbox/{row.pk}/").content.decode()
+    with caplog.at_level("WARNING"):
+        page = client.get(f"/dev/mail/outbox/{row.pk}/?reveal=1").content.decode()
+
+    assert "/accounts/reset/" in page
+    assert f"outbox {row.pk}: sensitive body revealed to superuser {boss.pk}" in caplog.text
+
+
+def test_staff_without_the_outbox_permission_see_previews_but_not_the_outbox(debug_on, client):
+    row = queue_invoice()
+    client.force_login(User.objects.create_user("dev", "dev@example.com", "a-Long-pass-42", is_staff=True))
+
+    listing = client.get("/dev/mail/").content.decode()
+
+    assert "Your invoice" not in listing and ">Welcome</a>" in listing
+    assert client.get(f"/dev/mail/outbox/{row.pk}/").status_code == 403
+    assert client.get(f"/dev/mail/outbox/{row.pk}/attachments/1/").status_code == 403
+    assert client.get("/dev/mail/previews/welcome/").status_code == 200

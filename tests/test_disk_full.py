@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from operations import health
+from tests.reports_data import OPERATIONS, grant
 
 PASSWORD = "a-Long-pass-42"
 SIGNUP = {"username": "ada", "email": "ada@example.com", "password1": PASSWORD, "password2": PASSWORD}
@@ -51,7 +52,7 @@ def test_a_request_that_cannot_write_answers_503_with_a_clear_page(client, caplo
 
 
 def test_health_fails_when_free_space_is_below_the_setting(client, settings):
-    client.force_login(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True))
+    client.force_login(grant(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True), *OPERATIONS))
 
     settings.OPERATIONS_DISK_FREE_MIN_PERCENT = 100
     low = client.get("/health/").json()["checks"]["disk"]

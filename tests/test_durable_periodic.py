@@ -12,6 +12,7 @@ from durable import periodic
 from durable.models import Periodic, Task
 from testing.plugin import wait_until
 from tests import durable_tasks
+from tests.reports_data import OPERATIONS, grant
 
 ONCE = "tests.periodic_app.tasks.every_minute"
 HOURLY, HOURLY_SKIP = "tests.periodic_app.tasks.hourly", "tests.periodic_app.tasks.hourly_skipping"
@@ -155,7 +156,7 @@ def test_the_operations_page_lists_declared_periodic_tasks(client, monkeypatch, 
 
     monkeypatch.setitem(periodic._declared, hourly.name, hourly)
     hourly.tick(at(-30))
-    client.force_login(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True))
+    client.force_login(grant(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True), *OPERATIONS))
 
     page = client.get("/operations/")
 

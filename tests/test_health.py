@@ -11,11 +11,12 @@ from django.utils import timezone
 from notifications.models import Message
 from operations.models import Heartbeat
 from testing.plugin import use_queue, wait_until
+from tests.reports_data import OPERATIONS, grant
 
 
 @pytest.fixture
 def staff_client(client):
-    client.force_login(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True))
+    client.force_login(grant(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True), *OPERATIONS))
     return client
 
 

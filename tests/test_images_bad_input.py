@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from durable.models import Task
-from images import decoding, files
+from images import decoding, files, processing
 from images.models import Picture
 from tests import images_data as data
 
@@ -304,3 +304,23 @@ def test_a_picture_cancelled_while_its_task_works_leaves_no_files(client, monkey
 
     assert processing.process(picture.pk) == "skipped"
     assert not files.folder(picture.pk).exists()
+
+
+def test_a_picture_is_budgeted_by_the_bytes_it_decodes_to_not_by_its_pixels(client):
+    """Issue 20, finding 12: a 0.6 MB 7000 × 7000 16-bit RGBA PNG (49 MP, under the 50-MP limit) took 455 MB."""
+    amplifier = data.hand_png(7000, 7000, depth=16, alpha=True)
+    assert len(amplifier) < 1_000_000
+    data.signed_in(client)
+
+    response = data.upload(client, amplifier, name="small.png", content_type="image/png")
+
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "This picture is too large to process (7000 × 7000 pixels, RGBA: about 467 MB decoded" in body
+    assert "the limit is 300 MB" in body
+    assert nothing_left()
+
+
+def test_a_photo_of_the_same_size_still_fits_the_budget():
+    inspection = decoding.inspect(io.BytesIO(data.hand_png(7000, 7000, depth=8, alpha=False)), processing.limits())
+    assert (inspection.width, inspection.height) == (7000, 7000)  # 294 MB decoded, under 300

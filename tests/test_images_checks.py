@@ -1,5 +1,7 @@
 """The images settings' system checks, each with its own test."""
 
+import pytest
+
 from images.checks import check_settings
 
 
@@ -21,8 +23,9 @@ def test_it_refuses_sizes_out_of_range(settings):
     assert ids(settings) == ["images.E002"]
 
 
-def test_it_refuses_limits_below_one(settings):
-    settings.IMAGES_MAX_PIXELS = 0
+@pytest.mark.parametrize("name", ["IMAGES_MAX_PIXELS", "IMAGES_MAX_DECODE_BYTES"])
+def test_it_refuses_limits_below_one(settings, name):
+    setattr(settings, name, 0)
     assert ids(settings) == ["images.E003"]
 
 

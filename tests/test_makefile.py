@@ -4,6 +4,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import threading
 import urllib.request
@@ -47,6 +48,8 @@ def test_a_fresh_clone_runs_manage_py_commands_as_the_readme_writes_them(clone):
     assert setup.returncode == 0, setup.stdout + setup.stderr
     env_file = (clone / ".env").read_text()
     assert "DEBUG=true" in env_file.splitlines()
+    assert stat.S_IMODE((clone / ".env").stat().st_mode) == 0o600  # it holds the secret key
+    assert stat.S_IMODE((clone / "var").stat().st_mode) == 0o750  # created after the umask was set
     key = next(line.split("=", 1)[1] for line in env_file.splitlines() if line.startswith("SECRET_KEY="))
     assert len(key) >= 50
 

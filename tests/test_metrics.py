@@ -11,6 +11,7 @@ from notifications.models import Attempt, Message
 from operations import cleanup
 from operations.models import Heartbeat
 from reports.models import Report
+from tests.reports_data import OPERATIONS, grant
 
 pytestmark = pytest.mark.django_db
 TOKEN = "s3cret-scrape-token"
@@ -130,11 +131,13 @@ def test_it_wants_the_token_or_a_staff_session(client):
     client.force_login(User.objects.create_user("bob"))
     assert client.get("/metrics").status_code == 401
     client.force_login(User.objects.create_user("ops", is_staff=True))
+    assert client.get("/metrics").status_code == 401  # staff alone: not enough (issue 20)
+    client.force_login(grant(User.objects.create_user("ops2", is_staff=True), *OPERATIONS))
     assert client.get("/metrics").status_code == 200
 
 
 def test_without_a_token_only_staff_may_scrape(client, settings):
     settings.METRICS_TOKEN = ""
     assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 401
-    client.force_login(User.objects.create_user("ops", is_staff=True))
+    client.force_login(grant(User.objects.create_user("ops", is_staff=True), *OPERATIONS))
     assert client.get("/metrics").status_code == 200

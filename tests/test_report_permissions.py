@@ -136,3 +136,22 @@ def test_cancelling_someone_elses_report_needs_the_change_permission(client):
     assert client.post(f"/reports/{report.pk}/cancel/").status_code == 302
     report.refresh_from_db()
     assert report.status == "cancelled"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("url", ["/reports/{}/", "/reports/{}/status/", "/reports/{}/download/"])
+def test_reading_someone_elses_report_needs_the_permission_its_type_needs(client, mails, url, fmt):
+    boss = user("boss", is_staff=True, is_superuser=True)
+    site_wide, _ = generation.request_report(boss, registry.get("email-log"), DAY, fmt)  # everyone's e-mails
+    own, _ = generation.request_report(user("ada"), registry.get("email-log"), DAY, fmt)  # ada's own e-mails
+    for report in (site_wide, own):
+        generation.generate(report.pk)
+
+    viewer = user("viewer", is_staff=True, perms=["reports.view_report"])
+    client.force_login(viewer)
+    for report in (site_wide, own):
+        assert client.get(url.format(report.pk)).status_code == 404
+
+    client.force_login(grant(viewer, *READS_OUTBOX))
+    for report in (site_wide, own):
+        assert client.get(url.format(report.pk)).status_code == 200

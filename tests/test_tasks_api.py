@@ -9,6 +9,7 @@ from durable.models import Task
 from notifications.models import Message
 from operations.tasks import TEST_SUBJECT, send_test_email
 from testing.plugin import wait_until
+from tests.reports_data import OPERATIONS, grant
 
 
 def test_tasks_go_to_the_durable_backend():
@@ -27,7 +28,7 @@ def test_it_runs_in_process_when_called_directly():
 @pytest.mark.consumer
 @pytest.mark.django_db(transaction=True)
 def test_the_operations_page_button_sends_a_test_email_through_a_real_consumer(client, start_consumer, smtp_server):
-    client.force_login(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True))
+    client.force_login(grant(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True), *OPERATIONS))
     start_consumer(smtp_server.url)
 
     response = client.post("/operations/test-email/", {"to": "me@example.com"}, follow=True)
@@ -53,7 +54,7 @@ def test_a_queue_that_is_down_still_queues_the_task_for_the_sweeper(client, own_
 
     use_queue(own_redis.url)
     own_redis.stop()
-    client.force_login(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True))
+    client.force_login(grant(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True), *OPERATIONS))
 
     response = client.post("/operations/test-email/", {"to": "me@example.com"}, follow=True)
 

@@ -6,11 +6,12 @@ from django.core.mail import send_mail
 
 from notifications.models import Message
 from testing.plugin import wait_until
+from tests.reports_data import OPERATIONS, grant
 
 
 @pytest.fixture
 def staff(client):
-    user = User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True)
+    user = grant(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True), *OPERATIONS)
     client.force_login(user)
     return user
 

@@ -123,3 +123,63 @@ def test_a_network_that_is_not_one_is_a_system_check_error(settings):
     assert [(e.id, e.msg) for e in errors] == [
         ("webhooks.E001", "WEBHOOKS_ALLOWED_NETWORKS: 'intranet' is not a network")
     ]
+
+
+# Issue 20, finding 3: every IPv6 form that carries an IPv4 address is judged by that IPv4 address, and IPv6
+# outside global unicast (or deprecated, or documentation) is refused, whatever Python's ``is_global`` says.
+CARRIERS_OF_INTERNAL_IPV4 = [
+    "64:ff9b::a9fe:a9fe",  # NAT64 to 169.254.169.254, the cloud metadata service
+    "64:ff9b::a00:1",  # NAT64 to 10.0.0.1
+    "::127.0.0.1",  # IPv4-compatible (deprecated)
+    "::a9fe:a9fe",
+    "::ffff:0:127.0.0.1",  # IPv4-translated (SIIT)
+    "::ffff:10.1.2.3",  # IPv4-mapped
+    "2002:7f00:1::1",  # 6to4 around 127.0.0.1
+    "2002:a9fe:a9fe::1",  # 6to4 around 169.254.169.254
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo (its client is 192.0.2.45)
+]
+NOT_GLOBAL_IPV6 = [
+    "fec0::1",  # site-local (deprecated), which Python counts as global
+    "64:ff9b:1::a00:1",  # local-use NAT64
+    "3fff::1",  # documentation (RFC 9637)
+    "5f00::1",  # outside global unicast
+    "2001:db8::1",
+    "100::1",  # discard-only
+    "ff02::1",
+]
+
+
+@pytest.mark.parametrize("address", CARRIERS_OF_INTERNAL_IPV4 + NOT_GLOBAL_IPV6)
+def test_ipv6_forms_of_internal_addresses_are_refused(settings, address):
+    settings.WEBHOOKS_ALLOWED_NETWORKS = []
+    with pytest.raises(UnsafeAddress, match="not a public address"):
+        check_address(address)
+    with pytest.raises(ValidationError, match="not a public address"):
+        validate_url(f"http://[{address}]:8080/hook")
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "::ffff:0:8.8.8.8", "2002:808:808::1", "2001:4860::8888"])
+def test_ipv6_forms_of_public_addresses_pass(settings, address):
+    settings.WEBHOOKS_ALLOWED_NETWORKS = []
+    check_address(address)
+
+
+def test_a_carried_ipv4_address_is_allowed_when_its_network_is(settings):
+    settings.WEBHOOKS_ALLOWED_NETWORKS = ["10.0.5.0/24"]
+    check_address("64:ff9b::a00:507")  # 10.0.5.7
+    with pytest.raises(UnsafeAddress, match="carries the IPv4 address 10.0.6.7"):
+        check_address("64:ff9b::a00:607")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("address", ["64:ff9b::a9fe:a9fe", "::ffff:0:127.0.0.1", "2002:7f00:1::1", "fec0::1"])
+def test_an_ipv6_carrier_saved_before_the_guard_knew_it_is_refused_at_connection_time(settings, address):
+    settings.WEBHOOKS_ALLOWED_NETWORKS = []
+    ep = Endpoint.objects.create(name="r", url=f"http://[{address}]:9/hook", events=["user.signed_up"])
+    site_event.send(sender="tests", type="user.signed_up", data={})
+
+    worker.run_due()
+
+    ep.refresh_from_db()
+    assert ep.paused_at is not None
+    assert ep.paused_reason.startswith("refused: ") and "is not a public address" in ep.paused_reason

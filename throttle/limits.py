@@ -13,18 +13,17 @@ from functools import wraps
 from django.conf import settings
 from django_ratelimit.core import get_usage
 
-from throttle.client import client_ip
-from throttle.views import too_many
+from throttle.client import NoClientAddress, client_ip, identity, known_client_ip
+from throttle.views import no_client_address, too_many
 
 logger = logging.getLogger(__name__)
 
 
 def posted(field):
-    """A key: the POSTed ``field``, trimmed and lower-cased (``None`` when empty: the form will say so)."""
+    """A key: the POSTed ``field`` as the identity it names (``identity``; ``None`` when empty: the form will say so)."""
 
     def key(group, request):
-        value = request.POST.get(field, "")
-        return value.strip().lower()[:254] or None
+        return identity(request.POST.get(field, ""))[:254] or None
 
     return key
 
@@ -35,8 +34,14 @@ def account(group, request):
 
 
 def client(group, request):
-    """A key: the client's address (``throttle.client.client_ip``); IPv6 by /64, what one subscriber gets."""
-    address = ipaddress.ip_address(client_ip(request))
+    """A key: the client's address (``throttle.client.client_ip``); IPv6 by /64, what one subscriber gets.
+
+    Raises ``NoClientAddress`` rather than count every unknown client in one bucket, where one of them
+    would use up the limit for all.
+    """
+    address = known_client_ip(request)
+    if address is None:
+        raise NoClientAddress
     return str(ipaddress.ip_network(f"{address}/{64 if address.version == 6 else 32}", strict=False))
 
 
@@ -76,7 +81,10 @@ def limited(group, **keys):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if request.method == "POST":
-                hit = check(request, group, keys)
+                try:
+                    hit = check(request, group, keys)
+                except NoClientAddress:
+                    return no_client_address(request, group)
                 if hit is not None:
                     logger.warning(
                         "rate limit %s/%s reached by %s: 429 for %s s",

@@ -3,6 +3,7 @@
 import logging
 import math
 
+from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 
 from throttle.client import client_ip
@@ -17,6 +18,20 @@ def too_many(request, retry_after, reason=""):
     response = render(request, "throttle/too_many.html", context, status=429)
     response["Retry-After"] = str(retry_after)
     return response
+
+
+def no_client_address(request, group):
+    """400 for a counted POST whose client address is unknown: a configuration error, said in the log."""
+    logger.error(
+        "%s: no client address (REMOTE_ADDR is empty), refused with 400 instead of counting every such client"
+        " in one bucket. Serve the site over TCP (gunicorn --bind 127.0.0.1:8000) and name the proxy in"
+        " TRUSTED_PROXIES; see docs/operations.md.",
+        group,
+    )
+    return HttpResponseBadRequest(
+        "The server could not tell the client address of this request; its operators were told.",
+        content_type="text/plain; charset=utf-8",
+    )
 
 
 def locked_out(request, original_response=None, credentials=None):

@@ -30,7 +30,21 @@ class EndpointAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = ["name", "url", "events", "format"]
-        return fields if obj is None else [*fields, *self.readonly_fields]
+        if obj is None:
+            return fields
+        if not self.has_change_permission(request, obj):
+            # View-only staff see where it points, never the secret nor the URL's path (a chat URL's secret).
+            return ["name", "host", "events", "format", *self.readonly_fields[1:]]
+        return [*fields, *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return ["name", "host", "events", "format", *self.readonly_fields[1:]]
+        return self.readonly_fields
+
+    def get_search_fields(self, request):
+        # A search over URLs answers, one guess at a time, what the URL is: only for those who may see it.
+        return self.search_fields if self.has_change_permission(request) else ("name",)
 
     def get_queryset(self, request):
         pending = Count("deliveries", filter=Q(deliveries__status=Delivery.Status.PENDING))

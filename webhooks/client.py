@@ -1,10 +1,15 @@
-"""The HTTP client (httpx): timeouts, no redirects, no proxies from the environment, a capped read.
+"""The HTTP client (httpx): a deadline, no redirects, no proxies from the environment, a capped read.
 
 Connections go through ``GuardedBackend``, so every new connection is made to an address checked
 (``safety.resolve``) at that moment. One client per process (its pool keeps connections to receivers alive).
 Only ``delivery.post`` imports this module: a consumer that has sent no webhook has no httpx loaded.
+
+httpx's timeouts bound each socket operation, not the exchange: a receiver that sends one header line every
+few seconds held a worker for minutes. ``post`` sets a wall-clock deadline (WEBHOOKS_CONNECT_TIMEOUT +
+WEBHOOKS_READ_TIMEOUT) that every connect, read and write of its exchange is cut to (``DeadlineStream``).
 """
 
+import contextvars
 import functools
 import time
 from http import HTTPStatus
@@ -29,14 +34,54 @@ def reason(status):
         return ""
 
 
+# The monotonic time the current exchange must end by (None: no exchange under way in this thread).
+_deadline = contextvars.ContextVar("webhooks_deadline", default=None)
+
+
+def _cut(timeout, error):
+    """``timeout`` cut to what is left before the deadline; ``error`` raised once nothing is left."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the exchange's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every operation ends by the exchange's deadline (pooled streams included)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def read(self, max_bytes, timeout=None):
+        return self._stream.read(max_bytes, _cut(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer, timeout=None):
+        return self._stream.write(buffer, _cut(timeout, httpcore.WriteTimeout))
+
+    def close(self):
+        return self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        timeout = _cut(timeout, httpcore.ConnectTimeout)
+        return DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info):
+        return self._stream.get_extra_info(info)
+
+
 class GuardedBackend(httpcore.SyncBackend):
-    """httpcore's own socket backend, connecting only to checked addresses of the host."""
+    """httpcore's own socket backend, connecting only to checked addresses of the host, by the deadline."""
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         last = None
         for address in resolve(host, port):
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                timeout = _cut(timeout, httpcore.ConnectTimeout)
+                stream = super().connect_tcp(address, port, timeout, local_address, socket_options)
+                return DeadlineStream(stream)
             except httpcore.ConnectError as exc:
                 last = exc
         raise last
@@ -71,13 +116,14 @@ def post(url, content, headers):
     ``UnsafeAddress`` (from the guard) passes through; every other failure is a ``TransportFailure``.
     """
     cap = settings.WEBHOOKS_MAX_RESPONSE_BYTES
-    deadline = time.monotonic() + settings.WEBHOOKS_READ_TIMEOUT
+    deadline = time.monotonic() + settings.WEBHOOKS_CONNECT_TIMEOUT + settings.WEBHOOKS_READ_TIMEOUT
+    token = _deadline.set(deadline)
     try:
         with client().stream("POST", url, content=content, headers=headers) as response:
             data = b""
-            for chunk in response.iter_raw():
+            for chunk in _until(response.iter_raw(), deadline):
                 data += chunk
-                if len(data) >= cap or time.monotonic() > deadline:
+                if len(data) >= cap:
                     break  # enough to show; the rest is not read (the connection is closed)
             try:
                 text = data[: EXCERPT_CHARS * 4].decode(response.encoding or "utf-8", errors="replace")
@@ -89,3 +135,17 @@ def post(url, content, headers):
         raise TransportFailure(f"timed out ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
         raise TransportFailure(f"{type(exc).__name__}: {str(exc)[:200] or 'no answer'}") from None
+    finally:
+        _deadline.reset(token)
+
+
+def _until(chunks, deadline):
+    """The body's chunks until the deadline: what came by then is the excerpt, not a failure."""
+    try:
+        for chunk in chunks:
+            yield chunk
+            if time.monotonic() > deadline:
+                return
+    except httpx.ReadTimeout:
+        if time.monotonic() < deadline:
+            raise

@@ -14,6 +14,7 @@ a body, a response or a secret.
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -63,7 +64,7 @@ def body(delivery):
     """The request body: the event as JSON, or the chat shape (``{"text": ...}``) Slack, Mattermost and Teams take."""
     event = delivery.event
     if delivery.endpoint.format == Endpoint.Format.CHAT:
-        payload = {"text": event.summary or event.label}
+        payload = {"text": chat_text(event.summary or event.label)}
     else:
         payload = {
             "id": event.uid,
@@ -74,13 +75,25 @@ def body(delivery):
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# What chat formats read as markup: Slack's control sequences (<!channel>, <@U123>, <url|text>) need the three
+# HTML escapes it documents; Mattermost (and Slack with link_names) mentions on a bare "@channel", which a
+# zero-width space after the "@" breaks while it reads the same.
+CHAT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "@": "@\u200b"})
+
+
+def chat_text(text):
+    """``text`` as a chat message shows it, never as a mention or a link: a username can be ``@channel``."""
+    return text.translate(CHAT_ESCAPES)
+
+
 def backoff(attempt):
     """Seconds before retrying after failed attempt ``attempt`` (1 = the first): doubling, capped."""
     return min(settings.WEBHOOKS_RETRY_BASE_SECONDS * 2 ** (attempt - 1), settings.WEBHOOKS_RETRY_MAX_SECONDS)
 
 
 def retry_after(value):
-    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), or None."""
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), or None (absent, or nonsense:
+    ``nan`` and ``inf`` parse as floats but are no wait)."""
     if not value:
         return None
     try:
@@ -88,9 +101,9 @@ def retry_after(value):
     except ValueError:
         try:
             seconds = (parsedate_to_datetime(value) - timezone.now()).total_seconds()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
-    return max(seconds, 0.0)
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def post(endpoint, event_id, content):
@@ -105,6 +118,9 @@ def post(endpoint, event_id, content):
         return Answer(error=f"refused: {exc}", unsafe=True)
     except client.TransportFailure as exc:
         return Answer(error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - whatever else a hostile answer trips is a failed attempt too
+        logger.warning("webhook endpoint %s (%s): the POST raised %s", endpoint.pk, endpoint.host, type(exc).__name__)
+        return Answer(error=f"{type(exc).__name__}: {str(exc).replace(endpoint.url, endpoint.host)[:200]}")
     answer = Answer(status_code=status, excerpt=excerpt, retry_after=retry_after(head.get("retry-after")))
     if 300 <= status < 400:
         answer.error = f"{status}: redirect to {head.get('location', '?')[:200]} not followed; fix the endpoint's URL"
