@@ -9,7 +9,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import sanitize_address
 from django.db import transaction
 
-from notifications import priority
+from notifications import composed, priority
 from notifications.models import Message
 from notifications.tasks import deliver_on_commit
 
@@ -24,19 +24,30 @@ SENSITIVE_HEADER = "X-Outbox-Sensitive"
 
 
 def to_row(email_message):
-    """Render an ``EmailMessage`` into an unsaved outbox row (MIME bytes plus envelope)."""
+    """An unsaved outbox row for an ``EmailMessage``: its fields as data (``notifications.composed``) plus envelope.
+
+    A message that cannot be kept as fields alone is rendered here, to MIME bytes, as before.
+    """
     encoding = email_message.encoding or settings.DEFAULT_CHARSET
-    # message() refuses header injection (BadHeaderError); sanitize_address refuses newlines.
-    mime = email_message.message()
-    sensitive = SENSITIVE_HEADER in mime
-    if sensitive:
-        del mime[SENSITIVE_HEADER]
+    # sanitize_address refuses newlines in addresses; composed.as_data (or message()) in headers (BadHeaderError).
     recipients = [envelope_address(a, encoding) for a in email_message.recipients()]
+    sender = envelope_address(email_message.from_email, encoding)
+    for address in email_message.reply_to:
+        envelope_address(address, encoding)
+    data, sensitive = composed.as_data(email_message, SENSITIVE_HEADER)
+    raw = b""
+    if data is None:
+        mime = email_message.message()
+        sensitive = SENSITIVE_HEADER in mime
+        if sensitive:
+            del mime[SENSITIVE_HEADER]
+        raw = mime.as_bytes(linesep="\r\n")
     return Message(
-        from_email=envelope_address(email_message.from_email, encoding),
+        from_email=sender,
         recipients=recipients,
         subject=str(email_message.subject)[:255],
-        raw=mime.as_bytes(linesep="\r\n"),
+        raw=raw,
+        data=data,
         sensitive=sensitive,
         priority=priority.of(recipients),
     )

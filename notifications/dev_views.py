@@ -81,12 +81,12 @@ def mail_list(request):
 @debug_only
 def outbox_mail(request, pk):
     row = get_object_or_404(Message, pk=pk)
-    return _show(request, take_apart(bytes(row.raw)), f"Outbox {row.pk}: {row.status_in_words()}", "outbox", pk)
+    return _show(request, take_apart(row.mime()), f"Outbox {row.pk}: {row.status_in_words()}", "outbox", pk)
 
 
 @debug_only
 def outbox_attachment(request, pk, number):
-    return attachment(bytes(get_object_or_404(Message, pk=pk).raw), number)
+    return attachment(get_object_or_404(Message, pk=pk).mime(), number)
 
 
 def _preview_bytes(slug):
