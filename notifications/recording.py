@@ -88,6 +88,7 @@ def record_one(row, attempt, update, refusals=None):
 
     Returns ``{address: Suppression}`` for what it suppressed (see ``notifications.suppression``).
     """
+
     def record():
         with transaction.atomic():
             update()

@@ -71,9 +71,13 @@ def test_everything_a_message_can_carry_renders_byte_for_byte():
     "message",
     [
         EmailMessage("Plain", "Just text.", "from@example.com", ["to@example.com"]),
-        EmailMessage("Own date", "x", "f@example.com", ["t@example.com"], headers={"Date": "Tue, 1 Dec 2026 10:00:00 -0000"}),
+        EmailMessage(
+            "Own date", "x", "f@example.com", ["t@example.com"], headers={"Date": "Tue, 1 Dec 2026 10:00:00 -0000"}
+        ),
         EmailMessage("Own id", "x", "f@example.com", ["t@example.com"], headers={"Message-Id": "<mine@example.com>"}),
-        EmailMessage("From header", "x", "f@example.com", ["t@example.com"], headers={"From": "Desk <desk@example.com>"}),
+        EmailMessage(
+            "From header", "x", "f@example.com", ["t@example.com"], headers={"From": "Desk <desk@example.com>"}
+        ),
     ],
     ids=["plain", "own-date", "own-message-id", "from-header"],
 )

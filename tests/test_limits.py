@@ -201,7 +201,9 @@ def test_slow_downs_in_a_row_pause_a_step_longer_each_and_the_relays_window_is_l
     deliver_now()
 
     assert pauses == [1, 1, 2]  # seconds: one step, then one step more per refusal in a row
-    assert learned.refused_at is None and learned.window_seconds > 1.5  # first refusal to first taken: two pauses waited
+    assert (
+        learned.refused_at is None and learned.window_seconds > 1.5
+    )  # first refusal to first taken: two pauses waited
     # The next refusal pauses until the learned window's end, not one step: the relay's pace, learned.
     assert RelayPace.objects.get().paused_until == learned.window_started_at + timedelta(seconds=learned.window_seconds)
     assert Message.objects.get(status="sent").attempts == 1  # three deferrals, one real attempt
