@@ -50,6 +50,7 @@ class Batch:
         self.suppressed = suppression.in_force(rows)
         self.limits = ratelimits.configured()
         self.pace = pacing.Pace.read()
+        self.tick = _nothing  # called before each send: the run keeps its draining marker fresh with it
 
     def send(self):
         """Send each row and record its outcome; what is left untried when it ends goes back."""
@@ -63,6 +64,7 @@ class Batch:
 
     def _send_rows(self):
         while self.untried:
+            self.tick()
             self.group.flush_if_due()
             if time.monotonic() >= self.stop_at or stopping():
                 self._stop()
@@ -247,6 +249,10 @@ class Batch:
             extra=log_fields(row, attempt),
         )
         return partial(row.mark_retry, text, due)
+
+
+def _nothing():
+    pass
 
 
 def _give_back(rows):

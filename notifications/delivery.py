@@ -9,6 +9,7 @@ by ``notifications.batch.Batch``; what the relay's answers mean is
 
 import logging
 import time
+from contextlib import nullcontext
 from datetime import timedelta
 
 from django.conf import settings
@@ -70,35 +71,79 @@ LOCKED_PAUSE = 1  # seconds: after SQLite's busy timeout ran out, let the writer
 def deliver(ids=(), transport_factory=Transport):
     """Send ``ids`` and then anything else due, over one connection, until nothing is due.
 
-    Bounded by half the lease, so no row outlives its lease while held. A database that stays
+    Bounded by half the lease, so no row outlives its lease while held. While it drains, the
+    outbox's draining marker is up (``mysite.wakeups``: commits then skip their wake-up); once it
+    is down, one more look for due rows catches what was committed meanwhile. A database that stays
     locked past its busy timeout ends the run, not the task: what was not tried goes back at once
-    and the run is scheduled again a second later (``retry_at``).
+    and the run is scheduled again a second later (``retry_at``). A consumer that stops with rows
+    due asks for a wake-up (``more_due``) that another consumer, or this one restarted, answers.
     """
-    outcome = Outcome()
-    stop_at = time.monotonic() + settings.NOTIFICATIONS_LEASE_SECONDS / 2
-    limit = ratelimits.configured().claim_size(settings.NOTIFICATIONS_BATCH_SIZE)
-    transport = None
+    run = _Run(transport_factory)
     try:
-        while not outcome.relay_throttled and not stopping():
-            if time.monotonic() >= stop_at:
-                outcome.more_due = True
-                break
-            batch = claim(ids, limit=limit)
+        while True:
+            with _draining() as marker:
+                idle = run.drain(ids, marker)
             ids = ()
-            if not batch:
+            # The marker is down: a row committed while it was up had its wake-up skipped, so look again.
+            if not idle or not _due_now():
                 break
-            transport = transport or transport_factory()
-            Batch(transport, batch, stop_at, outcome).send()
     except OperationalError as exc:
         if not locked(exc):
             raise
         # The rows not yet tried went back (Batch.send); the work goes on after a short pause, in a new task.
         logger.warning("outbox: the database stayed locked (%s); delivery goes on in %s s", exc, LOCKED_PAUSE)
-        outcome.retry_at.append(timezone.now() + timedelta(seconds=LOCKED_PAUSE))
+        run.outcome.retry_at.append(timezone.now() + timedelta(seconds=LOCKED_PAUSE))
     finally:
-        if transport is not None:
-            transport.close()
-    return outcome
+        run.close()
+    if stopping():
+        run.outcome.more_due = True  # wake-ups skipped while this consumer drained now need another consumer
+    return run.outcome
+
+
+class _Run:
+    """One delivery run: its outcome, its deadline, its batch size and its one connection (opened when needed)."""
+
+    def __init__(self, transport_factory):
+        self.outcome = Outcome()
+        self.stop_at = time.monotonic() + settings.NOTIFICATIONS_LEASE_SECONDS / 2
+        self.limit = ratelimits.configured().claim_size(settings.NOTIFICATIONS_BATCH_SIZE)
+        self.transport_factory, self.transport = transport_factory, None
+
+    def drain(self, ids, marker):
+        """Claim and send batches until nothing is due (True) or the run must end (False)."""
+        while not self.outcome.relay_throttled and not stopping():
+            if time.monotonic() >= self.stop_at:
+                self.outcome.more_due = True
+                return False
+            batch = claim(ids, limit=self.limit)
+            ids = ()
+            if not batch:
+                return True
+            self.transport = self.transport or self.transport_factory()
+            sending = Batch(self.transport, batch, self.stop_at, self.outcome)
+            sending.tick = marker.refresh
+            sending.send()
+        return False
+
+    def close(self):
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _draining():
+    from huey.contrib.djhuey import HUEY
+
+    draining = getattr(HUEY, "draining", None)  # mysite.wakeups; another queue class: no marker
+    return draining("outbox") if draining is not None else nullcontext(_NoMarker())
+
+
+class _NoMarker:
+    def refresh(self):
+        pass
+
+
+def _due_now():
+    return Message.objects.filter(status=Message.Status.QUEUED, due_at__lte=timezone.now()).exists()
 
 
 def sweep():
