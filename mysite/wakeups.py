@@ -3,7 +3,7 @@
 The rows are the truth; a Huey task only wakes a consumer to look at them. A request that queues
 e-mails and durable tasks used to enqueue one wake-up per call (an LPUSH to Redis, or a second
 SQLite commit, each time). Now each kind of row (``"outbox"``, ``"durable"``) asks for a wake-up
-with ``HUEY.wake_on_commit(kind)``; the transaction's commit enqueues one ``mysite.wake`` task naming
+with ``HUEY.wake_on_commit(kind)``; the transaction's commit enqueues one ``mysite.wakeups.wake`` task naming
 every kind it queued, and a consumer runs the handler each app registered with ``HUEY.on_wake(kind)``.
 
 A consumer draining a kind keeps a marker up (``HUEY.draining(kind)``): a Redis key with a short
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 
 logger = logging.getLogger(__name__)
 
-WAKE_TASK = "mysite.wake"
+WAKE_TASK = "wake"  # Huey names it mysite.wakeups.wake
 
 
 class _Nothing:
