@@ -113,7 +113,8 @@ class Wakeups:
     def draining(self, kind):
         """While inside: this process drains ``kind``, so commits that queue only ``kind`` need not wake anyone.
 
-        Call ``refresh()`` on what it yields at least every second or so (before each send). On the way out
+        Call ``refresh()`` on what it yields at least every second or so (after each send): the marker goes
+        up at the first call (a commit then skips its wake-up; before it, one is enqueued). On the way out
         the marker goes first; the caller then looks for due rows once more (see the module's docstring).
         """
         mark = getattr(self.storage, "mark_draining", None)
@@ -191,23 +192,27 @@ class Marker:
     _markers = {}
 
     def __init__(self, mark):
-        self.mark, self.holders = mark, 0
+        self.mark, self.holders, self.up = mark, 0, False
 
     @classmethod
     def of(cls, storage, kind, mark):
         with cls._lock:
             marker = cls._markers.setdefault((id(storage), kind, os.getpid()), cls(mark))
             marker.holders += 1
-            if marker.holders == 1:
-                marker.mark.up()
         return marker
 
     def refresh(self):
+        """Put the marker up (at the first call: after the first send, so it costs no pickup time) or keep it up."""
         with self._lock:
-            self.mark.refresh()
+            if self.up:
+                self.mark.refresh()
+            elif self.holders:
+                self.mark.up()
+                self.up = True
 
     def clear(self):
         with self._lock:
             self.holders -= 1
-            if self.holders == 0:
+            if self.holders == 0 and self.up:
                 self.mark.down()
+                self.up = False

@@ -50,7 +50,7 @@ class Batch:
         self.suppressed = suppression.in_force(rows)
         self.limits = ratelimits.configured()
         self.pace = pacing.Pace.read()
-        self.tick = _nothing  # called before each send: the run keeps its draining marker fresh with it
+        self.tick = _nothing  # called after each send: the run keeps its draining marker fresh with it
 
     def send(self):
         """Send each row and record its outcome; what is left untried when it ends goes back."""
@@ -64,7 +64,6 @@ class Batch:
 
     def _send_rows(self):
         while self.untried:
-            self.tick()
             self.group.flush_if_due()
             if time.monotonic() >= self.stop_at or stopping():
                 self._stop()
@@ -80,6 +79,7 @@ class Batch:
                     return
                 continue
             self.send_one(row, recipients, skipped)
+            self.tick()
             if self.outcome.slowed is not None:
                 Message.throttle(self.untried, self.outcome.slowed.come_back_at, self.outcome.slowed.words)
                 self.outcome.throttled += len(self.untried)

@@ -20,6 +20,7 @@ attempt: the row goes back queued, uncounted (``notifications.batch``).
 """
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 KEY = "relay"
 STEP = 1.0  # seconds: a probe after a refusal whose window end is not known; one more per refusal in a row
 SHRINK = 0.9  # a learned pause that worked at its first try is tried this much shorter next time
+CACHE_SECONDS = 1.0
 
 
 class Pace:
@@ -43,10 +45,21 @@ class Pace:
         self.row = row
         self.learned = False
 
+    _cached = (None, -1.0)  # (row, monotonic time read): a pickup should not wait for this query
+
     @classmethod
     def read(cls):
-        """The pace in force (one primary-key query)."""
-        return cls(RelayPace.objects.filter(key=KEY).first())
+        """The pace in force: one primary-key query, at most once a second per process while no pause is on.
+
+        A pause another consumer began less than a second ago may go unseen here: the messages this
+        worker sends meanwhile are refused and wait out the same pause, uncounted (``refuse``).
+        """
+        row, read_at = cls._cached
+        calm = row is None or (row.refused_at is None and (row.paused_until or timezone.now()) <= timezone.now())
+        if not calm or time.monotonic() - read_at >= CACHE_SECONDS:
+            row = RelayPace.objects.filter(key=KEY).first()
+            cls._cached = (row, time.monotonic())
+        return cls(row)
 
     def slot(self):
         """A ``limits.Slot``: send now, wait a little in place, or come back when the relay's pause ends."""
@@ -66,12 +79,12 @@ class Pace:
             return
         self.learned = True
         learn(self.row.refused_at, timezone.now())
+        Pace._cached = (None, -1.0)
 
     def refused(self):
         """The relay said "slow down": return when to try again (also pushed to the relay's rate-limit slot)."""
         until = refuse(timezone.now())
-        if self.row is not None:
-            self.row.paused_until = until
+        Pace._cached = (None, -1.0)  # this process reads the new pause at its next batch
         ratelimits.push_back(ratelimits.RELAY, until)
         return until
 
