@@ -8,7 +8,9 @@ import time
 
 from benchmarks import rig
 
-STARTED = re.compile(r"^(\S+ \S+) INFO huey \d+ \S+: Executing notifications\.tasks\.deliver", re.M)
+STARTED = re.compile(
+    r"^(\S+ \S+) INFO huey \d+ \S+: Executing (?:notifications\.tasks\.deliver|mysite\.wakeups\.wake)", re.M
+)
 
 
 def task_started_after(log, t):

@@ -80,7 +80,7 @@ class DurableBackend(BaseTaskBackend):
                 return self.to_result(existing, task)
         else:
             row.save(using=db, force_insert=True)
-        transaction.on_commit(wake, using=db)
+        wake_on_commit(db)
         return self.to_result(row, task)
 
     def check(self, **kwargs):
@@ -195,6 +195,17 @@ def resolve(name):
     except ImportError:
         return _missing()
     return obj if isinstance(obj, Task) else _missing()
+
+
+def wake_on_commit(using):
+    """Wake a consumer once the caller's transaction commits: one wake-up per transaction (``mysite.wakeups``)."""
+    from huey.contrib.djhuey import HUEY
+
+    coalesced = getattr(HUEY, "wake_on_commit", None)
+    if coalesced is None:
+        transaction.on_commit(wake, using=using)
+    else:
+        coalesced("durable", using=using)
 
 
 def wake(delay=None):

@@ -5,7 +5,7 @@ import sys
 from django.conf import settings
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from durable import periodic, worker
 from durable.startup import once_per_consumer, when_queue_returns
@@ -15,6 +15,10 @@ from durable.startup import once_per_consumer, when_queue_returns
 def run_due():
     """Wake-up: run the due task rows (any worker may take any wake-up; lost or extra ones cost nothing)."""
     worker.run_due()
+
+
+if hasattr(HUEY, "on_wake"):  # a transaction's one wake-up (mysite.wakeups) names "durable" when it queued tasks
+    HUEY.on_wake("durable")(worker.run_due)
 
 
 @db_periodic_task(crontab(), name="durable.sweep")

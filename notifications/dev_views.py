@@ -94,8 +94,8 @@ def outbox_mail(request, pk):
     row = _outbox_row(request, pk)
     title = f"Outbox {row.pk}: {row.status_in_words()}"
     if shows_body(request.user, row, request):
-        return _show(request, take_apart(bytes(row.raw)), title, "outbox", pk)
-    headers = take_apart(bytes(row.raw)).headers
+        return _show(request, take_apart(row.mime()), title, "outbox", pk)
+    headers = take_apart(row.mime()).headers
     context = {"mail": Rendered(headers=headers, text=REDACTED), "title": title, "key": pk}
     context["reveal"] = f"?{REVEAL}=1" if request.user.is_superuser else ""
     return render(request, "notifications/dev/mail_detail.html", context)
@@ -106,7 +106,7 @@ def outbox_attachment(request, pk, number):
     row = _outbox_row(request, pk)
     if not shows_body(request.user, row, request):
         raise PermissionDenied("This e-mail is sensitive: only a superuser can reveal it.")
-    return attachment(bytes(row.raw), number)
+    return attachment(row.mime(), number)
 
 
 def _preview_bytes(slug):

@@ -9,14 +9,14 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from durable import sql
 from durable.leases import Leases, States
 from durable.models import Leased
+from notifications import composed
 from operations.signals import site_event
 
 
 class Message(Leased):
-    """An e-mail stored as rendered MIME bytes plus its envelope, and where it stands.
+    """An e-mail stored as data (its fields as JSON) or as MIME bytes, plus its envelope, and where it stands.
 
     Held by a consumer through ``durable.leases`` (``LEASES`` below): queued -> sending (claimed,
     leased, fenced by ``lease_token``) -> sent, failed, suppressed, or queued again for a retry.
@@ -44,7 +44,12 @@ class Message(Leased):
     from_email = models.CharField(max_length=320)
     recipients = models.JSONField(help_text="Envelope recipients (addresses only).")
     subject = models.CharField(max_length=255, blank=True)
-    raw = models.BinaryField(help_text="The message as sent: MIME bytes with CRLF line ends.")
+    raw = models.BinaryField(
+        blank=True, default=b"", help_text="The message as MIME bytes with CRLF line ends (empty when kept as data)."
+    )
+    data = models.JSONField(
+        null=True, blank=True, help_text="The message's fields, rendered to MIME when sent (notifications.composed)."
+    )
     sensitive = models.BooleanField(
         default=False,
         help_text="The body carries a secret (a password reset link, say): shown to superusers only, logged.",
@@ -71,10 +76,18 @@ class Message(Leased):
     def __str__(self):
         return f"outbox {self.pk}: {self.subject!r} to {', '.join(self.recipients)} ({self.status})"
 
+    def mime(self):
+        """The message as sent: its MIME bytes, rendered from its fields once per loaded row when kept as data."""
+        if self.data is None:
+            return bytes(self.raw)
+        if getattr(self, "_mime", None) is None:
+            self._mime = composed.render(self.data)
+        return self._mime
+
     @property
     def email(self):
         """The stored message parsed back into an ``email.message.EmailMessage``."""
-        return message_from_bytes(bytes(self.raw), policy=policy.default)
+        return message_from_bytes(self.mime(), policy=policy.default)
 
     def body_text(self):
         """The plain-text part (or, failing that, the first text part) for display."""
@@ -224,102 +237,11 @@ def _short(text, limit=60):
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class Attempt(models.Model):
-    """One try at handing a message to the relay: when, how long, and what the relay answered."""
-
-    class Outcome(models.TextChoices):
-        SENT = "sent"
-        RETRY = "retry"
-        FAILED = "failed"
-        DEFERRED = "deferred"  # the relay said "slow down": the row went back untried, uncounted
-
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attempt_log")
-    started_at = models.DateTimeField()
-    duration = models.FloatField(help_text="Seconds from the first SMTP command to the relay's answer.")
-    outcome = models.CharField(max_length=8, choices=Outcome)
-    code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="SMTP reply code; empty if none came.")
-    reply = models.TextField(blank=True, help_text="The relay's reply text, or the error when it never answered.")
-    recipients = models.JSONField(default=list, help_text="The envelope recipients tried this time.")
-    host = models.CharField(max_length=128)
-    pid = models.PositiveIntegerField()
-
-    class Meta:
-        ordering = ["started_at", "id"]
-        indexes = [models.Index(fields=["started_at"], name="attempt_started")]
-
-    def __str__(self):
-        return f"attempt on outbox {self.message_id} at {self.started_at:%Y-%m-%d %H:%M:%S}: {self.code or '-'}"
-
-    _COLUMNS = ("message_id", "started_at", "duration", "outcome", "code", "reply", "recipients", "host", "pid")
-
-    def insert(self):
-        """INSERT this row with one plain statement: it is written once per message sent, on the hot path."""
-        sql.insert(self, self._COLUMNS)
-
-    @classmethod
-    def insert_many(cls, attempts):
-        """INSERT ``attempts`` with one multi-row statement (in chunks the database accepts)."""
-        sql.insert_many(attempts, cls._COLUMNS)
-
-
-class Suppression(models.Model):
-    """An address the relay rejected permanently: later messages are not sent to it until lifted."""
-
-    address = models.CharField(max_length=320, unique=True, help_text="Lower-cased envelope address.")
-    reason = models.TextField(help_text="The relay's permanent rejection (code and text).")
-    failed_at = models.DateTimeField(help_text="When the original delivery failed.")
-    message = models.ForeignKey(
-        Message,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The message that failed.",
-    )
-    lifted_at = models.DateTimeField(null=True, blank=True, help_text="Set when someone lifted it; empty = in force.")
-
-    class Meta:
-        ordering = ["-failed_at"]
-
-    def __str__(self):
-        return f"{self.address} suppressed since {self.failed_at:%Y-%m-%d}"
-
-    @property
-    def active(self):
-        return self.lifted_at is None
-
-
-class RateLimit(models.Model):
-    """The next free sending slot for one limit key ("relay" or "domain:gmail.com"), shared by all consumers."""
-
-    key = models.CharField(max_length=255, primary_key=True)
-    next_at = models.DateTimeField(help_text="No message under this key may start before this time.")
-
-    def __str__(self):
-        return f"{self.key}: next slot {self.next_at:%H:%M:%S.%f}"
-
-
 def retry_delay(attempts):
     """Exponential back-off: base, 2x base, 4x base ... capped; hours in total by default."""
     base = settings.NOTIFICATIONS_RETRY_BASE_SECONDS
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), settings.NOTIFICATIONS_RETRY_MAX_SECONDS))
 
 
-class MetricTally(models.Model):
-    """Figures of rows the cleanup deleted, so ``/metrics`` counters (tally + live rows) never go down."""
-
-    ATTEMPTS = "attempts:"  # key prefix: attempt figures (``notifications.metrics.attempt_figures`` keys)
-
-    key = models.CharField(max_length=64, primary_key=True)
-    value = models.FloatField(default=0)
-
-    def __str__(self):
-        return f"{self.key} = {self.value:g}"
-
-    @classmethod
-    def add(cls, prefix, figures):
-        """Add ``figures`` (``{key: number}``) to the tallies under ``prefix``; inside the caller's transaction."""
-        for key, value in figures.items():
-            if value:
-                tally, _ = cls.objects.get_or_create(key=prefix + key)
-                cls.objects.filter(pk=tally.pk).update(value=F("value") + value)
+# The outbox's other rows live in their own module; importing them here registers them with Django.
+from notifications.records import Attempt, MetricTally, RateLimit, RelayPace, Suppression  # noqa: E402, F401

@@ -7,7 +7,7 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from durable.startup import once_per_consumer, when_queue_returns
 from notifications import delivery
@@ -18,6 +18,11 @@ logger = logging.getLogger(__name__)
 @db_task()
 def deliver(ids=()):
     """Send ``ids`` and whatever else is due; schedule the retries it set."""
+    run(ids)
+
+
+def run(ids=()):
+    """What a wake-up does: send ``ids`` and whatever else is due; schedule the retries and wake-ups it set."""
     outcome = delivery.deliver(ids)
     if outcome.retry_at:
         enqueue(eta=max(outcome.retry_at))
@@ -44,8 +49,19 @@ def enqueue(ids=(), eta=None):
 
 
 def deliver_on_commit(ids):
-    """Enqueue delivery of ``ids`` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(partial(enqueue, list(ids)))
+    """Wake a consumer for ``ids`` once the current transaction commits (at once outside one).
+
+    With the project's queue (``mysite.wakeups``) the transaction's one wake-up names "outbox", and none
+    is enqueued while a consumer drains the outbox; elsewhere one delivery task carrying ``ids``.
+    """
+    if hasattr(HUEY, "wake_on_commit"):
+        HUEY.wake_on_commit("outbox")
+    else:
+        transaction.on_commit(partial(enqueue, list(ids)))
+
+
+if hasattr(HUEY, "on_wake"):
+    HUEY.on_wake("outbox")(run)
 
 
 def wake_consumers(due):

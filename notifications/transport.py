@@ -14,7 +14,7 @@ class StoredEmail(EmailMessage):
 
     def __init__(self, row, recipients=None):
         super().__init__(subject=row.subject, from_email=row.from_email, to=list(recipients or row.recipients))
-        self._raw = bytes(row.raw)
+        self._raw = row.mime()
 
     def message(self, *, policy=None):
         return message_from_bytes(self._raw)
@@ -52,7 +52,7 @@ class Transport:
             return {}
         if self.backend.connection is None:
             self.backend.open()
-        return self._sendmail(self.backend.connection, row.from_email, recipients, bytes(row.raw))
+        return self._sendmail(self.backend.connection, row.from_email, recipients, row.mime())
 
     def _sendmail(self, conn, sender, recipients, raw):
         """``smtplib.SMTP.sendmail``, keeping the relay's reply to DATA (sendmail drops it)."""

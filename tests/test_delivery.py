@@ -8,7 +8,7 @@ import pytest
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from notifications import delivery
+from notifications import delivery, recording
 from notifications.models import Attempt, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -196,7 +196,7 @@ def test_it_records_clean_sends_in_groups_with_their_attempts(deliver_now, smtp_
     from django.test.utils import CaptureQueriesContext
 
     settings.NOTIFICATIONS_RECORD_EVERY = 10
-    monkeypatch.setattr(delivery.SentGroup, "MAX_AGE", 60)  # group by count only, however slow this machine
+    monkeypatch.setattr(recording.SentGroup, "MAX_AGE", 60)  # group by count only, however slow this machine
     queue(25)
 
     with CaptureQueriesContext(connection) as captured:
@@ -216,7 +216,7 @@ def test_it_records_clean_sends_in_groups_with_their_attempts(deliver_now, smtp_
 
 def test_a_failure_mid_batch_records_the_rows_sent_before_it_first(deliver_now, smtp_server, settings, monkeypatch):
     settings.NOTIFICATIONS_RECORD_EVERY = 10
-    monkeypatch.setattr(delivery.SentGroup, "MAX_AGE", 60)
+    monkeypatch.setattr(recording.SentGroup, "MAX_AGE", 60)
     smtp_server.reject("gone@example.com")
     queue(4)
     queue(1, to="gone@example.com")
@@ -235,7 +235,7 @@ def test_a_batch_ended_by_an_exception_still_records_what_it_sent(smtp_server, s
     from notifications.transport import Transport
 
     settings.NOTIFICATIONS_RECORD_EVERY = 10
-    monkeypatch.setattr(delivery.SentGroup, "MAX_AGE", 60)
+    monkeypatch.setattr(recording.SentGroup, "MAX_AGE", 60)
     queue(6)
 
     class StoppedAfterThree(Transport):

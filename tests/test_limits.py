@@ -7,8 +7,8 @@ import pytest
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from notifications import delivery, limits
-from notifications.models import Attempt, Message, RateLimit
+from notifications import delivery, limits, pacing, replies
+from notifications.models import Attempt, Message, RateLimit, RelayPace
 from testing.plugin import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -122,6 +122,7 @@ def test_a_relay_slow_down_pushes_the_next_slot_back(deliver_now, smtp_server, s
     settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 60
     smtp_server.refuse_for(60, reply="421 4.7.0 Too many messages, slow down")
     queue(5)
+    before = timezone.now()
 
     deliver_now()
 
@@ -129,7 +130,8 @@ def test_a_relay_slow_down_pushes_the_next_slot_back(deliver_now, smtp_server, s
     assert smtp_server.handler.data_attempts == 1  # the others were not tried into the relay's face
     assert "421" in rows[0].last_error
     assert [r.attempts for r in rows] == [0, 0, 0, 0, 0]  # a slow-down is not a failed attempt
-    assert RateLimit.objects.get(key="relay").next_at > timezone.now() + timedelta(seconds=50)
+    # The pause is the relay's learned pace (notifications.pacing): a first refusal, no window known yet, one step.
+    assert RateLimit.objects.get(key="relay").next_at >= before + timedelta(seconds=pacing.STEP)
     assert {r.status_in_words() for r in rows} == {"waiting: relay asked to slow down"}
 
 
@@ -158,6 +160,7 @@ def test_a_relays_slow_down_is_waited_out_uncounted(deliver_now, smtp_server, se
 
     setattr(smtp_server.handler, f"handle_{stage}", refuse)  # read by aiosmtpd per connection
     queue(4)
+    before = timezone.now()
 
     deliver_now()
 
@@ -167,34 +170,44 @@ def test_a_relays_slow_down_is_waited_out_uncounted(deliver_now, smtp_server, se
     assert [r.status for r in rows] == ["queued"] * 4
     assert [r.attempts for r in rows] == [0, 0, 0, 0]
     assert {r.status_in_words() for r in rows} == {"waiting: relay asked to slow down"}
-    assert all(r.due_at > timezone.now() + timedelta(seconds=55) for r in rows)
+    pause_end = before + timedelta(seconds=pacing.STEP)
+    assert all(r.due_at >= pause_end - timedelta(seconds=limits.EARLY) for r in rows)
     assert reply.split()[0] in rows[0].last_error
     (attempt,) = Attempt.objects.all()
     assert (attempt.outcome, attempt.code) == ("deferred", int(reply[:3]))
-    assert RateLimit.objects.get(key="relay").next_at > timezone.now() + timedelta(seconds=55)
+    assert RateLimit.objects.get(key="relay").next_at >= pause_end
 
 
-def test_slow_downs_in_a_row_pause_longer_until_the_relay_takes_one(deliver_now, smtp_server, settings):
-    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 60
+def test_slow_downs_in_a_row_pause_a_step_longer_each_and_the_relays_window_is_learned(
+    deliver_now, smtp_server, settings
+):
+    """Not doubling: each refusal in a row adds one step; the first message taken ends the window, its length kept."""
     smtp_server.refuse_for(600, reply="454 Throttling failure: Maximum sending rate exceeded.")
     queue(1)
 
     pauses = []
     for _ in range(3):
-        before = timezone.now()
-        deliver_now()
-        pauses.append(round((RateLimit.objects.get(key="relay").next_at - before).total_seconds() / 60))
-        Message.objects.update(due_at=timezone.now())  # as if the pause were over
+        deliver_now()  # waits in place for a pause shorter than a second, then tries
+        pace = RelayPace.objects.get()
+        refused = Attempt.objects.filter(outcome="deferred").latest("started_at").started_at
+        pauses.append(round((pace.paused_until - refused).total_seconds()))
+        Message.objects.update(due_at=timezone.now())  # as if the pause were over ...
+    RelayPace.objects.update(paused_until=timezone.now())  # ... the last one too (the first two were waited out)
     smtp_server.refuse_for(0)
     assert len(deliver_now()) == 1
+    learned = RelayPace.objects.get()
     queue(1)
     smtp_server.refuse_for(600, reply="454 Throttling failure: Maximum sending rate exceeded.")
-    before = timezone.now()
     deliver_now()
 
-    assert pauses == [1, 2, 4]  # minutes: doubling while the relay keeps saying wait
-    assert round((Message.objects.get(status="queued").due_at - before).total_seconds() / 60) == 1
+    assert pauses == [1, 1, 2]  # seconds: one step, then one step more per refusal in a row
+    assert (
+        learned.refused_at is None and learned.window_seconds > 1.5
+    )  # first refusal to first taken: two pauses waited
+    # The next refusal pauses until the learned window's end, not one step: the relay's pace, learned.
+    assert RelayPace.objects.get().paused_until == learned.window_started_at + timedelta(seconds=learned.window_seconds)
     assert Message.objects.get(status="sent").attempts == 1  # three deferrals, one real attempt
+    assert not Attempt.objects.filter(outcome__in=["retry", "failed"]).exists()
 
 
 def test_a_bad_limit_is_a_system_check_error(settings):
@@ -256,4 +269,4 @@ def test_two_consumers_share_one_limit(start_consumer, smtp_server):
     ],
 )
 def test_it_knows_a_relays_slow_down(exc, slow):
-    assert delivery._slow_down(exc) is slow
+    assert replies.slow_down(exc) is slow

@@ -50,7 +50,7 @@ def test_a_sender_marks_an_email_sensitive_and_the_header_never_reaches_the_rela
 
 
 def test_the_password_reset_email_is_sensitive(reset_for_root):
-    assert reset_for_root.sensitive and SENSITIVE_HEADER.encode() not in bytes(reset_for_root.raw)
+    assert reset_for_root.sensitive and SENSITIVE_HEADER.encode() not in reset_for_root.mime()
 
 
 def test_an_outbox_viewer_cannot_read_the_reset_link(client, reset_for_root):

@@ -19,6 +19,7 @@ from benchmarks.faults import (
     pressure,
     redis_restart,
     refusal,
+    relay_pace,
     web_load,
 )
 from benchmarks.faults.common import Result
@@ -48,6 +49,10 @@ P = (
         "task_n": 40,
         "task_seconds": 0.5,
         "task_kills": 2,
+        # issue 18, goal 4: a real Postfix that says "slow down" (scenario 12)
+        "paced_n": 300,
+        "paced_count": 100,
+        "paced_seconds": 10,
     }
     if QUICK
     else {
@@ -72,6 +77,9 @@ P = (
         "task_n": 400,
         "task_seconds": 1.0,
         "task_kills": 5,
+        "paced_n": 300,
+        "paced_count": 100,
+        "paced_seconds": 10,
     }
 )
 
@@ -92,6 +100,7 @@ def main():
         ("9", lambda: pressure.writers(work, sink, P["writers_n"], P["writers_seconds"])),
         ("10", lambda: pressure.redis_down(work, sink, P["signups"])),
         ("11", lambda: durable_kill.run(work, P["task_n"], P["task_seconds"], P["task_kills"])),
+        ("12", lambda: relay_pace.run(work, P["paced_n"], P["paced_count"], P["paced_seconds"])),
     ]
     only = set(sys.argv[1:])
     results = []

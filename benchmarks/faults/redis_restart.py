@@ -53,9 +53,11 @@ def run(work, sink, n, down_seconds=2.0):
     redis.start()
     fresh(work, "redis", redis.url)
     sink.reset()
-    logger = logging.getLogger("notifications")
-    counting, saved = Counting(), logger.handlers
-    logger.handlers = [counting]
+    # The wake-up's enqueue is logged by mysite.wakeups (one per transaction), or by notifications without it.
+    loggers = [logging.getLogger("notifications"), logging.getLogger("mysite.wakeups")]
+    counting, saved = Counting(), [logger.handlers for logger in loggers]
+    for logger in loggers:
+        logger.handlers = [counting]
     # The sweeper re-enqueues rows queued longer than this; each minute, as in production.
     consumer = rig.start_consumer(work, sink.url, "redis", NOTIFICATIONS_REQUEUE_AFTER_SECONDS=10)
     try:
@@ -84,7 +86,8 @@ def run(work, sink, n, down_seconds=2.0):
         done = rig.wait_for(lambda: statuses() == {"sent": n}, timeout=150, interval=0.5)
         recovered = time.monotonic() - started
     finally:
-        logger.handlers = saved
+        for logger, handlers in zip(loggers, saved, strict=True):
+            logger.handlers = handlers
         consumer.stop()
         redis.stop()
     arrived, duplicates = tally(sink, "redis ")
