@@ -4,6 +4,7 @@ import os
 import time
 
 from durable import options
+from durable.celery import shared_task
 from durable.compat import task
 
 
@@ -98,3 +99,17 @@ def spin(stop_path, seconds):
         for i in range(10000):
             n += i * i
     return n % 1000
+
+
+@shared_task(max_retries=1, default_retry_delay=0.2, queue="default")
+def celery_flaky(path):
+    """A Celery-style task (``durable.celery``): fails its first attempt, succeeds on the retry."""
+    _mark(path, "attempt")
+    if len(open(path).read().splitlines()) < 2:
+        raise RuntimeError("failing on purpose, first attempt")
+    return "second time lucky"
+
+
+@shared_task
+def celery_add(a, b):
+    return a + b
