@@ -50,15 +50,24 @@ class DurableBackend(BaseTaskBackend):
 
     def enqueue(self, task, args, kwargs):
         """Write the task's row in the caller's transaction; wake a consumer once it commits."""
+        row = self.row_for(task, args, kwargs)
+        db = router.db_for_write(TaskRow)
+        if row.unique_key:
+            existing = _insert_unique(row, db)
+            if existing is not None:
+                return self.to_result(existing, task)
+        else:
+            row.save(using=db, force_insert=True)
+        wake_on_commit(db)
+        return self.to_result(row, task)
+
+    def row_for(self, task, args, kwargs):
+        """The unsaved row of one enqueue of ``task``; ``InvalidTask`` for a bad task or arguments not JSON."""
         self.validate_task(task)
-        try:
-            args, kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
-            json.dumps([args, kwargs], allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidTask(f"{task.module_path}: arguments must be JSON-serialisable ({exc})") from None
+        args, kwargs = json_arguments(task, args, kwargs)
         opts = options_of(task)
         now = timezone.now()
-        row = TaskRow(
+        return TaskRow(
             name=task.module_path,
             args=args,
             kwargs=kwargs,
@@ -71,15 +80,6 @@ class DurableBackend(BaseTaskBackend):
             unique_key=opts.key_for(args, kwargs),
             group=opts.group,
         )
-        db = router.db_for_write(TaskRow)
-        if row.unique_key:
-            existing = _insert_unique(row, db)
-            if existing is not None:
-                return self.to_result(existing, task)
-        else:
-            row.save(using=db, force_insert=True)
-        transaction.on_commit(wake, using=db)
-        return self.to_result(row, task)
 
     def check(self, **kwargs):
         """Settings the durable mechanism needs (asked by the standard tasks system check)."""
@@ -143,6 +143,16 @@ class DurableBackend(BaseTaskBackend):
         return result
 
 
+def json_arguments(task, args, kwargs):
+    """``(args, kwargs)`` as the JSON the row stores; ``InvalidTask`` when they are not JSON."""
+    try:
+        args, kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
+        json.dumps([args, kwargs], allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidTask(f"{task.module_path}: arguments must be JSON-serialisable ({exc})") from None
+    return args, kwargs
+
+
 def _isolation_checks():
     """Warnings when durable tasks may take every worker of a consumer, so a long one holds up e-mail."""
     from django.core import checks
@@ -193,6 +203,19 @@ def resolve(name):
     except ImportError:
         return _missing()
     return obj if isinstance(obj, Task) else _missing()
+
+
+def wake_on_commit(db):
+    """Wake a consumer when the caller's transaction commits: once per transaction, however many tasks it enqueued.
+
+    Skipped when a wake-up is already registered that commits whenever this one would (same or outer savepoint).
+    """
+    conn = transaction.get_connection(db)
+    if conn.in_atomic_block:
+        current = set(conn.savepoint_ids)
+        if any(func is wake and sids <= current for sids, func, _robust in conn.run_on_commit):
+            return
+    transaction.on_commit(wake, using=db)
 
 
 def wake(delay=None):

@@ -1,0 +1,27 @@
+"""docs/flows.md: its examples run as written."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from durable.compat import TaskResultStatus
+from durable.models import Task
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "flows.md"
+
+
+def block(heading):
+    """The first ```python block under the ``## heading`` of docs/flows.md."""
+    section = DOC.read_text().split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)[0]
+
+
+@pytest.mark.django_db
+def test_the_enqueue_many_example_runs():
+    namespace = {}
+    exec(block("Many tasks at once"), namespace)  # noqa: S102 - our own documentation
+
+    assert len(namespace["results"]) == 10_000 and Task.objects.count() == 10_000
+    assert namespace["first"].status == TaskResultStatus.READY
+    assert Task.objects.get(pk=namespace["results"][9_999].id).args == [9_999]
