@@ -1,12 +1,14 @@
-"""Durable tasks in the admin: filter by name, status and queue; each task's attempts; retry and cancel."""
+"""Durable tasks in the admin: filter by name, status and queue; each task's attempts; retry and cancel; paused queues."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import BadRequest
 from django.db import transaction
 
+from durable import pause
 from durable.backend import wake
-from durable.models import Periodic, Task, TaskAttempt
+from durable.models import PausedQueue, Periodic, Task, TaskAttempt
 
 
 class TaskAttemptInline(admin.TabularInline):
@@ -114,3 +116,47 @@ class PeriodicAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class PauseForm(forms.ModelForm):
+    """Pausing is choosing one of the configured queues (DURABLE_QUEUES)."""
+
+    name = forms.ChoiceField(label="Queue", help_text="Its tasks are enqueued but not claimed until resumed.")
+
+    class Meta:
+        model = PausedQueue
+        fields = ["name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].choices = [(q, q) for q in pause.queues()]
+
+
+@admin.register(PausedQueue)
+class PausedQueueAdmin(admin.ModelAdmin):
+    """Add one to pause a queue on every consumer; delete it (or "Resume") to resume. Running tasks finish."""
+
+    form = PauseForm
+    list_display = ("name", "paused_at", "paused_by")
+    actions = ("resume",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # resume wakes the consumers; a bare delete would not
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        pause.pause(obj.name, by=request.user.get_username())
+
+    def delete_model(self, request, obj):
+        pause.resume(obj.name, by=request.user.get_username())
+
+    @admin.action(description="Resume the selected queues", permissions=["delete"])
+    def resume(self, request, queryset):
+        names = [q.name for q in queryset]
+        for name in names:
+            pause.resume(name, by=request.user.get_username())
+        self.message_user(request, f"Resumed: {', '.join(names)}.")

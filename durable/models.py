@@ -190,3 +190,18 @@ class Periodic(models.Model):
 
     def __str__(self):
         return f"periodic {self.name} (last slot {self.last_slot:%Y-%m-%d %H:%M})"
+
+
+class PausedQueue(models.Model):
+    """A queue (of DURABLE_QUEUES) an operator paused (``durable.pause``): its tasks are enqueued but no consumer
+    claims them until it is resumed, which deletes the row. Running tasks finish."""
+
+    name = models.CharField(max_length=64, primary_key=True, help_text="The queue's name, from DURABLE_QUEUES.")
+    paused_at = models.DateTimeField(default=timezone.now)
+    paused_by = models.CharField(max_length=150, blank=True, help_text="Who paused it (a user, or the command).")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"queue {self.name} (paused)"

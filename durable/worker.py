@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from huey.contrib.djhuey import HUEY
 
-from durable import sql
+from durable import pause, sql
 from durable.compat import Task, TaskContext, TaskResult, TaskResultStatus, normalize_json
 from durable.exceptions import ConsumerLost, TaskNotFound, TimeLimitExceeded
 from durable.leases import Leases, worker_id
@@ -258,7 +258,8 @@ def claim(limit):
             .values_list("group", "n")
         )
         full = [g for g, n in running if n >= limits.get(g, 1)]
-    rows = LEASES.claim(limit=limit, where=(lambda qs: qs.exclude(group__in=full)) if full else None)
+    # Hook (issue 17): no consumer claims the tasks of a paused queue (durable.pause).
+    rows = LEASES.claim(limit=limit, where=lambda qs: pause.claimable(qs.exclude(group__in=full) if full else qs))
     grouped = {row.group for row in rows if row.group}
     if not grouped:
         return rows
@@ -532,7 +533,8 @@ def wake(delay=None):
 def due_waiting(seconds):
     """How many queued tasks have been due for more than ``seconds`` (no wake-up reached them)."""
     since = timezone.now() - timedelta(seconds=seconds)
-    return TaskRow.objects.filter(status=TaskRow.Status.QUEUED, due_at__lt=since).count()
+    # Hook (issue 17): a paused queue's tasks wait on purpose; no wake-up is missing for them.
+    return pause.claimable(TaskRow.objects.filter(status=TaskRow.Status.QUEUED, due_at__lt=since)).count()
 
 
 def recover():

@@ -25,3 +25,19 @@ def test_the_enqueue_many_example_runs():
     assert len(namespace["results"]) == 10_000 and Task.objects.count() == 10_000
     assert namespace["first"].status == TaskResultStatus.READY
     assert Task.objects.get(pk=namespace["results"][9_999].id).args == [9_999]
+
+
+@pytest.mark.django_db
+def test_the_pause_commands_say_what_the_doc_says():
+    import io
+    import shlex
+
+    from django.core.management import call_command
+
+    commands = re.findall(r"python manage.py (.*?)\s+# \"(.*?)\"", DOC.read_text())
+    assert [c for c, _ in commands] == ["tasks pause default", "tasks list", "tasks resume default"]
+    for command, says in commands:
+        out = io.StringIO()
+        call_command(*shlex.split(command), stdout=out)
+        expected = re.sub(r"\d+", r"\\d+", re.escape(says))  # any date and counts
+        assert re.fullmatch(expected, out.getvalue().strip()), (command, out.getvalue())
