@@ -1,14 +1,21 @@
 """Durable background tasks: Django's standard Tasks API on rows with fenced, renewed leases (issue 10).
 
-The names of issue 17 (``call``, ``enqueue_many``, ...) are imported lazily: ``durable.calls`` needs the
-models, and this package is imported before the app registry is ready (``durable.options`` in a models module).
+The names of issue 17 (``call``, ``enqueue_many``, ``Snooze``, ``cancel``) are imported lazily: their modules
+need the models, and this package is imported before the app registry is ready (``durable.options`` in a
+models module).
 """
 
 from durable.options import options
 
-__all__ = ["call", "enqueue_many", "options"]
+__all__ = ["Snooze", "call", "cancel", "enqueue_many", "options"]
 
-_LAZY = {"call": "durable.calls", "enqueue_many": "durable.calls", "Call": "durable.calls"}
+_LAZY = {
+    "call": "durable.calls",
+    "Call": "durable.calls",
+    "enqueue_many": "durable.calls",
+    "Snooze": "durable.control",
+    "cancel": "durable.control",
+}
 
 
 def __getattr__(name):

@@ -6,7 +6,7 @@ from django.contrib.admin import helpers
 from django.core.exceptions import BadRequest
 from django.db import transaction
 
-from durable import pause
+from durable import control, pause
 from durable.backend import wake
 from durable.models import PausedQueue, Periodic, Task, TaskAttempt
 
@@ -95,13 +95,13 @@ class TaskAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Cancel (queued only)", permissions=["manage"])
+    @admin.action(description="Cancel (queued, or stop running)", permissions=["manage"])
     def cancel(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
-        n = Task.cancel(ids)
-        self.message_user(request, f"{n} task(s) cancelled.")
+        n = sum(control.cancel(pk) for pk in ids)  # durable.cancel: a running task is stopped by its consumer
+        self.message_user(request, f"{n} task(s) cancelled (running ones stop within seconds).")
         if n < len(ids):
-            self.message_user(request, f"{len(ids) - n} skipped: not queued (running or finished).", messages.WARNING)
+            self.message_user(request, f"{len(ids) - n} skipped: already finished.", messages.WARNING)
 
 
 @admin.register(Periodic)

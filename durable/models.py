@@ -128,6 +128,8 @@ class TaskAttempt(models.Model):
         RETRY = "retry"
         FAILED = "failed"
         LOST = "lost", "lost (its consumer died)"
+        SNOOZED = "snoozed", "snoozed (durable.Snooze: not counted)"
+        CANCELLED = "cancelled"
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveSmallIntegerField()
@@ -205,3 +207,14 @@ class PausedQueue(models.Model):
 
     def __str__(self):
         return f"queue {self.name} (paused)"
+
+
+class CancelRequest(models.Model):
+    """``durable.cancel`` asked to stop a running task (``durable.control``): the consumer running it stops it
+    in its thread, as a time limit does, and records the attempt cancelled. Deleted once the task has ended."""
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, primary_key=True, related_name="cancel_request")
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"cancel task {self.task_id}"

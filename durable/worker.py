@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from huey.contrib.djhuey import HUEY
 
-from durable import pause, sql
+from durable import control, pause, sql
 from durable.compat import Task, TaskContext, TaskResult, TaskResultStatus, normalize_json
 from durable.exceptions import ConsumerLost, TaskNotFound, TimeLimitExceeded
 from durable.leases import Leases, worker_id
@@ -258,8 +258,8 @@ def claim(limit):
             .values_list("group", "n")
         )
         full = [g for g, n in running if n >= limits.get(g, 1)]
-    # Hook (issue 17): no consumer claims the tasks of a paused queue (durable.pause).
-    rows = LEASES.claim(limit=limit, where=lambda qs: pause.claimable(qs.exclude(group__in=full) if full else qs))
+    # Hook (issue 17): no consumer claims the tasks of a paused queue (durable.pause) or asked to cancel.
+    rows = LEASES.claim(limit=limit, where=lambda qs: _claimable(qs.exclude(group__in=full) if full else qs))
     grouped = {row.group for row in rows if row.group}
     if not grouped:
         return rows
@@ -275,6 +275,10 @@ def claim(limit):
     if over:
         LEASES.release(over)
     return [row for row in rows if row not in over]
+
+
+def _claimable(queryset):
+    return control.claimable(pause.claimable(queryset))
 
 
 # --- room for e-mail: durable tasks never take every worker of a consumer ---------------------
@@ -424,9 +428,11 @@ def run_one(row):
         return
     opts = options_of(task)
     began = time.monotonic()
-    value, error, trace = _call(task, row, opts)
+    value, error, trace = control.call(row, _call, task, row, opts)  # hook (issue 17): durable.cancel stops it
     took = time.monotonic() - began
     tries = f"attempt {number}/{row.max_attempts}"
+    if error is not None and control.record(row, error, trace):  # hook (issue 17): Snooze, or cancelled
+        return
     if error is None:
         if _record(row, TaskAttempt.Outcome.SUCCESSFUL, value=value):
             logger.info("task %s %s succeeded in %.2f s (%s)", row.pk, row.name, took, tries)
@@ -549,6 +555,7 @@ def recover():
 def sweep():
     """Every minute: take back rows whose lease expired; wake a worker for due rows no wake-up reached."""
     taken = LEASES.sweep()
+    control.settle()  # hook (issue 17): tasks asked to cancel and taken back from a dead consumer end cancelled
     stale = due_waiting(settings.DURABLE_WAKE_AFTER_SECONDS)
     if stale:
         logger.warning(

@@ -3,6 +3,7 @@
 import os
 import time
 
+import durable
 from durable import options
 from durable.celery import shared_task
 from durable.compat import task
@@ -113,3 +114,13 @@ def celery_flaky(path):
 @shared_task
 def celery_add(a, b):
     return a + b
+
+
+@options(max_attempts=1)
+@task(takes_context=True)
+def snoozy(context, path, seconds):
+    """Snoozes ``seconds`` on its first run (``durable.Snooze``); returns the attempt number it ran to the end on."""
+    _mark(path, f"run {context.attempt}")
+    if len(open(path).read().splitlines()) < 2:
+        raise durable.Snooze(seconds)
+    return context.attempt

@@ -41,3 +41,32 @@ def test_the_pause_commands_say_what_the_doc_says():
         call_command(*shlex.split(command), stdout=out)
         expected = re.sub(r"\d+", r"\\d+", re.escape(says))  # any date and counts
         assert re.fullmatch(expected, out.getvalue().strip()), (command, out.getvalue())
+
+
+@pytest.fixture
+def snooze_module():
+    """The Snooze example as an importable module (a consumer imports tasks by their dotted path)."""
+    import sys
+    import types
+
+    module = types.ModuleType("tests.docs_flows_snooze")
+    sys.modules[module.__name__] = module
+    exec(block("Snooze"), module.__dict__)  # noqa: S102 - our own documentation
+    yield module
+    del sys.modules[module.__name__]
+
+
+@pytest.mark.django_db
+def test_the_snooze_and_cancel_examples_run(snooze_module, run_tasks):
+    from django.utils import timezone
+
+    from durable.models import TaskAttempt
+
+    first = snooze_module.sync_partner.enqueue(5)
+    assert run_tasks() == 1
+    assert list(TaskAttempt.objects.filter(task_id=first.id).values_list("outcome", flat=True)) == ["snoozed"]
+    assert Task.objects.get(pk=first.id).due_at > timezone.now()
+
+    namespace = {"sync_partner": snooze_module.sync_partner, "durable": __import__("durable")}
+    exec(block("Cancel"), namespace)  # noqa: S102 - our own documentation
+    assert Task.objects.get(pk=namespace["result"].id).status == "cancelled"
