@@ -78,7 +78,7 @@ class DurableBackend(BaseTaskBackend):
             enqueued_at=now,
             max_attempts=opts.max_attempts or settings.DURABLE_MAX_ATTEMPTS,
             unique_key=opts.key_for(args, kwargs),
-            group=opts.group,
+            group=_group_for(task, opts, args, kwargs),  # hook (issue 17): a key per enqueue
         )
 
     def check(self, **kwargs):
@@ -151,6 +151,13 @@ def json_arguments(task, args, kwargs):
     except (TypeError, ValueError) as exc:
         raise InvalidTask(f"{task.module_path}: arguments must be JSON-serialisable ({exc})") from None
     return args, kwargs
+
+
+def _group_for(task, opts, args, kwargs):
+    try:
+        return opts.group_for(args, kwargs)
+    except InvalidTask as exc:
+        raise InvalidTask(f"{task.module_path}: {exc}") from exc.__cause__
 
 
 def _isolation_checks():

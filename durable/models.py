@@ -76,6 +76,8 @@ class Task(Leased):
             # each is written at every claim and outcome. Not partial: SQLite cannot use a partial index
             # for a condition with a bound parameter (status = %s), and the ORM always binds one.
             models.Index(fields=["status", "-priority", "due_at", "id"], name="durable_due"),
+            # Starts per group key in a rate's period (durable.limits, issue 17).
+            models.Index(fields=["group", "claimed_at"], name="durable_group_claimed"),
         ]
         constraints = [
             models.UniqueConstraint(

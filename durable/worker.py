@@ -25,13 +25,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Case, Count, F, Value, When
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from huey.contrib.djhuey import HUEY
 
-from durable import control, pause, sql
+from durable import control, limits, pause, sql
 from durable.compat import Task, TaskContext, TaskResult, TaskResultStatus, normalize_json
 from durable.exceptions import ConsumerLost, TaskNotFound, TimeLimitExceeded
 from durable.leases import Leases, worker_id
@@ -235,46 +235,25 @@ def _absorb_pending():
 # --- running ------------------------------------------------------------------------------
 
 
-_groups_seen_until = 0.0  # while grouped tasks are around, claims leave out the groups that are full
-
-
 def claim(limit):
-    """Claim up to ``limit`` due rows, keeping every concurrency group under its running cap.
+    """Claim up to ``limit`` due rows, keeping every group key under its running cap and start rate.
 
-    The cap is enforced after the claim (of a group's running rows, the first ``cap`` by claim time
-    keep theirs; the others go back), so it holds across consumers. While grouped tasks were seen in
-    the last minute, claims also leave out the full groups, so their queued rows are not claimed and
-    given back over and over; otherwise that query is skipped (one less per claim).
+    Hook (issue 17): the limits are ``durable.limits`` (per key, across consumers): rows over them go back
+    untried, with a wake-up for when a rate has room. No consumer claims the tasks of a paused queue
+    (``durable.pause``) or asked to cancel (``durable.control``). When every row claimed was over its limits,
+    one more claim leaves their keys out, so the other due tasks still run.
     """
-    global _groups_seen_until
-    limits = settings.DURABLE_GROUP_LIMITS
-    full = []
-    if time.monotonic() < _groups_seen_until:
-        running = (
-            TaskRow.objects.filter(status=TaskRow.Status.RUNNING)
-            .exclude(group="")
-            .values_list("group")
-            .annotate(n=Count("id"))
-            .values_list("group", "n")
-        )
-        full = [g for g, n in running if n >= limits.get(g, 1)]
-    # Hook (issue 17): no consumer claims the tasks of a paused queue (durable.pause) or asked to cancel.
-    rows = LEASES.claim(limit=limit, where=lambda qs: _claimable(qs.exclude(group__in=full) if full else qs))
-    grouped = {row.group for row in rows if row.group}
-    if not grouped:
-        return rows
-    _groups_seen_until = time.monotonic() + 60
-    over = []
-    for group in grouped:
-        keep = set(
-            TaskRow.objects.filter(status=TaskRow.Status.RUNNING, group=group)
-            .order_by("claimed_at", "id")
-            .values_list("id", flat=True)[: limits.get(group, 1)]
-        )
-        over += [row for row in rows if row.group == group and row.pk not in keep]
-    if over:
-        LEASES.release(over)
-    return [row for row in rows if row not in over]
+    for _ in range(2):
+        rows = LEASES.claim(limit=limit, where=lambda qs: _claimable(limits.narrow(qs)))
+        over, wait = limits.over(rows)
+        if over:
+            LEASES.release(over)
+            if wait:
+                wake(delay=wait)
+        kept = [row for row in rows if row not in over]
+        if kept or not over:
+            return kept
+    return []
 
 
 def _claimable(queryset):

@@ -124,3 +124,25 @@ def snoozy(context, path, seconds):
     if len(open(path).read().splitlines()) < 2:
         raise durable.Snooze(seconds)
     return context.attempt
+
+
+@options(group=lambda path, customer, seconds=0.3: f"customer:{customer}", concurrency=1)
+@task()
+def per_customer(path, customer, seconds=0.3):
+    """At most one at a time per customer (a key per enqueue): marks its start and end with the wall clock."""
+    _mark(path, f"start {customer} {time.time():.6f}")
+    time.sleep(seconds)
+    _mark(path, f"end {customer} {time.time():.6f}")
+
+
+@options(group=lambda path, host: f"host:{host}", rate="4/s")
+@task()
+def per_host(path, host):
+    """At most 4 starts a second per host."""
+    _mark(path, f"call {host} {time.time():.6f}")
+
+
+@options(group=lambda customer: f"customer:{customer}" if customer != "boom" else 1 / 0)
+@task()
+def group_raises(customer):
+    return customer

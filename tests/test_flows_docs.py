@@ -70,3 +70,27 @@ def test_the_snooze_and_cancel_examples_run(snooze_module, run_tasks):
     namespace = {"sync_partner": snooze_module.sync_partner, "durable": __import__("durable")}
     exec(block("Cancel"), namespace)  # noqa: S102 - our own documentation
     assert Task.objects.get(pk=namespace["result"].id).status == "cancelled"
+
+
+@pytest.fixture
+def limits_module():
+    import sys
+    import types
+
+    module = types.ModuleType("tests.docs_flows_limits")
+    sys.modules[module.__name__] = module
+    exec(block("Per-key limits"), module.__dict__)  # noqa: S102 - our own documentation
+    yield module
+    del sys.modules[module.__name__]
+
+
+@pytest.mark.django_db
+def test_the_per_key_limits_example_runs_one_at_a_time_per_customer(limits_module):
+    from durable import worker
+
+    for customer in (1, 1, 2):
+        limits_module.sync_customer.enqueue(customer, full=True)
+
+    rows = worker.claim(10)
+    worker.LEASES.release(rows)  # nothing left held by this process
+    assert sorted(r.group for r in rows) == ["customer:1", "customer:2"]
