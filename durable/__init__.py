@@ -1,13 +1,13 @@
 """Durable background tasks: Django's standard Tasks API on rows with fenced, renewed leases (issue 10).
 
-The names of issue 17 (``call``, ``enqueue_many``, ``Snooze``, ``cancel``) are imported lazily: their modules
+The names of issue 17 (``call``, ``chain``, ``batch``, ``enqueue_many``, ...) are imported lazily: their modules
 need the models, and this package is imported before the app registry is ready (``durable.options`` in a
 models module).
 """
 
 from durable.options import options
 
-__all__ = ["Snooze", "call", "cancel", "enqueue_many", "options"]
+__all__ = ["Snooze", "batch", "call", "cancel", "chain", "enqueue_many", "get_batch", "get_flow", "options"]
 
 _LAZY = {
     "call": "durable.calls",
@@ -15,6 +15,10 @@ _LAZY = {
     "enqueue_many": "durable.calls",
     "Snooze": "durable.control",
     "cancel": "durable.control",
+    "chain": "durable.flows",
+    "batch": "durable.flows",
+    "get_flow": "durable.flows",
+    "get_batch": "durable.flows",
 }
 
 

@@ -37,6 +37,7 @@ STATUS = {
     TaskRow.Status.SUCCESSFUL: TaskResultStatus.SUCCESSFUL,
     TaskRow.Status.FAILED: TaskResultStatus.FAILED,
     TaskRow.Status.CANCELLED: TaskResultStatus.FAILED,  # the standard has no "cancelled"
+    TaskRow.Status.WAITING: TaskResultStatus.READY,  # a chain's later step (issue 17)
 }
 
 
@@ -79,6 +80,7 @@ class DurableBackend(BaseTaskBackend):
             max_attempts=opts.max_attempts or settings.DURABLE_MAX_ATTEMPTS,
             unique_key=opts.key_for(args, kwargs),
             group=_group_for(task, opts, args, kwargs),  # hook (issue 17): a key per enqueue
+            flow_id=_current_batch_id(),  # hook (issue 17): an enqueue inside `with batch()` joins it
         )
 
     def check(self, **kwargs):
@@ -151,6 +153,12 @@ def json_arguments(task, args, kwargs):
     except (TypeError, ValueError) as exc:
         raise InvalidTask(f"{task.module_path}: arguments must be JSON-serialisable ({exc})") from None
     return args, kwargs
+
+
+def _current_batch_id():
+    from durable.flows import current_batch_id
+
+    return current_batch_id()
 
 
 def _group_for(task, opts, args, kwargs):

@@ -56,7 +56,7 @@ def cancel(result_id):
     except (TypeError, ValueError):
         raise TaskResultDoesNotExist(f"no task with id {result_id!r}") from None
     with transaction.atomic():
-        if TaskRow.objects.filter(pk=pk, status=TaskRow.Status.QUEUED).update(
+        if TaskRow.objects.filter(pk=pk, status__in=[TaskRow.Status.QUEUED, TaskRow.Status.WAITING]).update(
             status=TaskRow.Status.CANCELLED, finished_at=timezone.now()
         ):
             logger.warning("task %s cancelled while queued", pk)
@@ -216,6 +216,10 @@ def record(row, error, trace):
                 traceback=trace if outcome == "cancelled" else "",
             )
         CancelRequest.objects.filter(task_id=row.pk).delete()
+        if written and row.flow_id and outcome == TaskAttempt.Outcome.CANCELLED:
+            from durable import flows
+
+            flows.finished(row, TaskRow.Status.CANCELLED)  # the chain fails, the batch counts it
     if written and outcome == TaskAttempt.Outcome.SNOOZED:
         logger.info("task %s %s snoozed for %g s (attempt uncounted)", row.pk, row.name, error.seconds)
         wake(delay=error.seconds)

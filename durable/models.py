@@ -41,6 +41,7 @@ class Task(Leased):
         SUCCESSFUL = "successful"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        WAITING = "waiting", "waiting (a later step of a chain)"
 
     STATES = States(queued=Status.QUEUED, running=Status.RUNNING, failed=Status.FAILED)
     ACTIVE = (Status.QUEUED, Status.RUNNING)
@@ -58,6 +59,10 @@ class Task(Leased):
     )
     group = models.CharField(
         max_length=64, blank=True, help_text="Concurrency group: at most DURABLE_GROUP_LIMITS[group] run at once."
+    )
+
+    flow = models.ForeignKey(
+        "Flow", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks", help_text="Its chain or batch."
     )
 
     return_value = models.JSONField(null=True, blank=True)
@@ -220,3 +225,30 @@ class CancelRequest(models.Model):
 
     def __str__(self):
         return f"cancel task {self.task_id}"
+
+
+class Flow(models.Model):
+    """A chain (steps run one after another) or a batch (members run at once, callbacks when all have ended).
+
+    ``durable.flows``: its tasks point to it (``Task.flow``); a chain inside a batch points to the batch
+    (``parent``). ``finished_at`` is set once, by a conditional UPDATE in the transaction of the outcome that
+    ended it, with the callbacks enqueued in that same transaction: each runs exactly once.
+    """
+
+    class Kind(models.TextChoices):
+        CHAIN = "chain"
+        BATCH = "batch"
+
+    kind = models.CharField(max_length=8, choices=Kind)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="chains")
+    status = models.CharField(max_length=16, default="running", help_text="running, successful or failed.")
+    callbacks = models.JSONField(default=dict, blank=True, help_text="on_success / on_failure / on_finish calls.")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["finished_at"], name="durable_flow_unfinished")]
+
+    def __str__(self):
+        return f"{self.kind} {self.pk} ({self.status})"

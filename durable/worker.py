@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from huey.contrib.djhuey import HUEY
 
-from durable import control, limits, pause, sql
+from durable import control, flows, limits, pause, sql
 from durable.compat import Task, TaskContext, TaskResult, TaskResultStatus, normalize_json
 from durable.exceptions import ConsumerLost, TaskNotFound, TimeLimitExceeded
 from durable.leases import Leases, worker_id
@@ -505,6 +505,8 @@ def _record(row, outcome, *, value=None, error=None, trace="", due=None):
                 traceback=trace,
             )
             sql.insert(attempt, ATTEMPT_FIELDS)
+            if row.flow_id:  # hook (issue 17): a chain's hand-over or a batch's callbacks, in this transaction
+                flows.finished(row, values["status"], value)
     return written
 
 
@@ -535,6 +537,7 @@ def sweep():
     """Every minute: take back rows whose lease expired; wake a worker for due rows no wake-up reached."""
     taken = LEASES.sweep()
     control.settle()  # hook (issue 17): tasks asked to cancel and taken back from a dead consumer end cancelled
+    flows.settle()  # hook (issue 17): flows whose members ended outside the worker's recording
     stale = due_waiting(settings.DURABLE_WAKE_AFTER_SECONDS)
     if stale:
         logger.warning(

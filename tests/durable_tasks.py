@@ -146,3 +146,27 @@ def per_host(path, host):
 @task()
 def group_raises(customer):
     return customer
+
+
+@task()
+def step(previous, path, seconds, tag):
+    """A chain step: marks its start and end in ``path``; returns what it was given plus its tag."""
+    _mark(path, f"start {tag} {os.getpid()}")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    _mark(path, f"end {tag} {os.getpid()}")
+    return f"{previous or ''}{tag}"
+
+
+@task()
+def note(path, label, batch_id=None):
+    """A batch callback: one line per run, ``label batch_id``."""
+    _mark(path, f"{label} {batch_id}")
+    return label
+
+
+@options(max_attempts=1)
+@task()
+def boom(*args):
+    raise RuntimeError("boom")
