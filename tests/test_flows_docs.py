@@ -94,3 +94,32 @@ def test_the_per_key_limits_example_runs_one_at_a_time_per_customer(limits_modul
     rows = worker.claim(10)
     worker.LEASES.release(rows)  # nothing left held by this process
     assert sorted(r.group for r in rows) == ["customer:1", "customer:2"]
+
+
+@pytest.fixture
+def flows_module():
+    """The chain and batch examples as one importable module (consumers import tasks by dotted path)."""
+    import sys
+    import types
+
+    module = types.ModuleType("tests.docs_flows_example")
+    sys.modules[module.__name__] = module
+    yield module
+    del sys.modules[module.__name__]
+
+
+@pytest.mark.django_db
+def test_the_chain_and_batch_examples_run(flows_module, run_tasks):
+    import durable
+
+    exec(block("Chains"), flows_module.__dict__)  # noqa: S102 - our own documentation
+    exec(block("Batches"), flows_module.__dict__)  # noqa: S102
+    run_tasks()
+
+    flow = durable.get_flow(flows_module.flow.id)
+    assert flow.status == TaskResultStatus.SUCCESSFUL and flow.return_value == "sent report-EUR.xlsx to ada@example.com"
+    b = flows_module.b
+    assert durable.get_batch(b.id).status == TaskResultStatus.SUCCESSFUL
+    ready = Task.objects.get(name="tests.docs_flows_example.album_ready")
+    assert ready.return_value == f"album 7 ready (batch {b.id})"
+    assert not Task.objects.filter(name="tests.docs_flows_example.album_failed").exists()
