@@ -6,9 +6,9 @@ from django.contrib.admin import helpers
 from django.core.exceptions import BadRequest
 from django.db import transaction
 
-from durable import control, pause
+from durable import control, flows, pause
 from durable.backend import wake
-from durable.models import PausedQueue, Periodic, Task, TaskAttempt
+from durable.models import Flow, PausedQueue, Periodic, Task, TaskAttempt
 
 
 class TaskAttemptInline(admin.TabularInline):
@@ -57,6 +57,7 @@ class TaskAdmin(admin.ModelAdmin):
         "worker_ids",
         "claimed_by",
         "lease_expires_at",
+        "flow",
     )
     readonly_fields = fields
 
@@ -160,3 +161,48 @@ class PausedQueueAdmin(admin.ModelAdmin):
         for name in names:
             pause.resume(name, by=request.user.get_username())
         self.message_user(request, f"Resumed: {', '.join(names)}.")
+
+
+class FlowTaskInline(admin.TabularInline):
+    """The flow's tasks in order: a chain's steps, or a batch's members (its chains are listed above)."""
+
+    model = Task
+    fk_name = "flow"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("name", "status", "attempts", "enqueued_at", "finished_at", "last_error")
+    readonly_fields = fields
+    ordering = ("id",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Flow)
+class FlowAdmin(admin.ModelAdmin):
+    """Chains and batches (``durable.flows``) with their progress; read-only."""
+
+    list_display = ("id", "kind", "status", "progress", "created_at", "finished_at")
+    list_filter = ("kind", "status")
+    fields = ("kind", "status", "progress", "parent", "chain_list", "callbacks", "created_at", "finished_at")
+    readonly_fields = fields
+    inlines = (FlowTaskInline,)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        """Tasks ended of all its tasks (a batch's chains' steps included)."""
+        return flows.progress(obj)
+
+    @admin.display(description="chains")
+    def chain_list(self, obj):
+        return ", ".join(f"chain {pk}" for pk in obj.chains.values_list("pk", flat=True)) or "-"

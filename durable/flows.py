@@ -273,3 +273,18 @@ def settle():
                     _chain_step(flow, last, last.status, None)
             ended += Flow.objects.filter(pk=pk, finished_at__isnull=False).exists()
     return ended
+
+
+def panel(now, limit=10):
+    """The operations page's panel: the latest chains and batches of the last day (running first), with progress."""
+    from datetime import timedelta
+
+    recent = Flow.objects.filter(parent=None, created_at__gte=now - timedelta(days=1)).order_by("-id")
+    flows = sorted(recent[:limit], key=lambda f: (f.finished_at is not None, -f.pk))
+    return {"flows": [{**vars(f), "id": f.pk, "progress": progress(f)} for f in flows]}
+
+
+def progress(flow):
+    """``"ended / all tasks ended"`` of a chain or batch (with its chains' steps)."""
+    tasks = TaskRow.objects.filter(flow__in=[flow.pk, *flow.chains.values_list("pk", flat=True)])
+    return f"{tasks.filter(status__in=ENDED).count()} / {tasks.count()} tasks ended"

@@ -154,3 +154,19 @@ def test_a_queued_step_cancelled_fails_its_chain_at_the_sweep(run_tasks):
 
     assert durable.get_flow(flow.id).status == TaskResultStatus.FAILED
     assert list(Task.objects.order_by("id").values_list("status", flat=True)) == ["cancelled", "cancelled"]
+
+
+@pytest.mark.django_db
+def test_the_admin_and_the_operations_page_show_a_flow_with_its_members_and_progress(admin_client, run_tasks):
+    flow = chain(call(durable_tasks.add, 1, 2), call(durable_tasks.add, 3)).enqueue()
+    with batch() as b:
+        durable_tasks.noop.enqueue()
+
+    page = admin_client.get(f"/admin/durable/flow/{flow.id}/change/").content.decode()
+    assert "0 / 2 tasks ended" in page and page.count("tests.durable_tasks.add") >= 2
+    ops = admin_client.get("/operations/").content.decode()
+    assert f'<tr id="flow-{flow.id}">' in ops and f'<tr id="flow-{b.id}">' in ops
+
+    run_tasks()
+    assert "2 / 2 tasks ended" in admin_client.get(f"/admin/durable/flow/{flow.id}/change/").content.decode()
+    assert "1 / 1 tasks ended" in admin_client.get("/admin/durable/flow/").content.decode()
