@@ -170,3 +170,21 @@ def test_the_admin_and_the_operations_page_show_a_flow_with_its_members_and_prog
     run_tasks()
     assert "2 / 2 tasks ended" in admin_client.get(f"/admin/durable/flow/{flow.id}/change/").content.decode()
     assert "1 / 1 tasks ended" in admin_client.get("/admin/durable/flow/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_daily_cleanup_deletes_flows_ended_past_the_retention(run_tasks, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from durable import retention
+
+    old = chain(call(durable_tasks.add, 1, 2)).enqueue()
+    running = chain(call(durable_tasks.add, 1, 2), call(durable_tasks.add, 3)).enqueue()
+    Flow.objects.filter(pk=old.id).update(status="successful", finished_at=timezone.now() - timedelta(days=30))
+
+    sources = retention.prunable(timezone.now())
+    assert sources["finished chains and batches"].count() == 1
+    sources["finished chains and batches"].delete()
+    assert list(Flow.objects.values_list("pk", flat=True)) == [int(running.id)]
