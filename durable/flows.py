@@ -22,11 +22,12 @@ Outcomes recorded elsewhere (a task given up after its consumer died, a queued s
 settled by the sweep (``settle``), within a minute.
 """
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass, field
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 _open = threading.local()  # the batch whose ``with`` block this thread is in
 ENDED = (TaskRow.Status.SUCCESSFUL, TaskRow.Status.FAILED, TaskRow.Status.CANCELLED)
-CALLBACKS = ("on_success", "on_failure", "on_finish")
+LEFT = (TaskRow.Status.QUEUED, TaskRow.Status.RUNNING)  # a batch's direct members not ended yet
 
 
 def current_batch_id():
@@ -201,11 +202,42 @@ def finished(row, status, value=None):
     """
     if not row.flow_id or status not in ENDED:
         return
-    flow = Flow.objects.select_for_update().get(pk=row.flow_id)  # PostgreSQL: the flow's finishers one at a time
-    if flow.kind == Flow.Kind.CHAIN:
+    conn = connections[router.db_for_write(Flow)]
+    with conn.cursor() as cursor:
+        # The flow's kind, and on PostgreSQL a lock on its row: the finishers of one batch one at a time, so the
+        # last sees every other's end. SQLite needs no lock: its one writer is this transaction, which wrote the
+        # member's outcome first. Hand-written: the ORM's statements cost several times the lookups.
+        cursor.execute(_sql(conn, KIND if conn.vendor == "sqlite" else KIND + " FOR UPDATE"), [row.flow_id])
+        found = cursor.fetchone()
+        if found is None:
+            return  # the flow was deleted (retention) under a task that outlived it
+        kind = found[0]
+        if kind == Flow.Kind.BATCH:
+            cursor.execute(_sql(conn, MEMBER_LEFT), [row.flow_id, *LEFT])
+            if cursor.fetchone():
+                return  # members are left: one index lookup
+    flow = Flow.objects.get(pk=row.flow_id)
+    if kind == Flow.Kind.CHAIN:
         _chain_step(flow, row, status, value)
     else:
         _settle_batch(flow)
+
+
+KIND = "SELECT {kind} FROM {flow} WHERE {id} = %s"
+MEMBER_LEFT = "SELECT 1 FROM {task} WHERE {task_flow} = %s AND {status} IN (%s, %s) LIMIT 1"
+
+
+@functools.cache
+def _sql(conn, template):
+    quote = conn.ops.quote_name
+    return template.format(
+        id=quote("id"),
+        kind=quote("kind"),
+        flow=quote(Flow._meta.db_table),
+        task=quote(TaskRow._meta.db_table),
+        task_flow=quote(TaskRow._meta.get_field("flow").column),
+        status=quote("status"),
+    )
 
 
 def _chain_step(flow, row, status, value):
@@ -242,10 +274,15 @@ def _settle_batch(flow):
     """If every member of the batch has ended: end it, and enqueue its callbacks (once: ``_finish``'s UPDATE)."""
     if flow.finished_at is not None:
         return
+    # Two index lookups (durable_flow_status) while members are left: a member's end costs the same in a batch
+    # of 10 or of 10,000. The counts only once all have ended.
+    if (
+        TaskRow.objects.filter(flow=flow, status__in=LEFT).exists()
+        or Flow.objects.filter(parent=flow, finished_at__isnull=True).exists()
+    ):
+        return
     tasks = dict(TaskRow.objects.filter(flow=flow).values_list("status").annotate(n=Count("id")).order_by())
     chains = dict(Flow.objects.filter(parent=flow).values_list("status").annotate(n=Count("id")).order_by())
-    if any(tasks.get(s) for s in (TaskRow.Status.QUEUED, TaskRow.Status.RUNNING)) or chains.get("running"):
-        return
     failed = tasks.get(TaskRow.Status.FAILED, 0) + tasks.get(TaskRow.Status.CANCELLED, 0) + chains.get("failed", 0)
     if not _finish(flow, "failed" if failed else "successful"):
         return

@@ -62,7 +62,13 @@ class Task(Leased):
     )
 
     flow = models.ForeignKey(
-        "Flow", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks", help_text="Its chain or batch."
+        "Flow",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+        db_index=False,  # durable_flow_status serves it
+        help_text="Its chain or batch.",
     )
 
     return_value = models.JSONField(null=True, blank=True)
@@ -83,6 +89,8 @@ class Task(Leased):
             models.Index(fields=["status", "-priority", "due_at", "id"], name="durable_due"),
             # Starts per group key in a rate's period (durable.limits, issue 17).
             models.Index(fields=["group", "claimed_at"], name="durable_group_claimed"),
+            # A flow's tasks, and "any left?" at each member's end (durable.flows, issue 17).
+            models.Index(fields=["flow", "status"], name="durable_flow_status"),
         ]
         constraints = [
             models.UniqueConstraint(
