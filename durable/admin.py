@@ -32,7 +32,8 @@ class TaskAttemptInline(admin.TabularInline):
 class TaskAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "status", "queue_name", "priority", "attempts", "due_at", "finished_at", "error")
     list_filter = ("status", "queue_name", "name")
-    search_fields = ("name", "unique_key")
+    # Group keys are many (a customer, a host): searched, not listed. Arguments are searched as their JSON text.
+    search_fields = ("name", "unique_key", "group", "args", "kwargs")
     inlines = (TaskAttemptInline,)
     actions = ("retry", "cancel")
     fields = (

@@ -114,3 +114,18 @@ def test_the_admin_cancel_action_stops_a_running_task_too(admin_client):
     assert b"2 task(s) cancelled" in page.content
     assert Task.objects.get(pk=queued.id).status == "cancelled"
     assert CancelRequest.objects.filter(task_id=running.id).exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_searches_tasks_by_group_key_and_by_text_in_their_arguments(admin_client, tmp_path):
+    import re
+
+    host = durable_tasks.per_host.enqueue(str(tmp_path / "m"), "api.example.org")
+    other = durable_tasks.add.enqueue(987654, 1)
+
+    def found(q):
+        page = admin_client.get("/admin/durable/task/", {"q": q}).content.decode()
+        return set(re.findall(r"/admin/durable/task/(\d+)/change/", page))
+
+    assert found("host:api.example") == {host.id}
+    assert found("987654") == {other.id}
