@@ -17,8 +17,8 @@ _LAZY = {
     "cancel": "durable.control",
     "chain": "durable.flows",
     "batch": "durable.flows",
-    "get_flow": "durable.flows",
-    "get_batch": "durable.flows",
+    "get_flow": "durable.flow_results",
+    "get_batch": "durable.flow_results",
 }
 
 

@@ -6,7 +6,7 @@ from django.contrib.admin import helpers
 from django.core.exceptions import BadRequest
 from django.db import transaction
 
-from durable import control, flows, pause
+from durable import control, flow_results, pause
 from durable.backend import wake
 from durable.models import Flow, PausedQueue, Periodic, Task, TaskAttempt
 
@@ -202,7 +202,7 @@ class FlowAdmin(admin.ModelAdmin):
     @admin.display(description="progress")
     def progress(self, obj):
         """Tasks ended of all its tasks (a batch's chains' steps included)."""
-        return flows.progress(obj)
+        return flow_results.progress(obj)
 
     @admin.display(description="chains")
     def chain_list(self, obj):

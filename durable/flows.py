@@ -25,7 +25,6 @@ settled by the sweep (``settle``), within a minute.
 import functools
 import logging
 import threading
-from dataclasses import dataclass, field
 
 from django.db import connections, router, transaction
 from django.db.models import Count
@@ -33,14 +32,14 @@ from django.utils import timezone
 
 from durable.backend import json_arguments, resolve, wake_on_commit
 from durable.calls import Call, check_call
-from durable.compat import InvalidTask, TaskResultDoesNotExist, TaskResultStatus
+from durable.compat import InvalidTask
+from durable.flow_results import ENDED, get_flow
 from durable.models import Flow
 from durable.models import Task as TaskRow
 
 logger = logging.getLogger(__name__)
 
 _open = threading.local()  # the batch whose ``with`` block this thread is in
-ENDED = (TaskRow.Status.SUCCESSFUL, TaskRow.Status.FAILED, TaskRow.Status.CANCELLED)
 LEFT = (TaskRow.Status.QUEUED, TaskRow.Status.RUNNING)  # a batch's direct members not ended yet
 
 
@@ -135,60 +134,6 @@ def _stored(name, c):
         "queue_name": c.task.queue_name,
         "priority": c.task.priority,
     }
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-
-@dataclass
-class FlowResult:
-    """A chain or batch: its status (the standard ``TaskResultStatus``), a ``TaskResult`` per task, in order."""
-
-    id: str
-    kind: str
-    status: str
-    results: list = field(default_factory=list)
-    counts: dict = field(default_factory=dict)  # task status -> how many
-
-    @property
-    def return_value(self):
-        """The last step's return value (a chain that succeeded); None otherwise."""
-        last = self.results[-1] if self.results else None
-        return last.return_value if last is not None and last.status == TaskResultStatus.SUCCESSFUL else None
-
-
-def get_flow(flow_id):
-    """The chain or batch ``flow_id`` as a ``FlowResult``; ``TaskResultDoesNotExist`` if there is none."""
-    try:
-        flow = Flow.objects.get(pk=int(flow_id))
-    except (TypeError, ValueError, Flow.DoesNotExist):
-        raise TaskResultDoesNotExist(f"no chain or batch with id {flow_id!r}") from None
-    rows = list(TaskRow.objects.filter(flow__in=[flow.pk, *flow.chains.values_list("pk", flat=True)]).order_by("id"))
-    backend_results = [_result(row) for row in rows]
-    counts = {
-        status: n
-        for status, n in TaskRow.objects.filter(pk__in=[r.pk for r in rows])
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .order_by()
-    }
-    if flow.status == "successful":
-        status = TaskResultStatus.SUCCESSFUL
-    elif flow.status == "failed":
-        status = TaskResultStatus.FAILED
-    elif any(r.status != TaskRow.Status.QUEUED and r.status != TaskRow.Status.WAITING for r in rows):
-        status = TaskResultStatus.RUNNING
-    else:
-        status = TaskResultStatus.READY
-    return FlowResult(id=str(flow.pk), kind=flow.kind, status=status, results=backend_results, counts=counts)
-
-
-get_batch = get_flow
-
-
-def _result(row):
-    task = resolve(row.name)
-    return task.get_backend().to_result(row, task)
 
 
 # --- the consumer side: hand-over and callbacks ---------------------------------------------------
@@ -310,18 +255,3 @@ def settle():
                     _chain_step(flow, last, last.status, None)
             ended += Flow.objects.filter(pk=pk, finished_at__isnull=False).exists()
     return ended
-
-
-def panel(now, limit=10):
-    """The operations page's panel: the latest chains and batches of the last day (running first), with progress."""
-    from datetime import timedelta
-
-    recent = Flow.objects.filter(parent=None, created_at__gte=now - timedelta(days=1)).order_by("-id")
-    flows = sorted(recent[:limit], key=lambda f: (f.finished_at is not None, -f.pk))
-    return {"flows": [{**vars(f), "id": f.pk, "progress": progress(f)} for f in flows]}
-
-
-def progress(flow):
-    """``"ended / all tasks ended"`` of a chain or batch (with its chains' steps)."""
-    tasks = TaskRow.objects.filter(flow__in=[flow.pk, *flow.chains.values_list("pk", flat=True)])
-    return f"{tasks.filter(status__in=ENDED).count()} / {tasks.count()} tasks ended"
