@@ -1,12 +1,14 @@
-"""Durable tasks in the admin: filter by name, status and queue; each task's attempts; retry and cancel."""
+"""Durable tasks in the admin: filter by name, status and queue; each task's attempts; retry and cancel; paused queues."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import BadRequest
 from django.db import transaction
 
+from durable import control, flow_results, pause
 from durable.backend import wake
-from durable.models import Periodic, Task, TaskAttempt
+from durable.models import Flow, PausedQueue, Periodic, Task, TaskAttempt
 
 
 class TaskAttemptInline(admin.TabularInline):
@@ -30,7 +32,8 @@ class TaskAttemptInline(admin.TabularInline):
 class TaskAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "status", "queue_name", "priority", "attempts", "due_at", "finished_at", "error")
     list_filter = ("status", "queue_name", "name")
-    search_fields = ("name", "unique_key")
+    # Group keys are many (a customer, a host): searched, not listed. Arguments are searched as their JSON text.
+    search_fields = ("name", "unique_key", "group", "args", "kwargs")
     inlines = (TaskAttemptInline,)
     actions = ("retry", "cancel")
     fields = (
@@ -55,6 +58,7 @@ class TaskAdmin(admin.ModelAdmin):
         "worker_ids",
         "claimed_by",
         "lease_expires_at",
+        "flow",
     )
     readonly_fields = fields
 
@@ -93,13 +97,13 @@ class TaskAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Cancel (queued only)", permissions=["manage"])
+    @admin.action(description="Cancel (queued, or stop running)", permissions=["manage"])
     def cancel(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
-        n = Task.cancel(ids)
-        self.message_user(request, f"{n} task(s) cancelled.")
+        n = sum(control.cancel(pk) for pk in ids)  # durable.cancel: a running task is stopped by its consumer
+        self.message_user(request, f"{n} task(s) cancelled (running ones stop within seconds).")
         if n < len(ids):
-            self.message_user(request, f"{len(ids) - n} skipped: not queued (running or finished).", messages.WARNING)
+            self.message_user(request, f"{len(ids) - n} skipped: already finished.", messages.WARNING)
 
 
 @admin.register(Periodic)
@@ -114,3 +118,92 @@ class PeriodicAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class PauseForm(forms.ModelForm):
+    """Pausing is choosing one of the configured queues (DURABLE_QUEUES)."""
+
+    name = forms.ChoiceField(label="Queue", help_text="Its tasks are enqueued but not claimed until resumed.")
+
+    class Meta:
+        model = PausedQueue
+        fields = ["name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].choices = [(q, q) for q in pause.queues()]
+
+
+@admin.register(PausedQueue)
+class PausedQueueAdmin(admin.ModelAdmin):
+    """Add one to pause a queue on every consumer; delete it (or "Resume") to resume. Running tasks finish."""
+
+    form = PauseForm
+    list_display = ("name", "paused_at", "paused_by")
+    actions = ("resume",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # resume wakes the consumers; a bare delete would not
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        pause.pause(obj.name, by=request.user.get_username())
+
+    def delete_model(self, request, obj):
+        pause.resume(obj.name, by=request.user.get_username())
+
+    @admin.action(description="Resume the selected queues", permissions=["delete"])
+    def resume(self, request, queryset):
+        names = [q.name for q in queryset]
+        for name in names:
+            pause.resume(name, by=request.user.get_username())
+        self.message_user(request, f"Resumed: {', '.join(names)}.")
+
+
+class FlowTaskInline(admin.TabularInline):
+    """The flow's tasks in order: a chain's steps, or a batch's members (its chains are listed above)."""
+
+    model = Task
+    fk_name = "flow"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("name", "status", "attempts", "enqueued_at", "finished_at", "last_error")
+    readonly_fields = fields
+    ordering = ("id",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Flow)
+class FlowAdmin(admin.ModelAdmin):
+    """Chains and batches (``durable.flows``) with their progress; read-only."""
+
+    list_display = ("id", "kind", "status", "progress", "created_at", "finished_at")
+    list_filter = ("kind", "status")
+    fields = ("kind", "status", "progress", "parent", "chain_list", "callbacks", "created_at", "finished_at")
+    readonly_fields = fields
+    inlines = (FlowTaskInline,)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        """Tasks ended of all its tasks (a batch's chains' steps included)."""
+        return flow_results.progress(obj)
+
+    @admin.display(description="chains")
+    def chain_list(self, obj):
+        return ", ".join(f"chain {pk}" for pk in obj.chains.values_list("pk", flat=True)) or "-"

@@ -38,6 +38,7 @@ STATUS = {
     TaskRow.Status.SUCCESSFUL: TaskResultStatus.SUCCESSFUL,
     TaskRow.Status.FAILED: TaskResultStatus.FAILED,
     TaskRow.Status.CANCELLED: TaskResultStatus.FAILED,  # the standard has no "cancelled"
+    TaskRow.Status.WAITING: TaskResultStatus.READY,  # a chain's later step (issue 17)
 }
 
 
@@ -51,16 +52,25 @@ class DurableBackend(BaseTaskBackend):
 
     def enqueue(self, task, args, kwargs):
         """Write the task's row in the caller's transaction; wake a consumer once it commits."""
+        row = self.row_for(task, args, kwargs)
+        db = router.db_for_write(TaskRow)
+        if row.unique_key:
+            existing = _insert_unique(row, db)
+            if existing is not None:
+                return self.to_result(existing, task)
+        else:
+            row.save(using=db, force_insert=True)
+        wake_on_commit(db)
+        return self.to_result(row, task)
+
+    def row_for(self, task, args, kwargs):
+        """The unsaved row of one enqueue of ``task``; ``InvalidTask`` for a bad task or arguments not JSON."""
         self.validate_task(task)
         check_arguments(task, args, kwargs)
-        try:
-            args, kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
-            json.dumps([args, kwargs], allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidTask(f"{task.module_path}: arguments must be JSON-serialisable ({exc})") from None
+        args, kwargs = json_arguments(task, args, kwargs)
         opts = options_of(task)
         now = timezone.now()
-        row = TaskRow(
+        return TaskRow(
             name=task.module_path,
             args=args,
             kwargs=kwargs,
@@ -71,17 +81,9 @@ class DurableBackend(BaseTaskBackend):
             enqueued_at=now,
             max_attempts=opts.max_attempts or settings.DURABLE_MAX_ATTEMPTS,
             unique_key=opts.key_for(args, kwargs),
-            group=opts.group,
+            group=_group_for(task, opts, args, kwargs),  # hook (issue 17): a key per enqueue
+            flow_id=_current_batch_id(),  # hook (issue 17): an enqueue inside `with batch()` joins it
         )
-        db = router.db_for_write(TaskRow)
-        if row.unique_key:
-            existing = _insert_unique(row, db)
-            if existing is not None:
-                return self.to_result(existing, task)
-        else:
-            row.save(using=db, force_insert=True)
-        wake_on_commit(db)
-        return self.to_result(row, task)
 
     def check(self, **kwargs):
         """Settings the durable mechanism needs (asked by the standard tasks system check)."""
@@ -143,6 +145,29 @@ class DurableBackend(BaseTaskBackend):
         if row.status == TaskRow.Status.SUCCESSFUL:
             object.__setattr__(result, "_return_value", row.return_value)
         return result
+
+
+def json_arguments(task, args, kwargs):
+    """``(args, kwargs)`` as the JSON the row stores; ``InvalidTask`` when they are not JSON."""
+    try:
+        args, kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
+        json.dumps([args, kwargs], allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidTask(f"{task.module_path}: arguments must be JSON-serialisable ({exc})") from None
+    return args, kwargs
+
+
+def _current_batch_id():
+    from durable.flows import current_batch_id
+
+    return current_batch_id()
+
+
+def _group_for(task, opts, args, kwargs):
+    try:
+        return opts.group_for(args, kwargs)
+    except InvalidTask as exc:
+        raise InvalidTask(f"{task.module_path}: {exc}") from exc.__cause__
 
 
 def _isolation_checks():

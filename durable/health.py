@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Count, Min
 
-from durable import periodic
+from durable import pause, periodic
 from durable.exceptions import TaskNotFound
 from durable.models import Task
 
@@ -19,10 +19,12 @@ HINT = "is its app in INSTALLED_APPS where the consumer runs, and the code deplo
 def tasks(now):
     """Fails when a task due longer than DURABLE_HEALTH_MAX_WAIT_SECONDS has not started.
 
-    A task waiting out its back-off or its ``run_after`` is not late (not due yet); one due and untaken is.
+    A task waiting out its back-off or its ``run_after`` is not late (not due yet), nor one in a paused queue;
+    one due and untaken is.
     """
     limit = settings.DURABLE_HEALTH_MAX_WAIT_SECONDS
-    due = Task.objects.filter(status=Task.Status.QUEUED, due_at__lte=now).aggregate(due=Min("due_at"))["due"]
+    waiting = pause.claimable(Task.objects.filter(status=Task.Status.QUEUED, due_at__lte=now))  # paused: on purpose
+    due = waiting.aggregate(due=Min("due_at"))["due"]
     age = (now - due).total_seconds() if due else 0.0
     result = {"ok": age <= limit, "oldest_due_age_seconds": round(age, 1)}
     if not result["ok"]:

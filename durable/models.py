@@ -41,6 +41,7 @@ class Task(Leased):
         SUCCESSFUL = "successful"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        WAITING = "waiting", "waiting (a later step of a chain)"
 
     STATES = States(queued=Status.QUEUED, running=Status.RUNNING, failed=Status.FAILED)
     ACTIVE = (Status.QUEUED, Status.RUNNING)
@@ -60,6 +61,16 @@ class Task(Leased):
         max_length=64, blank=True, help_text="Concurrency group: at most DURABLE_GROUP_LIMITS[group] run at once."
     )
 
+    flow = models.ForeignKey(
+        "Flow",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+        db_index=False,  # durable_flow_status serves it
+        help_text="Its chain or batch.",
+    )
+
     return_value = models.JSONField(null=True, blank=True)
     traceback = models.TextField(blank=True, help_text="Of the last error.")
     worker_ids = models.JSONField(default=list, blank=True, help_text="host:pid of each attempt, in order.")
@@ -76,6 +87,10 @@ class Task(Leased):
             # each is written at every claim and outcome. Not partial: SQLite cannot use a partial index
             # for a condition with a bound parameter (status = %s), and the ORM always binds one.
             models.Index(fields=["status", "-priority", "due_at", "id"], name="durable_due"),
+            # Starts per group key in a rate's period (durable.limits, issue 17).
+            models.Index(fields=["group", "claimed_at"], name="durable_group_claimed"),
+            # A flow's tasks, and "any left?" at each member's end (durable.flows, issue 17).
+            models.Index(fields=["flow", "status"], name="durable_flow_status"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -128,6 +143,8 @@ class TaskAttempt(models.Model):
         RETRY = "retry"
         FAILED = "failed"
         LOST = "lost", "lost (its consumer died)"
+        SNOOZED = "snoozed", "snoozed (durable.Snooze: not counted)"
+        CANCELLED = "cancelled"
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveSmallIntegerField()
@@ -193,3 +210,56 @@ class Periodic(models.Model):
 
     def __str__(self):
         return f"periodic {self.name} (last slot {self.last_slot:%Y-%m-%d %H:%M})"
+
+
+class PausedQueue(models.Model):
+    """A queue (of DURABLE_QUEUES) an operator paused (``durable.pause``): its tasks are enqueued but no consumer
+    claims them until it is resumed, which deletes the row. Running tasks finish."""
+
+    name = models.CharField(max_length=64, primary_key=True, help_text="The queue's name, from DURABLE_QUEUES.")
+    paused_at = models.DateTimeField(default=timezone.now)
+    paused_by = models.CharField(max_length=150, blank=True, help_text="Who paused it (a user, or the command).")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"queue {self.name} (paused)"
+
+
+class CancelRequest(models.Model):
+    """``durable.cancel`` asked to stop a running task (``durable.control``): the consumer running it stops it
+    in its thread, as a time limit does, and records the attempt cancelled. Deleted once the task has ended."""
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, primary_key=True, related_name="cancel_request")
+    requested_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"cancel task {self.task_id}"
+
+
+class Flow(models.Model):
+    """A chain (steps run one after another) or a batch (members run at once, callbacks when all have ended).
+
+    ``durable.flows``: its tasks point to it (``Task.flow``); a chain inside a batch points to the batch
+    (``parent``). ``finished_at`` is set once, by a conditional UPDATE in the transaction of the outcome that
+    ended it, with the callbacks enqueued in that same transaction: each runs exactly once.
+    """
+
+    class Kind(models.TextChoices):
+        CHAIN = "chain"
+        BATCH = "batch"
+
+    kind = models.CharField(max_length=8, choices=Kind)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="chains")
+    status = models.CharField(max_length=16, default="running", help_text="running, successful or failed.")
+    callbacks = models.JSONField(default=dict, blank=True, help_text="on_success / on_failure / on_finish calls.")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["finished_at"], name="durable_flow_unfinished")]
+
+    def __str__(self):
+        return f"{self.kind} {self.pk} ({self.status})"

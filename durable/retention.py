@@ -1,4 +1,5 @@
-"""What the daily cleanup deletes of durable tasks: finished rows past DURABLE_RETENTION_DAYS, with their attempts."""
+"""What the daily cleanup deletes of durable tasks: finished rows past DURABLE_RETENTION_DAYS, with their attempts,
+and the chains and batches that ended as long ago."""
 
 from datetime import timedelta
 from functools import partial
@@ -7,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 
 from durable.metrics import WATERMARK, attempt_figures
-from durable.models import Tally, Task, TaskAttempt
+from durable.models import Flow, Tally, Task, TaskAttempt
 
 BATCH = 500
 FINISHED = (Task.Status.SUCCESSFUL, Task.Status.FAILED, Task.Status.CANCELLED)
@@ -17,7 +18,9 @@ def prunable(now):
     """Finished task rows (successful, failed, cancelled) older than the retention, as a callable for the cleanup."""
     before = now - timedelta(days=settings.DURABLE_RETENTION_DAYS)
     return {
-        "finished tasks": partial(delete_finished, Task.objects.filter(status__in=FINISHED, finished_at__lt=before))
+        "finished tasks": partial(delete_finished, Task.objects.filter(status__in=FINISHED, finished_at__lt=before)),
+        # Chains and batches ended as long ago (a batch's chains go with it); their tasks go by the line above.
+        "finished chains and batches": Flow.objects.filter(parent=None, finished_at__lt=before),
     }
 
 

@@ -25,13 +25,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Case, Count, F, Value, When
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from huey.contrib.djhuey import HUEY
 
-from durable import sql
+from durable import control, flows, limits, pause, sql
 from durable.compat import Task, TaskContext, TaskResult, TaskResultStatus, normalize_json
 from durable.exceptions import ConsumerLost, TaskNotFound, TimeLimitExceeded
 from durable.leases import Leases, worker_id
@@ -235,45 +235,29 @@ def _absorb_pending():
 # --- running ------------------------------------------------------------------------------
 
 
-_groups_seen_until = 0.0  # while grouped tasks are around, claims leave out the groups that are full
-
-
 def claim(limit):
-    """Claim up to ``limit`` due rows, keeping every concurrency group under its running cap.
+    """Claim up to ``limit`` due rows, keeping every group key under its running cap and start rate.
 
-    The cap is enforced after the claim (of a group's running rows, the first ``cap`` by claim time
-    keep theirs; the others go back), so it holds across consumers. While grouped tasks were seen in
-    the last minute, claims also leave out the full groups, so their queued rows are not claimed and
-    given back over and over; otherwise that query is skipped (one less per claim).
+    Hook (issue 17): the limits are ``durable.limits`` (per key, across consumers): rows over them go back
+    untried, with a wake-up for when a rate has room. No consumer claims the tasks of a paused queue
+    (``durable.pause``) or asked to cancel (``durable.control``). When every row claimed was over its limits,
+    one more claim leaves their keys out, so the other due tasks still run.
     """
-    global _groups_seen_until
-    limits = settings.DURABLE_GROUP_LIMITS
-    full = []
-    if time.monotonic() < _groups_seen_until:
-        running = (
-            TaskRow.objects.filter(status=TaskRow.Status.RUNNING)
-            .exclude(group="")
-            .values_list("group")
-            .annotate(n=Count("id"))
-            .values_list("group", "n")
-        )
-        full = [g for g, n in running if n >= limits.get(g, 1)]
-    rows = LEASES.claim(limit=limit, where=(lambda qs: qs.exclude(group__in=full)) if full else None)
-    grouped = {row.group for row in rows if row.group}
-    if not grouped:
-        return rows
-    _groups_seen_until = time.monotonic() + 60
-    over = []
-    for group in grouped:
-        keep = set(
-            TaskRow.objects.filter(status=TaskRow.Status.RUNNING, group=group)
-            .order_by("claimed_at", "id")
-            .values_list("id", flat=True)[: limits.get(group, 1)]
-        )
-        over += [row for row in rows if row.group == group and row.pk not in keep]
-    if over:
-        LEASES.release(over)
-    return [row for row in rows if row not in over]
+    for _ in range(2):
+        rows = LEASES.claim(limit=limit, where=lambda qs: _claimable(limits.narrow(qs)))
+        over, wait = limits.over(rows)
+        if over:
+            LEASES.release(over)
+            if wait:
+                wake(delay=wait)
+        kept = [row for row in rows if row not in over]
+        if kept or not over:
+            return kept
+    return []
+
+
+def _claimable(queryset):
+    return control.claimable(pause.claimable(queryset))
 
 
 # --- room for e-mail: durable tasks never take every worker of a consumer ---------------------
@@ -423,9 +407,11 @@ def run_one(row):
         return
     opts = options_of(task)
     began = time.monotonic()
-    value, error, trace = _call(task, row, opts)
+    value, error, trace = control.call(row, _call, task, row, opts)  # hook (issue 17): durable.cancel stops it
     took = time.monotonic() - began
     tries = f"attempt {number}/{row.max_attempts}"
+    if error is not None and control.record(row, error, trace):  # hook (issue 17): Snooze, or cancelled
+        return
     if error is None:
         if _record(row, TaskAttempt.Outcome.SUCCESSFUL, value=value):
             logger.info("task %s %s succeeded in %.2f s (%s)", row.pk, row.name, took, tries)
@@ -519,6 +505,8 @@ def _record(row, outcome, *, value=None, error=None, trace="", due=None):
                 traceback=trace,
             )
             sql.insert(attempt, ATTEMPT_FIELDS)
+            if row.flow_id:  # hook (issue 17): a chain's hand-over or a batch's callbacks, in this transaction
+                flows.finished(row, values["status"], value)
     return written
 
 
@@ -532,7 +520,8 @@ def wake(delay=None):
 def due_waiting(seconds):
     """How many queued tasks have been due for more than ``seconds`` (no wake-up reached them)."""
     since = timezone.now() - timedelta(seconds=seconds)
-    return TaskRow.objects.filter(status=TaskRow.Status.QUEUED, due_at__lt=since).count()
+    # Hook (issue 17): a paused queue's tasks wait on purpose; no wake-up is missing for them.
+    return pause.claimable(TaskRow.objects.filter(status=TaskRow.Status.QUEUED, due_at__lt=since)).count()
 
 
 def recover():
@@ -547,6 +536,8 @@ def recover():
 def sweep():
     """Every minute: take back rows whose lease expired; wake a worker for due rows no wake-up reached."""
     taken = LEASES.sweep()
+    control.settle()  # hook (issue 17): tasks asked to cancel and taken back from a dead consumer end cancelled
+    flows.settle()  # hook (issue 17): flows whose members ended outside the worker's recording
     stale = due_waiting(settings.DURABLE_WAKE_AFTER_SECONDS)
     if stale:
         logger.warning(

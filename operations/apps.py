@@ -23,9 +23,11 @@ class OperationsConfig(AppConfig):
 
         if not apps.is_installed("durable"):
             return
-        from durable import dashboard, health, metrics, retention
+        from durable import dashboard, flow_results, health, metrics, pause, retention
 
         registry.dashboard_panel("durable", order=15, template="durable/ops_panel.html")(dashboard.durable)
+        registry.dashboard_panel("durable_queues", order=16, template="durable/ops_queues.html")(pause.panel)
+        registry.dashboard_panel("durable_flows", order=17, template="durable/ops_flows.html")(flow_results.panel)
         registry.health_probe("tasks")(health.tasks)
         registry.metrics_source(metrics.tasks)
         registry.cleanup_source("durable")(retention.prunable)

@@ -3,7 +3,9 @@
 import os
 import time
 
+import durable
 from durable import options
+from durable.celery import shared_task
 from durable.compat import task
 
 
@@ -98,3 +100,73 @@ def spin(stop_path, seconds):
         for i in range(10000):
             n += i * i
     return n % 1000
+
+
+@shared_task(max_retries=1, default_retry_delay=0.2, queue="default")
+def celery_flaky(path):
+    """A Celery-style task (``durable.celery``): fails its first attempt, succeeds on the retry."""
+    _mark(path, "attempt")
+    if len(open(path).read().splitlines()) < 2:
+        raise RuntimeError("failing on purpose, first attempt")
+    return "second time lucky"
+
+
+@shared_task
+def celery_add(a, b):
+    return a + b
+
+
+@options(max_attempts=1)
+@task(takes_context=True)
+def snoozy(context, path, seconds):
+    """Snoozes ``seconds`` on its first run (``durable.Snooze``); returns the attempt number it ran to the end on."""
+    _mark(path, f"run {context.attempt}")
+    if len(open(path).read().splitlines()) < 2:
+        raise durable.Snooze(seconds)
+    return context.attempt
+
+
+@options(group=lambda path, customer, seconds=0.3: f"customer:{customer}", concurrency=1)
+@task()
+def per_customer(path, customer, seconds=0.3):
+    """At most one at a time per customer (a key per enqueue): marks its start and end with the wall clock."""
+    _mark(path, f"start {customer} {time.time():.6f}")
+    time.sleep(seconds)
+    _mark(path, f"end {customer} {time.time():.6f}")
+
+
+@options(group=lambda path, host: f"host:{host}", rate="4/s")
+@task()
+def per_host(path, host):
+    """At most 4 starts a second per host."""
+    _mark(path, f"call {host} {time.time():.6f}")
+
+
+@options(group=lambda customer: f"customer:{customer}" if customer != "boom" else 1 / 0)
+@task()
+def group_raises(customer):
+    return customer
+
+
+@task()
+def step(previous, path, seconds, tag):
+    """A chain step: marks its start and end in ``path``; returns what it was given plus its tag."""
+    _mark(path, f"start {tag} {os.getpid()}")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    _mark(path, f"end {tag} {os.getpid()}")
+    return f"{previous or ''}{tag}"
+
+
+@task()
+def note(path, label, batch_id=None):
+    """A batch callback: one line per run, ``label batch_id``."""
+    _mark(path, f"{label} {batch_id}")
+    return label
+
+
+@options(max_attempts=1)
+@task()
+def boom(*args):
+    raise RuntimeError("boom")

@@ -1,0 +1,112 @@
+"""Per-key concurrency and rates (durable.limits): bad definitions, bad keys, and two real consumers."""
+
+from collections import defaultdict
+
+import pytest
+from huey.contrib.djhuey import HUEY
+
+from durable import options, worker
+from durable.compat import InvalidTask
+from durable.models import Task
+from testing.plugin import wait_until
+from tests import durable_tasks
+
+
+@pytest.mark.parametrize(
+    "kwargs, says",
+    [
+        ({"group": "g", "rate": "fast"}, "rate must be starts per period"),
+        ({"group": "g", "rate": "0/s"}, "rate must be"),
+        ({"group": "g", "rate": "10/0s"}, "rate must be"),
+        ({"group": "g", "rate": "10/d"}, "rate must be"),
+        ({"group": "g", "rate": 10}, "rate must be"),
+        ({"group": "g", "concurrency": 0}, "concurrency must be a whole number >= 1"),
+        ({"group": "g", "concurrency": -1}, "concurrency must be"),
+        ({"group": "g", "concurrency": "2"}, "concurrency must be"),
+        ({"group": "g", "concurrency": True}, "concurrency must be"),
+        ({"concurrency": 2}, "give group="),
+        ({"rate": "10/s"}, "give group="),
+        ({"group": 42}, "group must be"),
+    ],
+)
+def test_a_bad_limit_is_a_clear_error_when_the_task_is_defined(kwargs, says):
+    with pytest.raises(ValueError, match=says):
+        options(**kwargs)
+
+
+def test_good_rates_parse():
+    from durable.options import parse_rate
+
+    assert [parse_rate(r) for r in ("10/s", "100/m", "5/10s", "1/h")] == [(10, 1), (100, 60), (5, 10), (1, 3600)]
+
+
+@pytest.mark.django_db
+def test_a_group_callable_that_raises_is_a_clear_error_at_enqueue_and_nothing_is_written():
+    with pytest.raises(InvalidTask, match=r"group_raises: the group callable raised ZeroDivisionError"):
+        durable_tasks.group_raises.enqueue("boom")
+    with pytest.raises(InvalidTask, match="group callable raised TypeError"):
+        durable_tasks.per_host.enqueue("only-one-argument")
+    assert not Task.objects.exists()
+
+    durable_tasks.group_raises.enqueue("ada")
+    assert Task.objects.get().group == "customer:ada"
+
+
+@pytest.mark.django_db
+def test_a_claim_takes_one_task_per_key_at_concurrency_one_and_gives_the_rest_back(tmp_path):
+    path = str(tmp_path / "marks")
+    for customer in ("a", "a", "a", "b"):
+        durable_tasks.per_customer.enqueue(path, customer)
+
+    rows = worker.claim(10)
+    held = Task.objects.filter(status="queued").count(), Task.objects.filter(attempts__gt=0).count()
+    worker.LEASES.release(rows)  # nothing left held by this process
+
+    assert sorted(r.group for r in rows) == ["customer:a", "customer:b"]
+    assert held == (2, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_over_its_rate_a_task_waits_queued_with_a_wake_up_for_when_the_window_opens(queue_url, tmp_path):
+    path = str(tmp_path / "marks")
+    ids = [durable_tasks.per_host.enqueue(path, "example.org").id for _ in range(6)]
+    other = durable_tasks.add.enqueue(1, 2)
+
+    ran = worker.run_due()
+
+    assert ran == 5  # 4 calls to the host, and the task with no key
+    assert Task.objects.get(pk=other.id).status == "successful"
+    assert Task.objects.filter(pk__in=ids, status="queued", attempts=0).count() == 2
+    assert any(t.eta for t in HUEY.pending() if t.name == "durable.run_due")  # woken when the window opens
+
+
+def marks(path):
+    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.mark.consumer
+@pytest.mark.django_db(transaction=True)
+def test_per_key_caps_and_rates_hold_across_two_consumers(queue_url, start_consumer, tmp_path):
+    path = tmp_path / "marks"
+    customers = [durable_tasks.per_customer.enqueue(str(path), c, 0.2).id for c in "aaaabbbbc"]
+    hosts = [durable_tasks.per_host.enqueue(str(path), h).id for h in ["x"] * 10 + ["y"] * 3]
+    free = [durable_tasks.noop.enqueue().id for _ in range(5)]
+    start_consumer(HUEY_WORKERS=4)
+    start_consumer(HUEY_WORKERS=4)
+
+    every = customers + hosts + free
+    wait_until(lambda: Task.objects.filter(pk__in=every, status="successful").count() == len(every), timeout=60)
+
+    spans = defaultdict(list)
+    for kind, key, at in marks(path):
+        if kind in ("start", "end"):
+            spans[key].append((kind, float(at)))
+    for key, events in spans.items():  # one customer's runs never overlap: start, end, start, end...
+        assert [kind for kind, _ in sorted(events, key=lambda e: e[1])] == ["start", "end"] * (len(events) // 2), key
+    for host, n in (("host:x", 10), ("host:y", 3)):
+        claimed = sorted(Task.objects.filter(group=host).values_list("claimed_at", flat=True))
+        assert len(claimed) == n
+        assert all((claimed[i + 4] - claimed[i]).total_seconds() >= 1 for i in range(len(claimed) - 4)), host
+    # The tasks with no key did not wait behind those held back.
+    last_free = max(Task.objects.filter(pk__in=free).values_list("finished_at", flat=True))
+    assert last_free < max(Task.objects.filter(group="host:x").values_list("claimed_at", flat=True))
