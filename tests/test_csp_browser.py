@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives
 
 from notifications.models import Message
-from reports import generation, registry
+from reports import registry, requests
 from tests.test_browser_reports import chromium  # noqa: F401 - the shared browser fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,7 +28,7 @@ def pages(start_site):
     mail.attach_alternative("<h1 style='color:#333'>Invoice</h1><p>HTML words.</p>", "text/html")
     mail.send()
     row = Message.objects.get()
-    report, _ = generation.request_report(
+    report, _ = requests.request_report(
         boss, registry.get("signups-per-day"), {"start": "2026-03-01", "end": "2026-03-01"}, "csv"
     )
     site = start_site(args=("--threads", "2"), DEBUG="true").url

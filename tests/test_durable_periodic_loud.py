@@ -13,6 +13,7 @@ from durable.compat import task
 from durable.models import Periodic, Task
 from testing.plugin import wait_until
 from tests import durable_tasks
+from tests.reports_data import OPERATIONS, grant
 
 EVERY_MINUTE = "tests.periodic_app.tasks.every_minute"
 SCRATCH = "scratch.tasks.job"
@@ -20,7 +21,9 @@ SCRATCH = "scratch.tasks.job"
 
 @pytest.fixture
 def staff(client):
-    client.force_login(User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True))
+    user = User.objects.create_user("ops", "ops@example.com", "pw", is_staff=True)
+    grant(user, *OPERATIONS)
+    client.force_login(user)
     return client
 
 

@@ -142,8 +142,8 @@ def test_cancelling_someone_elses_report_needs_the_change_permission(client):
 @pytest.mark.parametrize("url", ["/reports/{}/", "/reports/{}/status/", "/reports/{}/download/"])
 def test_reading_someone_elses_report_needs_the_permission_its_type_needs(client, mails, url, fmt):
     boss = user("boss", is_staff=True, is_superuser=True)
-    site_wide, _ = generation.request_report(boss, registry.get("email-log"), DAY, fmt)  # everyone's e-mails
-    own, _ = generation.request_report(user("ada"), registry.get("email-log"), DAY, fmt)  # ada's own e-mails
+    site_wide, _ = requests.request_report(boss, registry.get("email-log"), DAY, fmt)  # everyone's e-mails
+    own, _ = requests.request_report(user("ada"), registry.get("email-log"), DAY, fmt)  # ada's own e-mails
     for report in (site_wide, own):
         generation.generate(report.pk)
 

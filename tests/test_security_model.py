@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from notifications.models import Message
-from reports import generation, registry
+from reports import registry, requests
 from testing.consumer import BASE_DIR
 from tests.reports_data import grant
 from webhooks.models import Endpoint
@@ -40,8 +40,8 @@ def site(client, settings):
     User.objects.create_user("ann", "ann@example.com", "a-Long-pass-42")
     client.post("/accounts/password_reset/", {"email": "ann@example.com"})
     reset = Message.objects.get(recipients=["ann@example.com"])
-    log, _ = generation.request_report(boss, registry.get("email-log"), DAY, "csv")
-    signups, _ = generation.request_report(boss, registry.get("signups-per-day"), DAY, "csv")
+    log, _ = requests.request_report(boss, registry.get("email-log"), DAY, "csv")
+    signups, _ = requests.request_report(boss, registry.get("signups-per-day"), DAY, "csv")
     hook = Endpoint.objects.create(name="chat", url="https://hooks.example.com/T0/s3cr3t", events=["user.signed_up"])
     return {"reset": reset, "log": log, "signups": signups, "hook": hook, "boss": boss}
 
