@@ -5,7 +5,7 @@ from django.contrib.admin import helpers
 from django.core.exceptions import BadRequest
 from django.db import transaction
 
-from durable.backend import wake
+from durable.claim import wake
 from durable.models import Periodic, Task, TaskAttempt
 
 

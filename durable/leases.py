@@ -176,6 +176,11 @@ class Leases:
         """More fields a release sets (expressions see the row before the release)."""
         return {}
 
+    def due(self, seconds=0):
+        """The queued rows due ``seconds`` ago or earlier."""
+        since = timezone.now() - timedelta(seconds=seconds)
+        return self._objects().filter(status=self.states.queued, due_at__lte=since)
+
     # --- while held ---------------------------------------------------------------------
 
     def renew(self):

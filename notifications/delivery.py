@@ -6,6 +6,7 @@ rows alone (lease expiry, see ``sweep``).
 """
 
 import logging
+import math
 import os
 import smtplib
 import time
@@ -18,7 +19,7 @@ from django.db import OperationalError, connections, router, transaction
 from django.utils import timezone
 
 from durable.leases import HOST, worker_id  # noqa: F401 - worker_id: who holds a claimed row
-from durable.worker import stopping
+from durable.startup import stopping
 from notifications import limits as ratelimits
 from notifications import suppression
 from notifications.models import LEASES, Attempt, Message, retry_delay
@@ -501,19 +502,17 @@ LOCKED_PAUSE = 1  # seconds: after SQLite's busy timeout ran out, let the writer
 def deliver(ids=(), transport_factory=Transport):
     """Send ``ids`` and then anything else due, over one connection, until nothing is due.
 
-    Bounded by half the lease, so no row outlives its lease while held. A database that stays
+    The monitor thread renews the leases it holds (``durable.monitor``), so a run goes on until nothing is due
+    and a batch is bounded by its size, not by a lease. A database that stays
     locked past its busy timeout ends the run, not the task: what was not tried goes back at once
     and the run is scheduled again a second later (``retry_at``).
     """
     outcome = Outcome()
-    stop_at = time.monotonic() + settings.NOTIFICATIONS_LEASE_SECONDS / 2
+    stop_at = math.inf  # no deadline: the rows' leases are renewed while held
     limit = ratelimits.configured().claim_size(settings.NOTIFICATIONS_BATCH_SIZE)
     transport = None
     try:
         while not outcome.relay_throttled and not stopping():
-            if time.monotonic() >= stop_at:
-                outcome.more_due = True
-                break
             batch = claim(ids, limit=limit)
             ids = ()
             if not batch:
@@ -530,32 +529,3 @@ def deliver(ids=(), transport_factory=Transport):
         if transport is not None:
             transport.close()
     return outcome
-
-
-def sweep():
-    """Take back rows whose lease expired (their consumer died), and find queued rows no task picked up.
-
-    Returns how many rows are due and waiting, so the caller can wake consumers.
-    """
-    recovered = len(LEASES.sweep())
-    if recovered:
-        logger.warning("sweeper: %s outbox rows taken back from an expired lease", recovered)
-    stale_before = timezone.now() - timedelta(seconds=settings.NOTIFICATIONS_REQUEUE_AFTER_SECONDS)
-    stale = Message.objects.filter(status=Message.Status.QUEUED, due_at__lte=stale_before).count()
-    if stale:
-        logger.warning(
-            "sweeper: %s queued outbox rows waited over %s s; waking the consumer",
-            stale,
-            settings.NOTIFICATIONS_REQUEUE_AFTER_SECONDS,
-        )
-    return recovered + stale
-
-
-def due_count():
-    """How many queued rows are due now."""
-    return Message.objects.filter(status=Message.Status.QUEUED, due_at__lte=timezone.now()).count()
-
-
-def recover_orphans():
-    """At consumer start: take back rows held by a consumer on this host that no longer runs; how many."""
-    return len(LEASES.recover_dead())

@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from durable.leases import Leases
-from durable.worker import stopping
+from durable.startup import stopping
 from notifications import priority
 from operations.signals import site_event
 from reports import emails, formats, registry

@@ -47,7 +47,7 @@ def test_it_says_no_consumer_runs_when_none_does(client, staff):
     assert "none running" in page
     assert "No consumer has reported" in page
     assert 'id="outbox-queued">1<' in page
-    assert "operations.tasks.daily_cleanup" in page and "notifications.tasks.sweep" in page
+    assert "operations.tasks.daily_cleanup" in page and "durable.sweep" in page
     assert 'id="ops-reports"' in page
 
 
