@@ -11,7 +11,7 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from images import decoding, files, processing
+from images import decoding, files, intake
 from images.forms import PictureForm
 from images.models import Picture
 from images.uploads import LimitedUploadHandler, declared_too_big
@@ -29,7 +29,7 @@ def picture(request):
 
 
 def _page(request, form, status=200):
-    context = {"form": form, **processing.state(request.user), "max_mb": settings.IMAGES_MAX_UPLOAD_BYTES / 2**20}
+    context = {"form": form, **intake.state(request.user), "max_mb": settings.IMAGES_MAX_UPLOAD_BYTES / 2**20}
     return render(request, "images/picture.html", context, status=status)
 
 
@@ -59,11 +59,11 @@ def _upload(request, handler):
         logger.info("picture upload by user %s refused (%s)", request.user.pk, code or "invalid")
         return _page(request, form, status=413 if code == "size" else 400)
     try:
-        processing.accept(request.user, form.cleaned_data["picture"], form.inspection)
-    except processing.AlreadyUploaded as exc:
+        intake.accept(request.user, form.cleaned_data["picture"], form.inspection)
+    except intake.AlreadyUploaded as exc:
         logger.info("picture upload by user %s: same as picture %s, no new job", request.user.pk, exc.picture.pk)
         if exc.picture.status == Picture.Status.READY:
-            cancelled = processing.keep_current(exc.picture)
+            cancelled = intake.keep_current(exc.picture)
             messages.info(
                 request,
                 "That picture is already your picture."
@@ -80,7 +80,7 @@ def _upload(request, handler):
 @require_GET
 def status(request):
     """What the page polls: ``{"state": "none" | "processing" | "ready" | "failed", "message", "current"}``."""
-    state = processing.state(request.user)
+    state = intake.state(request.user)
     current = state["current"]
     if state["processing"]:
         answer = {"state": "processing", "message": "Processing your new picture…"}

@@ -134,7 +134,7 @@ def test_an_idle_consumer_is_woken_not_polled(tmp_path, start_consumer, smtp_ser
     url = f"sqlite:///{tmp_path / 'wake.sqlite3'}?poll_interval=60"
     use_queue(url)
     consumer = start_consumer(smtp_server.url, queue=url)
-    consumer.wait_for_log("Executing durable.sweep")  # start-up work done; now idle
+    consumer.wait_for_log("Executing durable.tasks.durable.sweep")  # start-up work done; now idle
 
     send_mail("Wake", "Body", "from@example.com", ["to@example.com"])
 
