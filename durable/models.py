@@ -7,32 +7,7 @@ from django.utils import timezone
 
 from durable import sql
 from durable.exceptions import ConsumerLost
-from durable.leases import Leases, States
-
-
-class Leased(models.Model):
-    """The fields ``durable.leases.Leases`` needs: where a row stands and who holds it until when.
-
-    A subclass gives ``status`` its choices and names its queued/running/failed values in ``STATES``.
-    """
-
-    STATES: States
-
-    status = models.CharField(max_length=16)
-    due_at = models.DateTimeField(default=timezone.now, help_text="Not to be tried before this.")
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-
-    # Set while a consumer holds the row; a lease past its expiry means the holder died or hung.
-    lease_token = models.CharField(
-        max_length=32, blank=True, help_text="Fencing token: new at every claim; the holder's writes carry it."
-    )
-    claimed_by = models.CharField(max_length=128, blank=True, help_text="host:pid of the last holder.")
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
+from durable.leases import Leased, Leases, States  # noqa: F401 - Leased: the apps' leased rows import it here
 
 
 class Task(Leased):

@@ -159,7 +159,7 @@ ADMINS = [("Admin", a) for a in env.list("ADMINS", default=[])]
 # A PEM file of CA certificates trusted (instead of the system's) when the relay's TLS is checked.
 EMAIL_SSL_CA_FILE = env.str("EMAIL_SSL_CA_FILE", default="")
 
-NOTIFICATIONS_LEASE_SECONDS = env.int("NOTIFICATIONS_LEASE_SECONDS", default=300)
+NOTIFICATIONS_LEASE_SECONDS = env.int("NOTIFICATIONS_LEASE_SECONDS", default=60)
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=10)
 NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=60)
 NOTIFICATIONS_RETRY_MAX_SECONDS = env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", default=3600)
