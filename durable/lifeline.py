@@ -27,6 +27,7 @@ class Kind:
     leases: Any
     wake: Any  # n -> None
     stale_after: Any  # () -> seconds a due row may wait for its wake-up
+    give_back_at_exit: bool = True  # False: rows cut off at exit stay held until the next start (or the sweep)
 
     @property
     def name(self):
@@ -36,9 +37,9 @@ class Kind:
 KINDS = {}  # model label -> Kind
 
 
-def register(leases, wake, stale_after):
+def register(leases, wake, stale_after, give_back_at_exit=True):
     """Put ``leases``'s rows on the lifeline (once per kind; registering again replaces it)."""
-    KINDS[leases.model._meta.label] = Kind(leases, wake, stale_after)
+    KINDS[leases.model._meta.label] = Kind(leases, wake, stale_after, give_back_at_exit)
     MONITOR.renew(leases)
 
 
@@ -82,7 +83,8 @@ def sweep():
 def give_back():
     """At consumer exit: rows this process still holds (cut off by the shutdown timeout) go back now."""
     for kind in KINDS.values():
-        kind.leases.take_back_at_exit()
+        if kind.give_back_at_exit:
+            kind.leases.take_back_at_exit()
 
 
 def queue_is_back():

@@ -255,7 +255,7 @@ if _tasks_backend == "durable":
 DURABLE_LEASE_SECONDS = env.int("DURABLE_LEASE_SECONDS", default=60)
 # Attempts of a task without its own max_attempts (a consumer killed while running it counts as one).
 DURABLE_MAX_ATTEMPTS = env.int("DURABLE_MAX_ATTEMPTS", default=3)
-# Due tasks one worker claims at a time; a batch is cut short (and the rest given back) after BATCH_SECONDS.
+# Batches of short tasks (each seen to run under BATCH_SECONDS / BATCH_SIZE) for one worker, cut short after BATCH_SECONDS.
 DURABLE_BATCH_SIZE = env.int("DURABLE_BATCH_SIZE", default=25)
 DURABLE_BATCH_SECONDS = env.float("DURABLE_BATCH_SECONDS", default=0.5)
 # Running cap per concurrency group, e.g. DURABLE_GROUP_LIMITS=slow=2,images=1 (a group not listed: 1).

@@ -55,6 +55,12 @@ def wake_consumers(due):
         enqueue()
 
 
-# The outbox's rows are on the durable lifeline: recovered at start-up, swept each minute, renewed while held,
-# given back at exit and woken when the queue returns, as every leased kind is (durable.lifeline).
-lifeline.register(LEASES, wake=wake_consumers, stale_after=lambda: settings.NOTIFICATIONS_REQUEUE_AFTER_SECONDS)
+# The outbox's rows are on the durable lifeline: recovered at start-up, swept each minute, renewed while held and
+# woken when the queue returns, as every leased kind is (durable.lifeline). Rows cut off at exit stay `sending`
+# (an e-mail on the wire may have gone): the next start on this host takes them back.
+lifeline.register(
+    LEASES,
+    wake=wake_consumers,
+    stale_after=lambda: settings.NOTIFICATIONS_REQUEUE_AFTER_SECONDS,
+    give_back_at_exit=False,
+)
