@@ -74,17 +74,19 @@ _groups_seen_until = 0.0  # while grouped tasks are around, claims leave out the
 
 
 def claim_next():
-    """Claim what this worker starts now: the head of the queue, or the run of short rows at its head."""
-    if batch_size() > 1:
-        full = _full_groups()
-        due = LEASES.due().exclude(group__in=full) if full else LEASES.due()
-        head = list(due.order_by(*LEASES.order_by).values_list("pk", "name")[: batch_size()])
-        run = [pk for pk, name in head[: _short_run(head)]]
-        if len(run) > 1:
-            rows = claim(len(run), only=run)
-            if rows:
-                return rows
-    return claim(1)
+    """Claim what this worker starts now: the head of the queue, or the run of short rows at its head.
+
+    Returns ``(rows, more)``: ``more`` is False when the claim saw that nothing else is due (no wake-up needed).
+    """
+    if batch_size() == 1:
+        return claim(1), True  # no look ahead: more may be due
+    full = _full_groups()
+    due = LEASES.due().exclude(group__in=full) if full else LEASES.due()
+    head = list(due.order_by(*LEASES.order_by).values_list("pk", "name")[: batch_size()])
+    run = [pk for pk, name in head[: _short_run(head)]]
+    rows = claim(len(run), only=run) if len(run) > 1 else []
+    rows = rows or claim(1)
+    return rows, len(head) > len(rows) or len(head) == batch_size()
 
 
 def claim(limit=1, only=None):
@@ -216,10 +218,10 @@ def _run_due():
     done = 0
     try:
         while not stopping():
-            rows = claim_next()
+            rows, more = claim_next()
             if not rows:
                 return done
-            if _room():
+            if more and _room():
                 wake()  # more may be due: let another worker join (none may while every task worker runs)
             ran_now = run_batch(rows)
             done += ran_now
