@@ -68,8 +68,9 @@ class Monitor:
         for name, entry in due:
             try:
                 entry[1] = time.monotonic() + entry[0]()
-            except Exception:  # noqa: BLE001 - a locked or lost database: try again soon
-                logger.exception("monitor duty %r failed; trying again in 1 s", name)
+            except Exception as exc:  # noqa: BLE001 - a locked or lost database: try again soon
+                # No traceback: formatting one parses source (ast), which is not safe beside another thread's compile.
+                logger.warning("monitor duty %r failed (%s: %s); trying again in 1 s", name, type(exc).__name__, exc)
                 entry[1] = time.monotonic() + 1.0
         if due:
             connections.close_all()  # this thread's: one connect per round rather than one held idle
