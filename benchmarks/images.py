@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.images [--pictures 20]`` prints a Markdown section; ``run(quick)`` returns it for
 ``make bench``. Every figure comes from real consumers (``manage.py run_huey``) on SQLite, pictures made by
-the durable task exactly as an upload makes them (``images.processing.accept``), e-mail to an SMTP sink.
+the durable task exactly as an upload makes them (``images.intake.accept``), e-mail to an SMTP sink.
 
 1. Thumbnails/s for a 12-MP JPEG (4000x3000, camera noise, EXIF orientation): each picture is 3 sizes
    (64, 256, 1024 px WebP). 1 worker; 4 workers with the default cpu group (1 at a time); 4 workers with
@@ -59,12 +59,12 @@ def enqueue(content, n, prefix):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import transaction
 
-    from images import decoding, processing
+    from images import decoding, intake, processing
 
     users = [User.objects.create_user(f"{prefix}{i}", f"{prefix}{i}@example.com") for i in range(n)]
     inspection = decoding.inspect(io.BytesIO(content), processing.limits())
     with transaction.atomic():
-        ids = [processing.accept(u, SimpleUploadedFile("p.jpg", content), inspection).pk for u in users]
+        ids = [intake.accept(u, SimpleUploadedFile("p.jpg", content), inspection).pk for u in users]
     return ids, time.time()
 
 

@@ -7,7 +7,7 @@ from django.core.exceptions import BadRequest
 from django.db import transaction
 
 from durable import control, flow_results, pause
-from durable.backend import wake
+from durable.claim import wake
 from durable.models import Flow, PausedQueue, Periodic, Task, TaskAttempt
 
 

@@ -3,7 +3,7 @@
 ``enqueue`` INSERTs a ``durable.models.Task`` row on the caller's connection, inside the
 caller's transaction (a rolled-back request leaves no task), and wakes a consumer after
 commit with a Huey task that carries nothing but the wake-up. The row is the truth: a
-wake-up lost with a queue that was down is made up by the sweeper (``durable.tasks.sweep``).
+wake-up lost with a queue that was down is made up by the sweeper (``durable.lifeline.sweep``).
 """
 
 import functools
@@ -13,12 +13,11 @@ import logging
 from django.conf import settings
 from django.db import IntegrityError, router, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from durable.claim import task_workers, wake
 from durable.compat import (
     BaseTaskBackend,
     InvalidTask,
-    Task,
     TaskError,
     TaskResult,
     TaskResultDoesNotExist,
@@ -26,6 +25,8 @@ from durable.compat import (
     normalize_json,
     task,
 )
+from durable.exceptions import TaskNotFound
+from durable.executor import resolve
 from durable.models import Task as TaskRow
 from durable.options import options_of
 from durable.validation import check_arguments
@@ -121,7 +122,7 @@ class DurableBackend(BaseTaskBackend):
     def to_result(self, row, task=None):
         """A ``TaskResult`` for ``row`` (``task``: the standard Task, when the caller has it)."""
         if task is None:
-            task = resolve(row.name)
+            task = task_of(row.name)
         errors = []
         if row.pk is not None and row.attempts:
             errors = [
@@ -140,7 +141,7 @@ class DurableBackend(BaseTaskBackend):
             kwargs=row.kwargs,
             backend=row.backend,
             errors=errors,
-            worker_ids=list(row.worker_ids),
+            worker_ids=_worker_ids(row),
         )
         if row.status == TaskRow.Status.SUCCESSFUL:
             object.__setattr__(result, "_return_value", row.return_value)
@@ -170,11 +171,16 @@ def _group_for(task, opts, args, kwargs):
         raise InvalidTask(f"{task.module_path}: {exc}") from exc.__cause__
 
 
+def _worker_ids(row):
+    """Who ran each attempt, the one running now included (its holder is recorded on the row at the claim)."""
+    if row.status == TaskRow.Status.RUNNING and row.claimed_by:
+        return [*row.worker_ids, row.claimed_by]
+    return list(row.worker_ids)
+
+
 def _isolation_checks():
     """Warnings when durable tasks may take every worker of a consumer, so a long one holds up e-mail."""
     from django.core import checks
-
-    from durable.worker import task_workers
 
     consumer = settings.HUEY.get("consumer", {})
     workers = consumer.get("workers", 1)
@@ -213,15 +219,6 @@ def _insert_unique(row, db):
     raise IntegrityError(f"could not enqueue {row.name} with unique key {row.unique_key!r}")
 
 
-def resolve(name):
-    """The standard ``Task`` at dotted path ``name``, or a stand-in when it is gone (renamed, removed)."""
-    try:
-        obj = import_string(name)
-    except ImportError:
-        return _missing()
-    return obj if isinstance(obj, Task) else _missing()
-
-
 def wake_on_commit(using):
     """Wake a consumer once the caller's transaction commits: one wake-up per transaction (``mysite.wakeups``)."""
     from huey.contrib.djhuey import HUEY
@@ -233,20 +230,12 @@ def wake_on_commit(using):
         coalesced("durable", using=using)
 
 
-def wake(delay=None):
-    """Wake a consumer (enqueue ``durable.tasks.run_due``, or schedule it ``delay`` seconds ahead).
-
-    A queue that is down is logged, never raised: the row is committed and the sweeper wakes a consumer.
-    """
-    from durable.tasks import run_due
-
+def task_of(name):
+    """The standard ``Task`` at dotted path ``name``, or a stand-in when it is gone (its result can still be read)."""
     try:
-        if delay:
-            run_due.schedule(delay=delay)
-        else:
-            run_due()
-    except Exception as exc:  # noqa: BLE001 - the row is committed; the sweeper wakes a consumer later
-        logger.warning("could not wake a consumer (%s: %s); the sweeper will", type(exc).__name__, exc)
+        return resolve(name)
+    except TaskNotFound:
+        return _missing()
 
 
 def missing_task(*args, **kwargs):

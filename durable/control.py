@@ -23,8 +23,9 @@ from django.utils import timezone
 
 from durable import sql
 from durable.compat import TaskResultDoesNotExist
-from durable.models import CancelRequest, TaskAttempt
+from durable.models import LEASES, CancelRequest, TaskAttempt
 from durable.models import Task as TaskRow
+from durable.monitor import MONITOR
 
 logger = logging.getLogger(__name__)
 
@@ -146,15 +147,13 @@ WATCHER = Watcher()
 
 
 def call(row, run, *args):
-    """Hook around one attempt (``durable.worker.run_one``): ``run(*args)`` -> ``(value, error, traceback)``,
+    """Hook around one attempt (``durable.executor.run_one``): ``run(*args)`` -> ``(value, error, traceback)``,
     stoppable by ``durable.cancel`` while it runs."""
     value, error, trace = None, None, ""
     try:
         WATCHER.enter(row.pk)
         value, error, trace = run(*args)
     except TaskCancelled:  # delivered outside the task's own frame, in the attempt's bookkeeping
-        from durable.worker import MONITOR
-
         MONITOR.unwatch()
         value, error, trace = None, TaskCancelled(), traceback.format_exc()
     while True:  # the watcher fires once per task: a second pass completes
@@ -177,7 +176,7 @@ def _absorb():
 
 
 def record(row, error, trace):
-    """Hook (``durable.worker.run_one``): record an attempt that snoozed or was cancelled; False for other errors."""
+    """Hook (``durable.executor.run_one``): record an attempt that snoozed or was cancelled; False for other errors."""
     now = timezone.now()
     if isinstance(error, Snooze):
         outcome, text = TaskAttempt.Outcome.SNOOZED, str(error)
@@ -199,7 +198,7 @@ def record(row, error, trace):
         }
     else:
         return False
-    from durable.worker import LEASES, wake
+    from durable.claim import wake
 
     with sql.serialized(TaskRow), transaction.atomic():
         written = LEASES.finish(row, **values)

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.db.models import Count
 
-from durable.backend import resolve
+from durable.backend import task_of
 from durable.compat import TaskResultDoesNotExist, TaskResultStatus
 from durable.models import Flow
 from durable.models import Task as TaskRow
@@ -60,7 +60,7 @@ get_batch = get_flow
 
 
 def _result(row):
-    task = resolve(row.name)
+    task = task_of(row.name)
     return task.get_backend().to_result(row, task)
 
 

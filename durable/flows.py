@@ -30,7 +30,7 @@ from django.db import connections, router, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from durable.backend import json_arguments, resolve, wake_on_commit
+from durable.backend import json_arguments, task_of, wake_on_commit
 from durable.calls import Call, check_call
 from durable.compat import InvalidTask
 from durable.flow_results import ENDED, get_flow
@@ -140,7 +140,7 @@ def _stored(name, c):
 
 
 def finished(row, status, value=None):
-    """Hook (``durable.worker``, in the transaction that records ``row``'s outcome): a flow member ended.
+    """Hook (``durable.models.Task.record``, in the transaction that records ``row``'s outcome): a flow member ended.
 
     ``status``: the task's new status (successful, failed, cancelled). Releases a chain's next step, or ends
     the chain and settles its batch; a batch member settles its batch.
@@ -234,7 +234,7 @@ def _settle_batch(flow):
     for name in ("on_failure" if failed else "on_success", "on_finish"):
         stored = flow.callbacks.get(name)
         if stored:
-            task = resolve(stored["name"]).using(queue_name=stored["queue_name"], priority=stored["priority"])
+            task = task_of(stored["name"]).using(queue_name=stored["queue_name"], priority=stored["priority"])
             result = task.enqueue(*stored["args"], **stored["kwargs"], batch_id=str(flow.pk))
             logger.info("batch %s: %s enqueued as task %s", flow.pk, name, result.id)
 

@@ -38,7 +38,7 @@ def tasks(now):
 def unknown_names(now, hours=24):
     """Task names the consumer could not import, among tasks failed for it in the last ``hours``: ``{name: count}``.
 
-    Read from the failed rows (the ``status`` index), whose last error says ``TaskNotFound`` (``durable.worker``).
+    Read from the failed rows (the ``status`` index), whose last error says ``TaskNotFound`` (``durable.executor``).
     """
     rows = (
         Task.objects.filter(

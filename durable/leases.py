@@ -1,62 +1,35 @@
-"""The one lease mechanism: claim rows for this process, renew, finish fenced, give back, recover, sweep.
+"""The one lease mechanism: claim rows for this process, renew, finish fenced, give back.
 
-Generic over any model with the ``Leased`` fields (``durable.models.Leased``). A claim is one
-conditional UPDATE that stamps every row it takes with a fresh ``lease_token`` (the fencing
-token) and a lease expiry; every later write of the holder carries the token in its WHERE
-clause, so a holder that lost its lease (swept, and claimed by another consumer) changes
-nothing: its late write matches 0 rows and is logged. While a process holds rows, one
-renewal thread (``durable.worker``) extends all their leases with one UPDATE, so the lease
-bounds how long a dead consumer's rows wait, not how long a task may run.
-
-Rows whose holder died come back two ways: at consumer start, rows held by a pid of this
-host that no longer exists (``recover_dead``, at once); anywhere, rows whose lease expired
-(``sweep``). Either way a row whose attempts are used up ends failed instead of being run
-(and crashing its consumer) again.
+Generic over any model with the ``Leased`` fields (below). A claim is one conditional UPDATE
+that stamps every row it takes with a fresh ``lease_token`` (the fencing token) and a lease
+expiry; every later write of the holder carries the token in its WHERE clause, so a holder that
+lost its lease (swept, and claimed by another consumer) changes nothing: its late write matches
+0 rows and is logged. While a process holds rows, its monitor thread (``durable.monitor``)
+extends all their leases with one UPDATE per kind, so the lease bounds how long a dead
+consumer's rows wait, not how long the work may run. Taking rows back from dead holders is
+``durable.recovery``.
 """
 
 import logging
 import os
-import socket
 import threading
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connections, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from durable import sql
+from durable.recovery import HOST, TakeBack, pid_alive  # noqa: F401 - HOST, pid_alive: for the apps
 
 logger = logging.getLogger(__name__)
-
-HOST = socket.gethostname()
 
 
 def worker_id():
     """This process as a holder: ``host:pid``."""
     return f"{HOST}:{os.getpid()}"
-
-
-def pid_alive(pid):
-    """True while a process with ``pid`` exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def held_by_dead_processes(queryset):
-    """Primary keys in ``queryset`` whose holder ran on this host and has exited."""
-    dead = []
-    for pk, holder in queryset.filter(claimed_by__startswith=f"{HOST}:").values_list("pk", "claimed_by"):
-        pid = int(holder.rsplit(":", 1)[1])
-        if pid != os.getpid() and not pid_alive(pid):
-            dead.append(pk)
-    return dead
 
 
 @dataclass(frozen=True)
@@ -68,7 +41,32 @@ class States:
     failed: str
 
 
-class Leases:
+class Leased(models.Model):
+    """The fields ``durable.leases.Leases`` needs: where a row stands and who holds it until when.
+
+    A subclass gives ``status`` its choices and names its queued/running/failed values in ``STATES``.
+    """
+
+    STATES: States
+
+    status = models.CharField(max_length=16)
+    due_at = models.DateTimeField(default=timezone.now, help_text="Not to be tried before this.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    # Set while a consumer holds the row; a lease past its expiry means the holder died or hung.
+    lease_token = models.CharField(
+        max_length=32, blank=True, help_text="Fencing token: new at every claim; the holder's writes carry it."
+    )
+    claimed_by = models.CharField(max_length=128, blank=True, help_text="host:pid of the last holder.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Leases(TakeBack):
     """Claim and hold rows of ``model`` for this process.
 
     A claim counts an attempt on every row it takes (no write per row when it starts); a row
@@ -176,6 +174,11 @@ class Leases:
         """More fields a release sets (expressions see the row before the release)."""
         return {}
 
+    def due(self, seconds=0):
+        """The queued rows due ``seconds`` ago or earlier."""
+        since = timezone.now() - timedelta(seconds=seconds)
+        return self._objects().filter(status=self.states.queued, due_at__lte=since)
+
     # --- while held ---------------------------------------------------------------------
 
     def renew(self):
@@ -267,74 +270,3 @@ class Leases:
         """Stop renewing ``rows`` (their outcome could not be written): their lease lapses and the sweeper takes them."""
         for row in rows:
             self._drop(row.lease_token)
-
-    # --- taking rows back from dead holders --------------------------------------------
-
-    def recover_dead(self):
-        """At consumer start: take back the rows held by processes of this host that have exited. Returns them."""
-        running = self._objects().filter(status=self.states.running)
-        dead = held_by_dead_processes(running)
-        return self.take_back(running.filter(pk__in=dead), "its consumer was gone at start-up") if dead else []
-
-    def sweep(self, now=None):
-        """Take back the rows whose lease expired by ``now`` (their holder died or hung). Returns them."""
-        expired = self._objects().filter(status=self.states.running, lease_expires_at__lt=now or timezone.now())
-        return self.take_back(expired, "its lease expired")
-
-    def take_back_at_exit(self, why="its consumer stopped before it finished"):
-        """At consumer exit: rows this process still holds (cut off by Huey's shutdown timeout) go back now.
-
-        Counted as interrupted attempts (``take_back``), not left for the next start or the lease to lapse.
-        """
-        tokens = self.held_tokens()
-        if not tokens:
-            return []
-        try:
-            held = self._objects().filter(status=self.states.running, lease_token__in=tokens)
-            return self.take_back(held, why)
-        except Exception:  # noqa: BLE001 - exiting anyway: the next start on this host, or the sweeper, takes them
-            logger.exception("could not give back the %s rows still held at exit", self.model._meta.verbose_name)
-            return []
-
-    def take_back(self, queryset, why):
-        """Requeue the rows of ``queryset`` (or a list of rows), or fail those whose attempts are used up.
-
-        Returns the rows taken.
-
-        Each UPDATE repeats the row's token: a row its holder finished meanwhile is left alone.
-        Subclasses record more (an attempt row, say) by overriding ``lost``.
-        """
-        rows = list(queryset)
-        if not rows:
-            return []
-        now = timezone.now()
-        taken = []
-        for row in rows:
-            used_up = self.used_up(row)
-            values = self.lost(row, why, used_up, now)
-            held = self._objects().filter(pk=row.pk, status=self.states.running, lease_token=row.lease_token)
-            if held.update(lease_token="", lease_expires_at=None, **values):
-                taken.append(row)
-                logger.warning(
-                    "%s %s %s: %s (holder %s, attempt %s)",
-                    self.model._meta.model_name,
-                    row.pk,
-                    "failed" if used_up else "requeued",
-                    why,
-                    row.claimed_by,
-                    row.attempts,
-                )
-        return taken
-
-    def used_up(self, row):
-        """True when ``row`` may not be tried again."""
-        limit = self.max_attempts
-        if hasattr(limit, "name"):  # an F() expression naming a field of the row
-            limit = getattr(row, limit.name)
-        return row.attempts >= limit
-
-    def lost(self, row, why, used_up, now):
-        """The fields to write on a row taken back from a dead holder (queued again, or failed)."""
-        if used_up:
-            return {"status": self.states.failed, "last_error": f"gave up after {row.attempts} attempts: {why}"}
-        return {"status": self.states.queued, "last_error": f"requeued: {why}"}  # due as it was: it goes first

@@ -1,35 +1,13 @@
 """Durable task rows: the single source of truth for a task, whatever the queue carries."""
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from durable.leases import States
-
-
-class Leased(models.Model):
-    """The fields ``durable.leases.Leases`` needs: where a row stands and who holds it until when.
-
-    A subclass gives ``status`` its choices and names its queued/running/failed values in ``STATES``.
-    """
-
-    STATES: States
-
-    status = models.CharField(max_length=16)
-    due_at = models.DateTimeField(default=timezone.now, help_text="Not to be tried before this.")
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-
-    # Set while a consumer holds the row; a lease past its expiry means the holder died or hung.
-    lease_token = models.CharField(
-        max_length=32, blank=True, help_text="Fencing token: new at every claim; the holder's writes carry it."
-    )
-    claimed_by = models.CharField(max_length=128, blank=True, help_text="host:pid of the last holder.")
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
+from durable import sql
+from durable.exceptions import ConsumerLost
+from durable.leases import Leased, Leases, States  # noqa: F401 - Leased: the apps' leased rows import it here
 
 
 class Task(Leased):
@@ -107,6 +85,44 @@ class Task(Leased):
     def short_name(self):
         return self.name.rsplit(".", 1)[-1]
 
+    # --- an attempt's outcome: each a fenced write on the row (``LEASES``) plus its ``TaskAttempt``, together ---
+
+    def mark_succeeded(self, value):
+        """Record this attempt's return ``value``: True if written, False if the lease was lost (newer outcome stands)."""
+        return self.record(TaskAttempt.Outcome.SUCCESSFUL, status=self.Status.SUCCESSFUL, return_value=value)
+
+    def mark_retry(self, error, trace, due):
+        """Record this attempt's ``error`` and queue the task again, due at ``due``."""
+        return self.record(TaskAttempt.Outcome.RETRY, error, trace, status=self.Status.QUEUED, due_at=due)
+
+    def mark_failed(self, error, trace=""):
+        """Record this attempt's ``error`` as the task's last: it ends failed."""
+        return self.record(TaskAttempt.Outcome.FAILED, error, trace, status=self.Status.FAILED)
+
+    def record(self, outcome, error=None, trace="", **values):
+        """The one place an attempt's outcome is written: the row (fenced on its lease) and its attempt row.
+
+        ``values`` are the row's new status and what goes with it; a final status also sets ``finished_at``.
+        """
+        now = timezone.now()
+        text = error_text(error)
+        values.update(worker_ids=self.worker_ids, last_attempted_at=self.last_attempted_at)
+        if text or self.last_error:
+            values.update(last_error=text[:2000], traceback=trace)
+        if values["status"] != self.Status.QUEUED:
+            values["finished_at"] = now
+        with sql.serialized(Task), transaction.atomic():
+            written = LEASES.finish(self, **values)
+            if written:
+                attempt = TaskAttempt.of(self, outcome, error, finished_at=now)
+                attempt.traceback = trace
+                sql.insert(attempt, ATTEMPT_FIELDS)
+                if self.flow_id:  # a chain's hand-over or a batch's callbacks commit with this outcome (issue 17)
+                    from durable import flows  # flows builds on these models
+
+                    flows.finished(self, values["status"], values.get("return_value"))
+        return written
+
     @classmethod
     def retry(cls, ids):
         """Queue ``ids`` (failed or cancelled) again, due now, with their attempts anew. Returns the ids queued.
@@ -161,6 +177,108 @@ class TaskAttempt(models.Model):
 
     def __str__(self):
         return f"task {self.task_id} attempt {self.number}: {self.outcome}"
+
+    @classmethod
+    def of(cls, row, outcome, error, finished_at):
+        """The attempt ``row`` (a task row as its holder has it) just ended with."""
+        return cls(
+            task_id=row.pk,
+            number=row.attempts,
+            started_at=row.last_attempted_at or finished_at,
+            finished_at=finished_at,
+            worker_id=row.claimed_by,
+            outcome=outcome,
+            error_class="" if error is None else f"{type(error).__module__}.{type(error).__qualname__}",
+            error=error_text(error)[:2000],
+        )
+
+
+ATTEMPT_FIELDS = (
+    "task",
+    "number",
+    "started_at",
+    "finished_at",
+    "worker_id",
+    "outcome",
+    "error_class",
+    "error",
+    "traceback",
+)
+
+
+def error_text(error):
+    """``Class: message`` of an exception (its class alone without a message); "" for none."""
+    if error is None:
+        return ""
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+class TaskLeases(Leases):
+    """Leases on task rows. A worker runs its batch in claim order, so of the rows a dead holder
+    still held under one lease token, the first was running (its attempt is lost, and recorded)
+    and the others never started (their attempt is uncounted): no write is needed per task start.
+    """
+
+    def __init__(self):
+        super().__init__(Task, Task.STATES, seconds=None, max_attempts=F("max_attempts"))
+        self.order_by = ("-priority", "due_at", "id")
+
+    @property
+    def seconds(self):
+        from django.conf import settings
+
+        return settings.DURABLE_LEASE_SECONDS
+
+    @seconds.setter
+    def seconds(self, value):
+        pass  # always the setting
+
+    def due(self, seconds=0):
+        """The due rows, less those of paused queues: they wait on purpose (``durable.pause``)."""
+        from durable import pause  # pause builds on these models
+
+        return pause.claimable(super().due(seconds))
+
+    def claim_values(self, now):
+        return {"started_at": Coalesce("started_at", Value(now)), "last_attempted_at": now}
+
+    def release_values(self):
+        # Untried: a row never run before has not started (expressions see the row before the release).
+        return {"started_at": Case(When(attempts__lte=1, then=Value(None)), default=F("started_at"))}
+
+    def take_back(self, queryset, why):
+        rows = list(queryset.order_by(*self.order_by))
+        seen = set()
+        for row in rows:  # the first of each batch still held was the one running
+            row.was_running = row.lease_token not in seen
+            seen.add(row.lease_token)
+        with sql.serialized(Task), transaction.atomic():  # the outcome and its attempt row, together
+            taken = super().take_back(rows, why)
+            now = timezone.now()
+            lost = [TaskAttempt.of(row, self._outcome(row), ConsumerLost(), now) for row in taken if row.was_running]
+            for attempt in lost:
+                attempt.error = why
+            TaskAttempt.objects.bulk_create(lost)
+        return taken
+
+    def _outcome(self, row):
+        return TaskAttempt.Outcome.FAILED if self.used_up(row) else TaskAttempt.Outcome.LOST
+
+    def used_up(self, row):
+        return row.was_running and row.attempts >= row.max_attempts
+
+    def lost(self, row, why, used_up, now):
+        if not row.was_running:
+            return {"status": Task.Status.QUEUED, "attempts": F("attempts") - 1, **self.release_values()}
+        error = f"attempt {row.attempts} lost: {why} (held by {row.claimed_by})"
+        values = {"worker_ids": [*row.worker_ids, row.claimed_by], "traceback": ""}
+        if used_up:
+            last = f"{error}; gave up after {row.attempts} attempts"
+            return {**values, "status": Task.Status.FAILED, "finished_at": now, "last_error": last}
+        return {**values, "status": Task.Status.QUEUED, "last_error": error}  # due as it was: it goes first
+
+
+LEASES = TaskLeases()
 
 
 class Tally(models.Model):

@@ -50,7 +50,7 @@ def resume(name, by=""):
     if not deleted:
         _known(name)
     if deleted:
-        from durable.backend import wake
+        from durable.claim import wake
 
         transaction.on_commit(wake)
         logger.warning("queue %s resumed by %s", name, by or "someone")

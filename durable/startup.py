@@ -12,6 +12,12 @@ from django.db import close_old_connections
 from huey.contrib.djhuey import HUEY
 
 
+def stopping():
+    """True once this consumer process was told to stop (SIGINT/SIGTERM): finish what you hold, claim nothing new."""
+    check = getattr(HUEY, "stopping", None)
+    return bool(check and check())
+
+
 def once_per_consumer(name):
     """Register the decorated function as a Huey start-up hook run once per consumer process."""
 

@@ -1,31 +1,33 @@
-"""Huey tasks of the durable mechanism: thin; Huey carries wake-ups, the rows are the truth (``durable.worker``)."""
+"""Huey tasks and consumer hooks of the durable mechanism: thin; Huey carries wake-ups, the rows are the truth.
+
+The wake-up itself (``durable.run_due``) is ``durable.claim.wakeup``.
+"""
 
 import sys
 
 from django.conf import settings
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
+from huey.contrib.djhuey import HUEY, db_periodic_task
 
-from durable import periodic, worker
+from durable import claim, control, flows, lifeline, periodic
+from durable.models import LEASES
 from durable.startup import once_per_consumer, when_queue_returns
 
-
-@db_task(name="durable.run_due")
-def run_due():
-    """Wake-up: run the due task rows (any worker may take any wake-up; lost or extra ones cost nothing)."""
-    worker.run_due()
+lifeline.register(LEASES, wake=lambda due: claim.wake(), stale_after=lambda: settings.DURABLE_WAKE_AFTER_SECONDS)
+lifeline.settle_with(control.settle)  # tasks asked to cancel, taken back from a dead consumer, end cancelled
+lifeline.settle_with(flows.settle)  # flows whose members ended outside the recording of an outcome
 
 
 if hasattr(HUEY, "on_wake"):  # a transaction's one wake-up (mysite.wakeups) names "durable" when it queued tasks
-    HUEY.on_wake("durable")(worker.run_due)
+    HUEY.on_wake("durable")(claim.run_due)
 
 
 @db_periodic_task(crontab(), name="durable.sweep")
 def sweep():
-    """Every minute, on one consumer: take back expired leases; wake a worker for due tasks no wake-up reached."""
+    """Every minute, on one consumer: take back expired leases of every kind; wake workers for due rows no wake-up reached."""
     if periodic.take("durable.sweep", periodic.minute_of(timezone.now())):
-        worker.sweep()
+        lifeline.sweep()
 
 
 @db_periodic_task(crontab(), name="durable.tick")
@@ -34,17 +36,16 @@ def tick():
     periodic.tick()
 
 
-@once_per_consumer("durable.recover")
-def recover():
-    """At consumer start: tasks held by consumers of this host that died run again at once."""
-    worker.recover()
+@once_per_consumer("durable.lifeline")
+def start():
+    """At consumer start: rows of every kind held by consumers of this host that died go back at once."""
+    lifeline.start()
 
 
 @when_queue_returns("durable.wake")
 def wake_after_queue_outage():
-    """The queue is back after an outage: run the tasks enqueued meanwhile now, not at the sweeper."""
-    if worker.due_waiting(0):
-        worker.wake()
+    """The queue is back after an outage: wake the work of every kind enqueued meanwhile now, not at the sweeper."""
+    lifeline.queue_is_back()
 
 
 @once_per_consumer("durable.periodic")

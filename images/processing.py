@@ -1,10 +1,13 @@
-"""A picture's life: accepted in the request, made into sizes by the task, published or refused, settled."""
+"""A picture's sizes: made by the task (``images.tasks.make_sizes``), then published, or the picture refused.
+
+The request side (accepting an upload, queuing the task, what the page shows) is ``images.intake``.
+"""
 
 import logging
 import time
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from images import decoding, files
@@ -16,59 +19,12 @@ logger = logging.getLogger(__name__)
 PUBLISHED = (Picture.Status.READY, Picture.Status.REPLACED)
 
 
-class AlreadyUploaded(Exception):
-    """The same file is already the user's picture, or is being processed: no second job."""
-
-    def __init__(self, picture):
-        super().__init__(picture.status)
-        self.picture = picture
-
-
 def limits():
     return decoding.Limits(
         max_pixels=settings.IMAGES_MAX_PIXELS,
         max_side=settings.IMAGES_MAX_SIDE,
         max_bytes=settings.IMAGES_MAX_DECODE_BYTES,
     )
-
-
-def accept(user, upload, inspection):
-    """Store an inspected upload privately and queue its task, in one transaction; return the ``Picture``.
-
-    Raises ``AlreadyUploaded`` when this user's live picture has the same content (the unique index decides,
-    so two simultaneous uploads of one file make one job).
-    """
-    from images.tasks import make_sizes
-
-    try:
-        with transaction.atomic():
-            picture = Picture.objects.create(
-                user=user,
-                sha256=inspection.sha256,
-                source_format=inspection.format,
-                width=inspection.width,
-                height=inspection.height,
-                output=settings.IMAGES_FORMAT,
-            )
-            files.store_original(picture.pk, upload)  # a rollback after this leaves an orphan: the cleanup's
-            picture.task_id = make_sizes.enqueue(picture.pk).id  # committed with the row, or not at all
-            picture.save(update_fields=["task_id"])
-    except IntegrityError:
-        existing = Picture.objects.filter(user=user, sha256=inspection.sha256, status__in=Picture.LIVE).first()
-        if existing is None:
-            raise
-        raise AlreadyUploaded(existing) from None
-    logger.info(
-        "picture %s uploaded by user %s: %s %sx%s, %s bytes; task %s queued",
-        picture.pk,
-        user.pk,
-        inspection.format,
-        inspection.width,
-        inspection.height,
-        upload.size,
-        picture.task_id,
-    )
-    return picture
 
 
 def process(picture_id):
@@ -141,44 +97,3 @@ def fail(picture, message, code="damaged"):
     files.remove(picture.pk)
     logger.info("picture %s refused (%s): %s", picture.pk, code, message)
     return True
-
-
-def keep_current(current):
-    """The user uploaded their current picture again: newer uploads still processing are cancelled, so it stays.
-
-    Returns how many were cancelled.
-    """
-    newer = Picture.objects.filter(user_id=current.user_id, status=Picture.Status.PROCESSING, pk__gt=current.pk)
-    cancelled = 0
-    for picture in newer:
-        cancelled += fail(picture, "Cancelled: you chose your current picture again.", "cancelled")
-    return cancelled
-
-
-def settle(picture):
-    """A processing picture whose task gave up (its consumer died on every attempt) is failed, not left waiting."""
-    from images.tasks import make_sizes
-
-    if picture.status != Picture.Status.PROCESSING or not picture.task_id:
-        return picture
-    try:
-        result = make_sizes.get_result(picture.task_id)
-    except Exception:  # noqa: BLE001 - a result pruned or unreadable: keep waiting
-        return picture
-    if result.status == "FAILED":
-        fail(picture, "This picture could not be processed. Try again, or try another picture.", "gave-up")
-        picture.refresh_from_db()
-    return picture
-
-
-def state(user):
-    """What the picture page shows: the current picture, the newest upload still processing, the last refusal."""
-    current = Picture.objects.filter(user=user, status=Picture.Status.READY).first()
-    newest = Picture.objects.filter(user=user).exclude(status=Picture.Status.REPLACED).order_by("-pk").first()
-    if newest is not None and newest.status == Picture.Status.PROCESSING:
-        newest = settle(newest)
-    return {
-        "current": current,
-        "processing": newest if newest and newest.status == Picture.Status.PROCESSING else None,
-        "failed": newest if newest and newest.status == Picture.Status.FAILED else None,
-    }

@@ -11,7 +11,7 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from images import decoding, files, processing
+from images import decoding, files, intake
 from images.forms import PictureForm
 from images.models import Picture
 from images.uploads import LimitedUploadHandler, declared_too_big
@@ -40,8 +40,8 @@ def _page(request, form, status=200):
 
 
 def _state(request):
-    """``processing.state`` for the page, less a refusal the user has uploaded past (``SEEN``)."""
-    state = processing.state(request.user)
+    """``intake.state`` for the page, less a refusal the user has uploaded past (``SEEN``)."""
+    state = intake.state(request.user)
     if state["failed"] is not None and state["failed"].pk <= request.session.get(SEEN, 0):
         state["failed"] = None
     return state
@@ -81,12 +81,12 @@ def _upload(request, handler):
         _moved_past_refusal(request)
         return _page(request, form, status=413 if code == "size" else 400)
     try:
-        processing.accept(request.user, form.cleaned_data["picture"], form.inspection)
-    except processing.AlreadyUploaded as exc:
+        intake.accept(request.user, form.cleaned_data["picture"], form.inspection)
+    except intake.AlreadyUploaded as exc:
         logger.info("picture upload by user %s: same as picture %s, no new job", request.user.pk, exc.picture.pk)
         _moved_past_refusal(request)
         if exc.picture.status == Picture.Status.READY:
-            cancelled = processing.keep_current(exc.picture)
+            cancelled = intake.keep_current(exc.picture)
             messages.info(
                 request,
                 "That picture is already your picture."

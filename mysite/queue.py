@@ -158,7 +158,7 @@ class StopAware:
     """Keeps the consumer this Huey creates, so a long-running task can see a stop signal.
 
     Huey's consumer sets its stop flag on SIGINT/SIGTERM and tells no one else; workers that
-    loop over rows (``durable.worker.stopping()``) check it to stop claiming and exit in seconds.
+    loop over rows (``durable.startup.stopping()``) check it to stop claiming and exit in seconds.
     """
 
     consumer = None

@@ -163,7 +163,7 @@ ADMINS = [("Admin", a) for a in env.list("ADMINS", default=[])]
 # A PEM file of CA certificates trusted (instead of the system's) when the relay's TLS is checked.
 EMAIL_SSL_CA_FILE = env.str("EMAIL_SSL_CA_FILE", default="")
 
-NOTIFICATIONS_LEASE_SECONDS = env.int("NOTIFICATIONS_LEASE_SECONDS", default=300)
+NOTIFICATIONS_LEASE_SECONDS = env.int("NOTIFICATIONS_LEASE_SECONDS", default=60)
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=10)
 NOTIFICATIONS_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_RETRY_BASE_SECONDS", default=60)
 NOTIFICATIONS_RETRY_MAX_SECONDS = env.float("NOTIFICATIONS_RETRY_MAX_SECONDS", default=3600)
@@ -241,7 +241,7 @@ TASKS = {
 DURABLE_LEASE_SECONDS = env.int("DURABLE_LEASE_SECONDS", default=60)
 # Attempts of a task without its own max_attempts (a consumer killed while running it counts as one).
 DURABLE_MAX_ATTEMPTS = env.int("DURABLE_MAX_ATTEMPTS", default=3)
-# Due tasks one worker claims at a time; a batch is cut short (and the rest given back) after BATCH_SECONDS.
+# Batches of short tasks (each seen to run under BATCH_SECONDS / BATCH_SIZE) for one worker, cut short after BATCH_SECONDS.
 DURABLE_BATCH_SIZE = env.int("DURABLE_BATCH_SIZE", default=25)
 DURABLE_BATCH_SECONDS = env.float("DURABLE_BATCH_SECONDS", default=0.5)
 # Running cap per concurrency group, e.g. DURABLE_GROUP_LIMITS=slow=2,images=1 (a group not listed: 1).

@@ -16,7 +16,7 @@ from functools import partial
 from django.conf import settings
 from django.utils import timezone
 
-from durable.worker import stopping
+from durable.startup import stopping
 from notifications import limits as ratelimits
 from notifications import pacing, replies, suppression
 from notifications.models import LEASES, Attempt, Message, retry_delay

@@ -8,7 +8,7 @@ by ``notifications.batch.Batch``; what the relay's answers mean is
 """
 
 import logging
-import time
+import math
 from contextlib import nullcontext
 from datetime import timedelta
 
@@ -17,7 +17,7 @@ from django.db import OperationalError, connections, router
 from django.utils import timezone
 
 from durable.leases import HOST, worker_id  # noqa: F401 - worker_id: who holds a claimed row
-from durable.worker import stopping
+from durable.startup import stopping
 from notifications import limits as ratelimits
 from notifications.batch import Batch, Outcome
 from notifications.models import LEASES, Message
@@ -71,7 +71,8 @@ LOCKED_PAUSE = 1  # seconds: after SQLite's busy timeout ran out, let the writer
 def deliver(ids=(), transport_factory=Transport):
     """Send ``ids`` and then anything else due, over one connection, until nothing is due.
 
-    Bounded by half the lease, so no row outlives its lease while held. While it drains, the
+    The monitor thread renews the leases it holds (``durable.monitor``), so a run goes on until nothing is due
+    and a batch is bounded by its size, not by a lease. While it drains, the
     outbox's draining marker is up (``mysite.wakeups``: commits then skip their wake-up); once it
     is down, one more look for due rows catches what was committed meanwhile. A database that stays
     locked past its busy timeout ends the run, not the task: what was not tried goes back at once
@@ -101,20 +102,17 @@ def deliver(ids=(), transport_factory=Transport):
 
 
 class _Run:
-    """One delivery run: its outcome, its deadline, its batch size and its one connection (opened when needed)."""
+    """One delivery run: its outcome, its batch size and its one connection (opened when needed)."""
 
     def __init__(self, transport_factory):
         self.outcome = Outcome()
-        self.stop_at = time.monotonic() + settings.NOTIFICATIONS_LEASE_SECONDS / 2
+        self.stop_at = math.inf  # no deadline: the rows' leases are renewed while held (durable.lifeline)
         self.limit = ratelimits.configured().claim_size(settings.NOTIFICATIONS_BATCH_SIZE)
         self.transport_factory, self.transport = transport_factory, None
 
     def drain(self, ids, marker):
         """Claim and send batches until nothing is due (True) or the run must end (False)."""
         while not self.outcome.relay_throttled and not stopping():
-            if time.monotonic() >= self.stop_at:
-                self.outcome.more_due = True
-                return False
             batch = claim(ids, limit=self.limit)
             ids = ()
             if not batch:
@@ -144,32 +142,3 @@ class _NoMarker:
 
 def _due_now():
     return Message.objects.filter(status=Message.Status.QUEUED, due_at__lte=timezone.now()).exists()
-
-
-def sweep():
-    """Take back rows whose lease expired (their consumer died), and find queued rows no task picked up.
-
-    Returns how many rows are due and waiting, so the caller can wake consumers.
-    """
-    recovered = len(LEASES.sweep())
-    if recovered:
-        logger.warning("sweeper: %s outbox rows taken back from an expired lease", recovered)
-    stale_before = timezone.now() - timedelta(seconds=settings.NOTIFICATIONS_REQUEUE_AFTER_SECONDS)
-    stale = Message.objects.filter(status=Message.Status.QUEUED, due_at__lte=stale_before).count()
-    if stale:
-        logger.warning(
-            "sweeper: %s queued outbox rows waited over %s s; waking the consumer",
-            stale,
-            settings.NOTIFICATIONS_REQUEUE_AFTER_SECONDS,
-        )
-    return recovered + stale
-
-
-def due_count():
-    """How many queued rows are due now."""
-    return Message.objects.filter(status=Message.Status.QUEUED, due_at__lte=timezone.now()).count()
-
-
-def recover_orphans():
-    """At consumer start: take back rows held by a consumer on this host that no longer runs; how many."""
-    return len(LEASES.recover_dead())

@@ -6,11 +6,11 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
+from huey.contrib.djhuey import HUEY, db_task
 
-from durable.startup import once_per_consumer, when_queue_returns
+from durable import lifeline
 from notifications import delivery
+from notifications.models import LEASES
 
 logger = logging.getLogger(__name__)
 
@@ -71,20 +71,12 @@ def wake_consumers(due):
         enqueue()
 
 
-@db_periodic_task(crontab(minute="*"))
-def sweep():
-    """Every minute: recover expired leases and wake up work no task picked up."""
-    wake_consumers(delivery.sweep())
-
-
-@once_per_consumer("notifications.recover")
-def recover_at_startup():
-    """Requeue what a killed consumer on this host held, and wake workers for what is due."""
-    delivery.recover_orphans()
-    wake_consumers(delivery.due_count())
-
-
-@when_queue_returns("notifications.wake")
-def wake_after_queue_outage():
-    """The queue is back: send what was queued while it was down now, not at the sweeper."""
-    wake_consumers(delivery.due_count())
+# The outbox's rows are on the durable lifeline: recovered at start-up, swept each minute, renewed while held and
+# woken when the queue returns, as every leased kind is (durable.lifeline). Rows cut off at exit stay `sending`
+# (an e-mail on the wire may have gone): the next start on this host takes them back.
+lifeline.register(
+    LEASES,
+    wake=wake_consumers,
+    stale_after=lambda: settings.NOTIFICATIONS_REQUEUE_AFTER_SECONDS,
+    give_back_at_exit=False,
+)

@@ -2,8 +2,9 @@
 
 The web side reads it (``latest``) for the operations page and ``/health/``: no
 row seen within ``OPERATIONS_HEARTBEAT_STALE_SECONDS`` means no consumer runs.
-A beat is written by a thread of its own, so a worker busy with a long task
-does not look dead.
+A beat is a duty of the consumer's one monitor thread (``durable.monitor``), the thread that
+renews its leases, so a worker busy with a long task does not look dead, and a consumer whose
+beat stopped has stopped renewing its leases too.
 """
 
 import logging
@@ -13,17 +14,17 @@ import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from durable.leases import pid_alive
+from durable.monitor import MONITOR
 from operations.models import Heartbeat
 
 logger = logging.getLogger(__name__)
 HOST = socket.gethostname()
 
 _lock = threading.Lock()
-_state = {"pid": None, "row": None, "workers": 0, "stop": None}
+_state = {"pid": None, "row": None, "workers": 0}
 
 
 def queue_label(storage):
@@ -38,7 +39,7 @@ def worker_started(storage, workers):
     """Called by every consumer worker at start; the first in a process starts the heartbeat."""
     with _lock:
         if _state["pid"] != os.getpid():  # a new process (or a fork): start afresh
-            _state.update(pid=os.getpid(), row=None, workers=0, stop=None)
+            _state.update(pid=os.getpid(), row=None, workers=0)
         _state["workers"] += 1
         if _state["row"] is not None:
             return
@@ -46,9 +47,9 @@ def worker_started(storage, workers):
         row = Heartbeat.objects.create(
             host=HOST, pid=os.getpid(), queue=queue_label(storage), workers=workers, started_at=now, last_seen=now
         )
-        stop = threading.Event()
-        _state.update(row=row, stop=stop)
-    threading.Thread(target=_beat, args=(row.pk, stop), name="heartbeat", daemon=True).start()
+        _state.update(row=row)
+    MONITOR.add_duty("heartbeat", lambda: _beat(row.pk), first_in=settings.OPERATIONS_HEARTBEAT_SECONDS)
+    MONITOR.ensure_running()
     logger.info("heartbeat %s: consumer %s:%s started on %s", row.pk, HOST, os.getpid(), row.queue)
 
 
@@ -60,25 +61,21 @@ def worker_stopped():
         _state["workers"] -= 1
         if _state["workers"] > 0:
             return
-        row, stop = _state["row"], _state["stop"]
-        _state.update(row=None, stop=None)
-    stop.set()
+        row = _state["row"]
+        _state.update(row=None)
+    MONITOR.remove_duty("heartbeat")
     now = timezone.now()
     Heartbeat.objects.filter(pk=row.pk).update(last_seen=now, stopped_at=now)
     logger.info("heartbeat %s: consumer %s:%s stopped cleanly", row.pk, HOST, os.getpid())
 
 
-def _beat(pk, stop):
-    interval = settings.OPERATIONS_HEARTBEAT_SECONDS
+def _beat(pk):
+    """One beat (in the monitor thread); returns the seconds to the next."""
     try:
-        while not stop.wait(interval):
-            try:
-                close_old_connections()
-                Heartbeat.objects.filter(pk=pk, stopped_at=None).update(last_seen=timezone.now())
-            except Exception as exc:  # noqa: BLE001 - the database may be away for a while; keep beating
-                logger.warning("heartbeat %s: could not record (%s: %s)", pk, type(exc).__name__, exc)
-    finally:
-        connection.close()
+        Heartbeat.objects.filter(pk=pk, stopped_at=None).update(last_seen=timezone.now())
+    except Exception as exc:  # noqa: BLE001 - the database may be away for a while; keep beating
+        logger.warning("heartbeat %s: could not record (%s: %s)", pk, type(exc).__name__, exc)
+    return settings.OPERATIONS_HEARTBEAT_SECONDS
 
 
 def latest(now=None):

@@ -5,7 +5,7 @@ import time
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from durable.worker import stopping
+from durable.startup import stopping
 from reports.models import Report
 
 PROGRESS_DB = "reports-progress"  # a second connection to the default database, per generating thread

@@ -250,9 +250,9 @@ def run_tasks(db):
 
     ``run_tasks()`` returns how many ran; each outcome is recorded on its row as the consumer records it.
     """
-    from durable import worker
+    from durable import claim
 
-    return worker.run_due
+    return claim.run_due
 
 
 def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):
@@ -363,8 +363,8 @@ def _die_holding(script, model, limit, expired):
 _CLAIM_TASKS_AND_DIE = """
 import os, signal, sys, django
 django.setup()
-from durable import worker
-rows = worker.claim(int(sys.argv[1]))
+from durable import claim
+rows = claim.claim(int(sys.argv[1]))
 print(os.getpid(), *(r.pk for r in rows), flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -375,9 +375,9 @@ def dead_task_consumer(transactional_db):
     """Factory: ``dead_task_consumer(limit=1, expired=False)`` -> ``DeadConsumer(pid, ids)``, for durable tasks.
 
     A real process on this host claims up to ``limit`` due durable tasks, as a consumer's worker does
-    when it starts running one, and is killed with SIGKILL holding them. Then ``durable.worker.recover()``
+    when it starts running one, and is killed with SIGKILL holding them. Then ``durable.lifeline.recover()``
     is what a consumer starting on this host does (it sees the pid is gone); with ``expired=True`` the
-    lease has also lapsed, and ``durable.worker.sweep()`` is what any consumer does once a minute.
+    lease has also lapsed, and ``durable.lifeline.sweep()`` is what any consumer does once a minute.
     """
 
     from durable.models import Task

@@ -8,7 +8,7 @@ from django.core.mail import send_mail
 from django.test import override_settings
 from huey.contrib.djhuey import HUEY
 
-from notifications import delivery, tasks
+from durable import lifeline
 from notifications.models import Attempt, Message
 from testing.plugin import use_queue, wait_until
 
@@ -134,7 +134,7 @@ def test_an_idle_consumer_is_woken_not_polled(tmp_path, start_consumer, smtp_ser
     url = f"sqlite:///{tmp_path / 'wake.sqlite3'}?poll_interval=60"
     use_queue(url)
     consumer = start_consumer(smtp_server.url, queue=url)
-    consumer.wait_for_log("Executing notifications.tasks.sweep")  # start-up work done; now idle
+    consumer.wait_for_log("Executing durable.tasks.durable.sweep")  # start-up work done; now idle
 
     send_mail("Wake", "Body", "from@example.com", ["to@example.com"])
 
@@ -161,7 +161,7 @@ def test_redis_down_during_a_request_delays_but_loses_nothing(client, own_redis,
     assert "could not enqueue" in caplog.text
     own_redis.start()
     with override_settings(NOTIFICATIONS_REQUEUE_AFTER_SECONDS=0):
-        tasks.wake_consumers(delivery.sweep())  # what the periodic sweeper does each minute
+        lifeline.sweep()  # what the periodic sweeper does each minute (it wakes consumers)
     [welcome] = smtp_server.wait_for(1, timeout=30)
     assert welcome.rcpt_tos == ["bob@example.com"]
 

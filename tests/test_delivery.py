@@ -8,6 +8,7 @@ import pytest
 from django.core.mail import send_mail
 from django.utils import timezone
 
+from durable import lifeline
 from notifications import delivery, recording
 from notifications.models import Attempt, Message
 
@@ -115,7 +116,7 @@ def test_the_sweeper_recovers_an_expired_lease(deliver_now, dead_consumer):
     dead = dead_consumer(expired=True)  # a consumer took it ... and died
 
     assert Message.objects.get().claimed_by == f"{delivery.HOST}:{dead.pid}"
-    assert delivery.sweep() == 1
+    assert lifeline.sweep() == 1
     assert Message.objects.get().status == Message.Status.QUEUED
     assert [m.subject for m in deliver_now()] == ["Hello 0"]
 
@@ -124,7 +125,7 @@ def test_a_live_lease_is_left_alone_by_the_sweeper(dead_consumer):
     queue(1)
     dead_consumer(expired=False)
 
-    assert delivery.sweep() == 0
+    assert lifeline.sweep() == 0
     assert Message.objects.get().status == Message.Status.SENDING
 
 
@@ -132,7 +133,7 @@ def test_a_consumer_that_lost_its_lease_cannot_overwrite_the_outcome():
     queue(1)
     [row] = delivery.claim()
     Message.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    delivery.sweep()
+    lifeline.sweep()
     delivery.claim()  # another consumer holds it now
 
     assert row.mark_sent() == 0
@@ -144,7 +145,7 @@ def test_orphans_of_a_dead_consumer_on_this_host_are_requeued(dead_consumer):
     dead = dead_consumer(limit=2, expired=False)
 
     assert len(dead.ids) == 2
-    assert delivery.recover_orphans() == 2
+    assert lifeline.recover() == 2
     assert set(Message.objects.values_list("status", flat=True)) == {"queued"}
 
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
-from durable import worker
+from durable import claim
 from durable.models import Task
 from tests import durable_tasks
 
@@ -26,7 +26,7 @@ def listed(content):
 
 def test_it_lists_and_filters_by_status_and_name(staff_client):
     add = int(durable_tasks.add.enqueue(1, 2).id)
-    worker.run_due()
+    claim.run_due()
     noop = int(durable_tasks.noop.enqueue().id)
 
     page = staff_client.get("/admin/durable/task/")
@@ -37,7 +37,7 @@ def test_it_lists_and_filters_by_status_and_name(staff_client):
 
 def test_it_shows_a_task_with_its_attempts_and_errors(staff_client, tmp_path):
     result = durable_tasks.flaky.enqueue(str(tmp_path / "marks"), 1)
-    worker.run_due()
+    claim.run_due()
 
     page = staff_client.get(f"/admin/durable/task/{result.id}/change/")
 
@@ -57,7 +57,7 @@ def test_retry_queues_a_failed_task_again_and_cancel_stops_a_queued_one(staff_cl
     queued.refresh_from_db()
     assert failed.status == "queued" and failed.attempts == 0
     assert queued.status == "cancelled"
-    worker.run_due()
+    claim.run_due()
     assert Task.objects.get(pk=failed.pk).status == "successful"
     assert Task.objects.get(pk=queued.pk).status == "cancelled"
 

@@ -7,9 +7,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from durable import worker
+from durable import claim
 from durable.backend import DurableBackend
 from durable.compat import InvalidTask, TaskResultDoesNotExist, TaskResultStatus, task_backends
+from durable.leases import worker_id
 from durable.models import Task, TaskAttempt
 from tests import durable_tasks
 
@@ -26,11 +27,11 @@ def test_it_writes_a_queued_row_and_runs_it():
     row = Task.objects.get(pk=result.id)
     assert row.name == "tests.durable_tasks.add" and row.status == "queued"
 
-    assert worker.run_due() == 1
+    assert claim.run_due() == 1
 
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL and result.return_value == 5
-    assert result.attempts == 1 and result.worker_ids == [worker.worker_id()]
+    assert result.attempts == 1 and result.worker_ids == [worker_id()]
     assert result.enqueued_at <= result.started_at <= result.last_attempted_at <= result.finished_at
     assert result.errors == []
     [attempt] = TaskAttempt.objects.filter(task_id=row.pk)
@@ -44,7 +45,7 @@ def test_a_rolled_back_enqueue_leaves_no_task():
         1 / 0  # noqa: B018 - the request fails after enqueueing
 
     assert not Task.objects.exists()
-    assert worker.run_due() == 0
+    assert claim.run_due() == 0
 
 
 @pytest.mark.django_db
@@ -109,7 +110,7 @@ def test_retries_then_success_with_the_attempt_number_in_the_context(tmp_path):
 
     for _ in range(3):
         Task.objects.filter(pk=result.id).update(due_at=timezone.now())  # skip the back-off
-        worker.run_due()
+        claim.run_due()
 
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL and result.return_value == 3
@@ -129,7 +130,7 @@ def test_it_fails_after_max_attempts_with_the_error_recorded(tmp_path):
 
     for _ in range(4):
         Task.objects.filter(pk=result.id).update(due_at=timezone.now())
-        worker.run_due()
+        claim.run_due()
 
     result.refresh()
     assert result.status == TaskResultStatus.FAILED and len(result.errors) == 3
@@ -143,7 +144,7 @@ def test_a_time_limit_really_stops_the_work(tmp_path):
     marks = tmp_path / "marks"
     result = durable_tasks.too_long.enqueue(str(marks))
 
-    worker.run_due()
+    claim.run_due()
 
     result.refresh()
     assert result.status == TaskResultStatus.FAILED
@@ -158,7 +159,7 @@ def test_a_task_whose_code_is_gone_fails_at_once_without_retry():
     result = durable_tasks.add.enqueue(1, 2)
     Task.objects.filter(pk=result.id).update(name="tests.durable_tasks.renamed_away")
 
-    worker.run_due()
+    claim.run_due()
 
     row = Task.objects.get(pk=result.id)
     assert row.status == "failed" and row.attempts == 1
@@ -169,14 +170,14 @@ def test_a_task_whose_code_is_gone_fails_at_once_without_retry():
 @pytest.mark.django_db
 def test_a_stale_holders_late_finish_is_fenced(caplog):
     durable_tasks.add.enqueue(1, 2)
-    [stale] = worker.LEASES.claim()
+    [stale] = claim.LEASES.claim()
     Task.objects.filter(pk=stale.pk).update(lease_expires_at=timezone.now())  # its consumer hung past the lease
-    assert [r.pk for r in worker.LEASES.sweep()] == [stale.pk]
-    [fresh] = worker.LEASES.claim()
+    assert [r.pk for r in claim.LEASES.sweep()] == [stale.pk]
+    [fresh] = claim.LEASES.claim()
     assert fresh.lease_token != stale.lease_token
 
-    assert worker.LEASES.finish(stale, status="successful", return_value=99) is False
-    assert worker.LEASES.finish(fresh, status="successful", return_value=3) is True
+    assert claim.LEASES.finish(stale, status="successful", return_value=99) is False
+    assert claim.LEASES.finish(fresh, status="successful", return_value=3) is True
 
     row = Task.objects.get(pk=stale.pk)
     assert row.status == "successful" and row.return_value == 3
@@ -203,7 +204,7 @@ def test_concurrent_enqueues_with_one_unique_key_fold_into_one():
 
     assert errors == [] and len(set(ids)) == 1
     assert Task.objects.filter(unique_key="unique:same").count() == 1
-    worker.run_due()
+    claim.run_due()
     assert durable_tasks.unique.enqueue("same").id != ids[0]  # once finished, the key is free again
 
 
@@ -213,13 +214,13 @@ def test_a_concurrency_group_runs_at_most_its_cap_at_once(settings):
     grouped = [durable_tasks.grouped.enqueue(i).id for i in range(4)]
     plain = durable_tasks.add.enqueue(1, 1).id
 
-    first = worker.claim(10)
-    second = worker.claim(10)
+    first = claim.claim(10)
+    second = claim.claim(10)
 
     assert sorted(str(r.pk) for r in first) == sorted([*grouped[:2], plain])
     assert second == []  # the group is full; its other rows wait
     assert Task.objects.filter(pk__in=grouped, status="queued").count() == 2
-    worker.LEASES.release(first)
+    claim.LEASES.release(first)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -229,8 +230,8 @@ def test_a_database_failure_while_recording_gives_the_rows_back_at_once(monkeypa
     from durable import sql
 
     ids = [durable_tasks.add.enqueue(i, i).id for i in range(3)]
-    worker._batch.limit = 3
-    held_before = worker.LEASES.held_tokens()
+    claim.ran("tests.durable_tasks.add", 0.0)  # a short task: claimed as a batch of 3
+    held_before = claim.LEASES.held_tokens()
     real_update = sql.update
 
     def locked(*args, **kwargs):
@@ -238,13 +239,13 @@ def test_a_database_failure_while_recording_gives_the_rows_back_at_once(monkeypa
 
     # Fault injection: the outcome's write fails as it does when another writer holds SQLite past the timeout.
     monkeypatch.setattr(sql, "update", locked)
-    assert worker.run_due() == 0
+    assert claim.run_due() == 0
     monkeypatch.setattr(sql, "update", real_update)
 
     rows = Task.objects.filter(pk__in=ids)
     assert {(r.status, r.attempts, r.lease_token) for r in rows} == {("queued", 0, "")}  # no lease to wait for
-    assert worker.LEASES.held_tokens() == held_before  # nothing left to renew
-    assert worker.run_due() == 3
+    assert claim.LEASES.held_tokens() == held_before  # nothing left to renew
+    assert claim.run_due() == 3
     assert set(Task.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"successful"}
 
 
@@ -253,7 +254,7 @@ def test_an_error_with_retry_after_sets_the_wait_instead_of_the_backoff():
     result = durable_tasks.asks_to_wait.enqueue()
     before = timezone.now()
 
-    assert worker.run_due() == 1
+    assert claim.run_due() == 1
 
     row = Task.objects.get(pk=result.id)
     assert row.status == "queued" and row.last_error == "_SlowDown: come back in 42 s"

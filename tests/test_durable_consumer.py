@@ -89,7 +89,7 @@ def test_sigint_stops_the_consumer_in_seconds_with_nothing_run_twice(queue_url, 
 
 
 def test_a_long_task_keeps_its_lease_while_its_consumer_lives(queue_url, start_consumer, tmp_path):
-    from durable import worker
+    from durable import claim
 
     path = tmp_path / "marks"
     result = durable_tasks.slow.enqueue(str(path), 5, tag="long")
@@ -98,7 +98,7 @@ def test_a_long_task_keeps_its_lease_while_its_consumer_lives(queue_url, start_c
 
     taken = []
     while count(path, "end") == 0:
-        taken += worker.LEASES.sweep()  # another consumer's sweeper, looking all the time
+        taken += claim.LEASES.sweep()  # another consumer's sweeper, looking all the time
         time.sleep(0.1)
 
     wait_until(lambda: Task.objects.get(pk=result.id).status == "successful", message="the task to succeed")

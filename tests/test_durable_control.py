@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 import durable
-from durable import worker
+from durable import claim, lifeline
 from durable.compat import TaskResultDoesNotExist, TaskResultStatus
 from durable.models import CancelRequest, Task, TaskAttempt
 from testing.plugin import wait_until
@@ -22,14 +22,14 @@ def test_a_snoozed_task_runs_again_later_without_spending_an_attempt(tmp_path):
     result = durable_tasks.snoozy.enqueue(str(tmp_path / "marks"), 30)  # max_attempts=1
     before = timezone.now()
 
-    assert worker.run_due() == 1
+    assert claim.run_due() == 1
     row = Task.objects.get(pk=result.id)
     assert row.status == "queued" and row.attempts == 0 and outcomes(row.pk) == ["snoozed"]
     assert 29 <= (row.due_at - before).total_seconds() <= 31
     assert durable_tasks.snoozy.get_result(result.id).errors == []  # a snooze is no error
 
     Task.objects.filter(pk=row.pk).update(due_at=timezone.now())
-    assert worker.run_due() == 1
+    assert claim.run_due() == 1
     result = durable_tasks.snoozy.get_result(result.id)
     assert result.status == TaskResultStatus.SUCCESSFUL and result.return_value == 1  # still its first attempt
     assert outcomes(row.pk) == ["snoozed", "successful"]
@@ -46,7 +46,7 @@ def test_a_queued_task_cancelled_never_runs():
     result = durable_tasks.add.enqueue(1, 2)
 
     assert durable.cancel(result.id) is True
-    assert worker.run_due() == 0
+    assert claim.run_due() == 0
     assert Task.objects.get(pk=result.id).status == "cancelled"
     assert durable_tasks.add.get_result(result.id).status == TaskResultStatus.FAILED  # the standard has no "cancelled"
     assert durable.cancel(result.id) is False  # finished: nothing to do
@@ -65,10 +65,10 @@ def test_a_task_asked_to_cancel_whose_consumer_died_ends_cancelled_at_the_sweep(
     dead_task_consumer(expired=True)  # claimed it, then kill -9
     assert durable.cancel(result.id) is True  # running, as far as the row says
 
-    worker.sweep()
+    lifeline.sweep()
 
     assert Task.objects.get(pk=result.id).status == "cancelled" and not CancelRequest.objects.exists()
-    assert worker.run_due() == 0
+    assert claim.run_due() == 0
 
 
 def marks(path):

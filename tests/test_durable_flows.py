@@ -145,12 +145,12 @@ def test_batches_do_not_nest():
 
 @pytest.mark.django_db
 def test_a_queued_step_cancelled_fails_its_chain_at_the_sweep(run_tasks):
-    from durable import worker
+    from durable import lifeline
 
     flow = chain(call(durable_tasks.add, 1, 2), call(durable_tasks.add, 3)).enqueue()
     durable.cancel(flow.results[0].id)
 
-    worker.sweep()
+    lifeline.sweep()
 
     assert durable.get_flow(flow.id).status == TaskResultStatus.FAILED
     assert list(Task.objects.order_by("id").values_list("status", flat=True)) == ["cancelled", "cancelled"]

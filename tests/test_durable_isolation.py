@@ -7,7 +7,7 @@ import pytest
 from django.core.mail import send_mail
 from huey.contrib.djhuey import HUEY
 
-from durable import worker
+from durable import claim
 from durable.models import Task
 from testing.plugin import wait_until
 from tests import durable_tasks
@@ -90,13 +90,13 @@ def test_a_worker_past_the_task_workers_runs_no_task_and_a_wake_up_follows(setti
     settings.HUEY = {**settings.HUEY, "consumer": {**settings.HUEY["consumer"], "workers": 2}}
     result = durable_tasks.add.enqueue(1, 2)
     HUEY.flush()  # the enqueue's own wake-up
-    assert worker.task_workers() == 1 and worker._enter()  # the one task worker is busy
+    assert claim.task_workers() == 1 and claim._enter()  # the one task worker is busy
 
     try:
-        assert worker.run_due() == 0  # this worker stays free for e-mail
+        assert claim.run_due() == 0  # this worker stays free for e-mail
         assert Task.objects.get(pk=result.id).status == Task.Status.QUEUED
     finally:
-        worker._leave()  # the busy one leaves: the task it may not have seen gets a wake-up
+        claim._leave()  # the busy one leaves: the task it may not have seen gets a wake-up
 
     assert HUEY.pending_count() == 1
-    assert worker.run_due() == 1
+    assert claim.run_due() == 1

@@ -5,7 +5,7 @@ from collections import defaultdict
 import pytest
 from huey.contrib.djhuey import HUEY
 
-from durable import options, worker
+from durable import claim, options
 from durable.compat import InvalidTask
 from durable.models import Task
 from testing.plugin import wait_until
@@ -58,9 +58,9 @@ def test_a_claim_takes_one_task_per_key_at_concurrency_one_and_gives_the_rest_ba
     for customer in ("a", "a", "a", "b"):
         durable_tasks.per_customer.enqueue(path, customer)
 
-    rows = worker.claim(10)
+    rows = claim.claim(10)
     held = Task.objects.filter(status="queued").count(), Task.objects.filter(attempts__gt=0).count()
-    worker.LEASES.release(rows)  # nothing left held by this process
+    claim.LEASES.release(rows)  # nothing left held by this process
 
     assert sorted(r.group for r in rows) == ["customer:a", "customer:b"]
     assert held == (2, 2)
@@ -72,7 +72,7 @@ def test_over_its_rate_a_task_waits_queued_with_a_wake_up_for_when_the_window_op
     ids = [durable_tasks.per_host.enqueue(path, "example.org").id for _ in range(6)]
     other = durable_tasks.add.enqueue(1, 2)
 
-    ran = worker.run_due()
+    ran = claim.run_due()
 
     assert ran == 5  # 4 calls to the host, and the task with no key
     assert Task.objects.get(pk=other.id).status == "successful"

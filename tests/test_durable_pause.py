@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from durable import health, pause, worker
-from durable.models import PausedQueue, Task
+from durable import claim, health, pause
+from durable.models import LEASES, PausedQueue, Task
 from testing.plugin import wait_until
 from testing.poll import poll
 from tests import durable_tasks
@@ -56,11 +56,11 @@ def test_a_paused_queue_takes_enqueues_and_runs_nothing_until_resumed():
     pause.pause("default")
     result = durable_tasks.add.enqueue(1, 2)
 
-    assert worker.run_due() == 0
+    assert claim.run_due() == 0
     assert Task.objects.get(pk=result.id).status == "queued"
 
     pause.resume("default")
-    assert worker.run_due() == 1
+    assert claim.run_due() == 1
     assert durable_tasks.add.get_result(result.id).return_value == 3
 
 
@@ -68,11 +68,11 @@ def test_a_paused_queue_takes_enqueues_and_runs_nothing_until_resumed():
 def test_tasks_waiting_in_a_paused_queue_are_not_late_for_health_or_the_sweeper():
     result = durable_tasks.noop.enqueue()
     Task.objects.filter(pk=result.id).update(due_at=timezone.now() - timedelta(hours=1))
-    assert not health.tasks(timezone.now())["ok"] and worker.due_waiting(30) == 1
+    assert not health.tasks(timezone.now())["ok"] and LEASES.due(30).count() == 1
 
     pause.pause("default")
 
-    assert health.tasks(timezone.now())["ok"] and worker.due_waiting(30) == 0
+    assert health.tasks(timezone.now())["ok"] and LEASES.due(30).count() == 0
 
 
 def test_the_admin_pauses_and_resumes_and_refuses_an_unknown_queue(staff_client):

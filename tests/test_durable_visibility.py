@@ -8,7 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from durable import worker
+from durable import claim
 from durable.models import Tally, Task, TaskAttempt
 from operations import cleanup
 from tests import durable_tasks
@@ -30,7 +30,7 @@ def mixed(tmp_path):
         durable_tasks.add.enqueue(i, 1)
     durable_tasks.flaky.enqueue(str(tmp_path / "marks"), 5)  # fails, waits 0.2 s to retry
     failed = durable_tasks.flaky.using(priority=-1).enqueue(str(tmp_path / "marks2"), 5)
-    worker.run_due()
+    claim.run_due()
     Task.objects.filter(pk=failed.id).update(status="failed", finished_at=timezone.now())
     late = timezone.now() - timedelta(seconds=90)
     noops = [int(durable_tasks.noop.enqueue().id) for _ in range(2)]
@@ -172,7 +172,7 @@ def test_settled_attempts_are_folded_into_tallies_once_and_counters_hold(client,
     assert cleanup.run()["finished tasks"] == 1  # its attempts were folded already: not added twice
     assert_same_counters(scrape(client, settings), second)
     durable_tasks.add.enqueue(2, 2)
-    worker.run_due()
+    claim.run_due()
     third = scrape(client, settings)  # a new attempt, past the watermark: counted live
     assert third[("mysite_durable_task_attempts_total", (("name", ADD), ("outcome", "successful")))] == 3
 

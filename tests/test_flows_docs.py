@@ -86,13 +86,13 @@ def limits_module():
 
 @pytest.mark.django_db
 def test_the_per_key_limits_example_runs_one_at_a_time_per_customer(limits_module):
-    from durable import worker
+    from durable import claim
 
     for customer in (1, 1, 2):
         limits_module.sync_customer.enqueue(customer, full=True)
 
-    rows = worker.claim(10)
-    worker.LEASES.release(rows)  # nothing left held by this process
+    rows = claim.claim(10)
+    claim.LEASES.release(rows)  # nothing left held by this process
     assert sorted(r.group for r in rows) == ["customer:1", "customer:2"]
 
 

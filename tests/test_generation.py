@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from durable import worker
+from durable import claim, lifeline
 from durable.models import Task
 from durable.options import options_of
 from notifications.models import Message
@@ -213,12 +213,12 @@ def test_a_removed_type_fails_with_a_message():
 
 @pytest.fixture
 def recover(monkeypatch):
-    """``durable.worker.recover``, what a consumer starting on this host does; the exit hook it registers goes
+    """``durable.lifeline.recover``, what a consumer starting on this host does; the exit hook it registers goes
     with the test (at this process's exit the test database is gone)."""
     hooks = []
     register = atexit.register
     monkeypatch.setattr(atexit, "register", lambda fn, *args: hooks.append(fn) or register(fn, *args))
-    yield worker.recover
+    yield lifeline.recover
     for fn in hooks:
         atexit.unregister(fn)
 
@@ -301,14 +301,14 @@ def test_at_most_reports_max_running_run_at_once_and_the_next_starts_after(setti
     settings.DURABLE_GROUP_LIMITS = {**settings.DURABLE_GROUP_LIMITS, "reports": settings.REPORTS_MAX_RUNNING}
     ada = user("ada")
     first, second = ask(ada, "signups-per-day"), ask(ada, "email-log")
-    [claimed] = worker.claim(5)  # a worker starts the first report's task: the group is full
+    [claimed] = claim.claim(5)  # a worker starts the first report's task: the group is full
     assert claimed.pk == first.task_id
 
     assert run_tasks() == 0  # no free place: the second stays queued
     second.refresh_from_db()
     assert second.status == "queued"
 
-    assert worker.run_batch([claimed]) == 1
+    assert claim.run_batch([claimed]) == 1
     assert run_tasks() == 1
     second.refresh_from_db()
     assert second.status == "done"

@@ -14,7 +14,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from durable import worker
+from durable import claim
 from durable.models import Task, TaskAttempt
 from images import processing
 from images.decoding import DAMAGED
@@ -58,7 +58,7 @@ def rows(tmp_path):
     form = PictureForm(files={"picture": SimpleUploadedFile("me.jpg", photo.read_bytes(), "image/jpeg")})
     assert form.is_valid(), form.errors
     processing.accept(ada, form.cleaned_data["picture"], form.inspection)
-    worker.run_due()  # before the tasks below, which stay queued
+    claim.run_due()  # before the tasks below, which stay queued
     assert Picture.objects.get(user=ada).status == "ready"
     common = {"user": ada, "source_format": "JPEG", "width": 400, "height": 300, "output": "webp"}
     Picture.objects.create(sha256="0" * 64, status="failed", error=DAMAGED, finished_at=now, **common)

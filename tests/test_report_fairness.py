@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from durable import worker
+from durable import claim
 from reports import registry, requests
 from reports.models import Report
 from testing.plugin import wait_until
@@ -47,13 +47,13 @@ def test_the_next_report_is_the_oldest_of_the_user_with_the_fewest_running(setti
         return requests.request_report(owner, registry.get("signups-per-day"), params, "csv")[0]
 
     first = report(ada)
-    assert [row.pk for row in worker.claim(1)] == [first.task_id]  # ada's first report runs
+    assert [row.pk for row in claim.claim(1)] == [first.task_id]  # ada's first report runs
     ada_queued = [report(ada) for _ in range(5)]
     bob_1, bob_2 = report(bob), report(bob)
     cy_1 = report(cy)
 
     def claimed(times):  # what workers start, one report each (a report is slow: a worker claims one at a time)
-        return [Report.objects.get(task_id=row.pk).pk for _ in range(times) for row in worker.claim(1)]
+        return [Report.objects.get(task_id=row.pk).pk for _ in range(times) for row in claim.claim(1)]
 
     settings.DURABLE_GROUP_LIMITS = {"reports": 2}
     assert claimed(5) == [bob_1.pk]  # one free place: whichever task woke the worker, bob's report starts

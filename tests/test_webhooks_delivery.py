@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from durable import worker
+from durable import claim
 from durable.models import Task
 from operations.signals import site_event
 from testing.receiver import CLOSE, Reply
@@ -43,7 +43,7 @@ def drain(timeout=15):
     pending = Delivery.objects.filter(status=Delivery.Status.PENDING, endpoint__paused_at=None)
     while pending.exists():
         assert time.monotonic() < deadline, f"still pending: {list(pending.values('id', 'attempts', 'last_error'))}"
-        worker.run_due()
+        claim.run_due()
         time.sleep(0.02)
 
 
@@ -107,8 +107,8 @@ def test_429_with_retry_after_waits_that_long(receiver, settings):
     emit()
     before = timezone.now()
 
-    worker.run_due()
-    worker.run_due()
+    claim.run_due()
+    claim.run_due()
 
     assert len(receiver.received) == 1  # not again: it asked for two minutes
     d = Delivery.objects.get()
@@ -163,7 +163,7 @@ def test_a_receiver_that_is_down_is_retried(receiver, settings):
     receiver.stop()  # nothing listens on its port now
     emit()
 
-    worker.run_due()
+    claim.run_due()
 
     d = Delivery.objects.get()
     assert d.status == "pending" and d.last_error.startswith("ConnectError")
@@ -185,7 +185,7 @@ def test_after_n_failures_in_a_row_the_endpoint_pauses_and_resuming_sends_what_w
     assert list(Delivery.objects.order_by("id").values_list("status", flat=True)) == ["pending", "pending"]
     later = emit(1)  # while paused: recorded, not sent
     for _ in range(3):
-        worker.run_due()
+        claim.run_due()
     assert len(receiver.received) == 3
 
     receiver.default = Reply(200)
@@ -253,10 +253,10 @@ def test_a_head_whose_task_was_lost_is_enqueued_again_by_the_kick(receiver):
     event = Event.objects.create(type="user.signed_up")
     overdue = timezone.now() - timedelta(minutes=5)
     Delivery.objects.create(endpoint=ep, event=event, next_attempt_at=overdue)  # as if its task had been given up
-    assert worker.run_due() == 0
+    assert claim.run_due() == 0
 
     assert webhooks_delivery.kick() == 1
-    worker.run_due()
+    claim.run_due()
 
     assert receiver.ids() == [event.uid]
 
@@ -267,6 +267,6 @@ def test_408_is_retried_and_other_4xx_fail_at_once(receiver, status, outcome):
     receiver.answer(Reply(status))
     emit()
 
-    worker.run_due()
+    claim.run_due()
 
     assert Attempt.objects.get().outcome == outcome

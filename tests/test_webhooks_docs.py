@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from durable import worker
+from durable import claim
 from webhooks import signing
 from webhooks.models import Endpoint
 
@@ -26,7 +26,7 @@ def test_the_documented_recipe_verifies_a_real_delivery_and_refuses_tampering(ve
     ep = Endpoint.objects.create(name="r", url=receiver.url(), events=["report.ready"])
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
     exec(blocks[1], {})  # noqa: S102 - the "raise an event" example, as written
-    worker.run_due()
+    claim.run_due()
     [got] = receiver.received
 
     assert verify(ep.secret, got.headers, got.body)

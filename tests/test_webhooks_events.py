@@ -151,17 +151,17 @@ def test_resuming_in_the_admin_sends_what_waited(staff_client, everything, recei
     assert "1 endpoint(s) resumed." in response.content.decode()
     everything.refresh_from_db()
     assert everything.paused_at is None
-    from durable import worker
+    from durable import claim
 
-    worker.run_due()
+    claim.run_due()
     assert len(receiver.received) == 1 and Delivery.objects.get().status == "delivered"
 
 
 def test_a_delivery_shows_its_attempts_in_the_admin(staff_client, everything, receiver):
-    from durable import worker
+    from durable import claim
 
     site_event.send(sender="tests", type="user.signed_up", data={"user_id": 1})
-    worker.run_due()
+    claim.run_due()
     d = Delivery.objects.get()
 
     page = staff_client.get(f"/admin/webhooks/delivery/{d.pk}/change/").content.decode()

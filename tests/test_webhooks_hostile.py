@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from durable import worker
+from durable import claim
 from operations.signals import site_event
 from testing.receiver import Reply
 from webhooks import delivery as webhooks_delivery
@@ -65,7 +65,7 @@ def test_a_receiver_dripping_headers_is_cut_off_at_the_deadline_and_counts_as_a_
     site_event.send(sender="tests", type="user.signed_up", data={})
 
     began = time.monotonic()
-    worker.run_due()
+    claim.run_due()
     took = time.monotonic() - began
 
     assert took < 20  # the exchange's deadline is 1.5 s; without one, the dripping goes on for a minute
@@ -86,7 +86,7 @@ def test_a_receiver_answering_retry_after_nan_gets_the_normal_back_off(receiver,
     receiver.answer(Reply(503, headers={"Retry-After": "nan"}))
     site_event.send(sender="tests", type="user.signed_up", data={})
 
-    worker.run_due()
+    claim.run_due()
 
     [attempt] = Attempt.objects.all()
     assert attempt.outcome == "retry" and attempt.error == "503 Service Unavailable"
@@ -109,7 +109,7 @@ def test_chat_messages_carry_no_mention_or_markup_a_username_brings(receiver, us
     Endpoint.objects.create(name="chat", url=receiver.url(), events=["user.signed_up"], format=Endpoint.Format.CHAT)
     site_event.send(sender="tests", type="user.signed_up", data={}, summary=f"New user signed up: {username}")
 
-    worker.run_due()
+    claim.run_due()
 
     text = json.loads(receiver.received[0].body)["text"]
     assert text == f"New user signed up: {shown}"

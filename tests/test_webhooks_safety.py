@@ -4,7 +4,7 @@ import pytest
 from django.core import checks
 from django.core.exceptions import ValidationError
 
-from durable import worker
+from durable import claim
 from operations.signals import site_event
 from testing.receiver import Receiver, Reply
 from webhooks.models import Delivery, Endpoint
@@ -69,7 +69,7 @@ def test_the_address_is_checked_again_at_send_time_and_a_refusal_pauses_the_endp
     settings.WEBHOOKS_ALLOWED_NETWORKS = []  # then the setting changed (or the name now resolves elsewhere)
     site_event.send(sender="tests", type="user.signed_up", data={})
 
-    worker.run_due()
+    claim.run_due()
 
     assert receiver.received == []
     ep.refresh_from_db()
@@ -89,7 +89,7 @@ def test_a_redirect_is_not_followed(receiver):
         receiver.answer(Reply(307, headers={"Location": elsewhere.url("/internal")}))
         site_event.send(sender="tests", type="user.signed_up", data={})
 
-        worker.run_due()
+        claim.run_due()
 
         assert elsewhere.received == [] and len(receiver.received) == 1
         d = Delivery.objects.get()
@@ -108,7 +108,7 @@ def test_a_proxy_in_the_environment_is_not_used(receiver, monkeypatch):
         Endpoint.objects.create(name="r", url=receiver.url(), events=["user.signed_up"])
         site_event.send(sender="tests", type="user.signed_up", data={})
 
-        worker.run_due()
+        claim.run_due()
 
         assert proxy.received == [] and len(receiver.received) == 1
     finally:
@@ -178,7 +178,7 @@ def test_an_ipv6_carrier_saved_before_the_guard_knew_it_is_refused_at_connection
     ep = Endpoint.objects.create(name="r", url=f"http://[{address}]:9/hook", events=["user.signed_up"])
     site_event.send(sender="tests", type="user.signed_up", data={})
 
-    worker.run_due()
+    claim.run_due()
 
     ep.refresh_from_db()
     assert ep.paused_at is not None

@@ -23,6 +23,7 @@ from email.utils import parsedate_to_datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from webhooks import signing
 from webhooks.models import Attempt, Delivery, Endpoint
@@ -150,12 +151,14 @@ def head_of(endpoint_id):
     return pending.order_by("id").values_list("id", flat=True).first()
 
 
+# Named by its dotted path, as a task row names its task: the task module imports this one, never the reverse.
+DELIVER_TASK = "webhooks.tasks.deliver"
+
+
 def schedule(delivery_id):
     """Make sure ``delivery_id`` has a task (its unique key folds a second one into the first)."""
-    from webhooks.tasks import deliver as task
-
     if delivery_id is not None:
-        task.enqueue(delivery_id)
+        import_string(DELIVER_TASK).enqueue(delivery_id)
 
 
 def send(delivery):

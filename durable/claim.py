@@ -1,0 +1,238 @@
+"""Claiming and dispatch: a free task worker claims what it starts now, and runs it (``durable.executor``).
+
+``run_due`` (the Huey wake-up ``durable.run_due``) loops: claim, run, until nothing is due. A
+worker claims one row, so a claimed row is a row that runs and "running" means running.
+Batches are kept for tasks this process has seen to be short (their last run took under
+DURABLE_BATCH_SECONDS / DURABLE_BATCH_SIZE): a claim takes the run of such rows at the head of
+the queue, in order, and never puts a row behind one that is slow or not yet seen. What a
+batch still holds past DURABLE_BATCH_SECONDS (a short task turned slow) goes back at once.
+
+Durable tasks never take every worker of a consumer: ``task_workers()`` of them may run tasks,
+the rest stay free for e-mail (a Huey task of its own).
+"""
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import DatabaseError
+from huey.contrib.djhuey import HUEY, db_task
+
+from durable import control, executor, limits, pause
+from durable.models import LEASES
+from durable.monitor import MONITOR
+from durable.startup import stopping
+
+logger = logging.getLogger(__name__)
+
+
+@db_task(name="durable.run_due")
+def wakeup():
+    """The wake-up: run the due task rows (any worker may take any wake-up; lost or extra ones cost nothing)."""
+    run_due()
+
+
+def wake(delay=None):
+    """Wake a worker (enqueue ``durable.run_due``, ``delay`` seconds ahead); a queue that is down is logged, never raised.
+
+    The row is committed either way: the sweeper (``durable.lifeline``) wakes a consumer for it later.
+    """
+    try:
+        if delay:
+            wakeup.schedule(delay=delay)
+        else:
+            wakeup()
+    except Exception as exc:  # noqa: BLE001 - the row is committed; the sweeper wakes a consumer later
+        logger.warning("could not wake a consumer (%s: %s); the sweeper will", type(exc).__name__, exc)
+
+
+# --- which tasks are short: batched claims only for those -------------------------------------
+
+_took = {}  # task name -> seconds its last run in this process took
+
+
+def ran(name, seconds):
+    """Note how long a run of task ``name`` took (``executor.run_one`` calls it)."""
+    _took[name] = seconds
+
+
+def _short(name):
+    return _took.get(name, float("inf")) <= settings.DURABLE_BATCH_SECONDS / settings.DURABLE_BATCH_SIZE
+
+
+def batch_size():
+    """DURABLE_BATCH_SIZE once a task was seen to be short (a claim then looks for a run of them), else 1."""
+    return settings.DURABLE_BATCH_SIZE if any(map(_short, list(_took))) else 1
+
+
+# --- claim -------------------------------------------------------------------------------------
+
+
+def claim_next():
+    """Claim what this worker starts now: the head of the queue, or the run of short rows at its head.
+
+    Returns ``(rows, more)``: ``more`` is False when the claim saw that nothing else is due (no wake-up needed).
+    """
+    if batch_size() == 1:
+        return claim(1), True  # no look ahead: more may be due
+    due = control.claimable(limits.narrow(LEASES.due()))  # LEASES.due() leaves out paused queues
+    head = list(due.order_by(*LEASES.order_by).values_list("pk", "name")[: batch_size()])
+    run = [pk for pk, name in head[: _short_run(head)]]
+    rows = claim(len(run), only=run) if len(run) > 1 else []
+    rows = rows or claim(1)
+    return rows, len(head) > len(rows) or len(head) == batch_size()
+
+
+def claim(limit=1, only=None):
+    """Claim up to ``limit`` due rows (of the ids ``only``, if given) in order, keeping every key under its limits.
+
+    The limits are ``durable.limits`` (per group key, across consumers: a running cap and a start rate): rows
+    over them go back untried, with a wake-up for when a rate has room. No consumer claims the tasks of a
+    paused queue (``durable.pause``) or asked to cancel (``durable.control``). When every row claimed was over
+    its limits, one more claim leaves their keys out, so the other due tasks still run.
+    """
+
+    def narrow(due):
+        due = due if only is None else due.filter(pk__in=only)
+        return _claimable(limits.narrow(due))
+
+    for _ in range(2):
+        rows = LEASES.claim(limit=limit, where=narrow)
+        over, wait = limits.over(rows)
+        if over:
+            LEASES.release(over)
+            if wait:
+                wake(delay=wait)
+        kept = [row for row in rows if row not in over]
+        if kept or not over:
+            return kept
+    return []
+
+
+def _claimable(queryset):
+    return control.claimable(pause.claimable(queryset))
+
+
+def _short_run(head):
+    """How many rows of ``head`` ((pk, name) in claim order) one worker may hold at once: the short ones first."""
+    n = 0
+    while n < len(head) and _short(head[n][1]):
+        n += 1
+    return max(n, 1)
+
+
+# --- room for e-mail: durable tasks never take every worker of a consumer ---------------------
+
+_in_run = 0  # this process's workers inside run_due
+_missed = False  # a wake-up was left while every task worker was busy
+_in_run_lock = threading.Lock()
+
+
+def task_workers():
+    """How many of this consumer's workers may run durable tasks at once: all but DURABLE_RESERVED_WORKERS.
+
+    The rest stay free for the outbox's deliveries (a Huey task of their own), so a new e-mail is
+    picked up in milliseconds however many long tasks are queued. At least one, so a one-worker
+    consumer still runs tasks (system check durable.W001 says e-mail then waits behind them).
+    """
+    consumer = getattr(HUEY, "consumer", None)  # this process's (mysite.queue.StopAware): run_huey -w counts too
+    workers = consumer.workers if consumer is not None else settings.HUEY.get("consumer", {}).get("workers", 1)
+    return max(workers - settings.DURABLE_RESERVED_WORKERS, 1)
+
+
+def _enter():
+    global _in_run, _missed
+    with _in_run_lock:
+        if _in_run >= task_workers():
+            _missed = True
+            return False
+        _in_run += 1
+        return True
+
+
+def _room():
+    """True while fewer than ``task_workers()`` of this process's workers run tasks."""
+    with _in_run_lock:
+        return _in_run < task_workers()
+
+
+def _leave():
+    """A worker leaves run_due; if a wake-up was left meanwhile, wake again (its task may have come after our last claim)."""
+    global _in_run, _missed
+    with _in_run_lock:
+        _in_run -= 1
+        missed, _missed = _missed, False
+    if missed and not stopping():
+        wake()
+
+
+# --- dispatch ----------------------------------------------------------------------------------
+
+
+def run_due():
+    """Claim and run due tasks until none is due or the consumer stops; how many ran.
+
+    A database that fails (locked past its timeout, gone) ends the run, not the work: what was
+    held goes back, and a wake-up comes a second later.
+    """
+    if stopping():
+        return 0
+    if not _enter():
+        # The task workers all run tasks; each claims again when its task ends, so this wake-up is not needed.
+        logger.debug("all %s task workers busy: this worker stays free for e-mail", task_workers())
+        return 0
+    try:
+        return _run_due()
+    finally:
+        _leave()
+
+
+def _run_due():
+    MONITOR.ensure_running()
+    done = 0
+    try:
+        while not stopping():
+            rows, more = claim_next()
+            if not rows:
+                return done
+            if more and _room():
+                wake()  # more may be due: let another worker join (none may while every task worker runs)
+            ran_now = run_batch(rows)
+            done += ran_now
+            if ran_now < len(rows):
+                return done
+    except DatabaseError:
+        logger.exception("the database failed this worker after %s tasks; trying again in 1 s", done)
+        wake(delay=1)
+    return done
+
+
+def run_batch(rows):
+    """Run the claimed ``rows`` in order; give the rest back when stopping or past DURABLE_BATCH_SECONDS."""
+    began = time.monotonic()
+    for index, row in enumerate(rows):
+        if index and (stopping() or time.monotonic() - began > settings.DURABLE_BATCH_SECONDS):
+            given = LEASES.release(rows[index:])
+            logger.debug("gave back %s claimed tasks untried", given)
+            if not stopping():
+                wake()
+            return index
+        try:
+            retry_in = executor.run_one(row, noted=ran)
+        except Exception:
+            # The database (not the task) failed us: give what we hold back now rather than at lease expiry.
+            logger.warning("task %s: could not record its outcome; giving back %s rows", row.pk, len(rows) - index)
+            _give_back(rows[index:])
+            raise
+        if retry_in is not None:
+            wake(delay=retry_in)  # a wake-up at the retry's due time (the sweeper only catches what waited longer)
+    return len(rows)
+
+
+def _give_back(rows):
+    try:
+        LEASES.release(rows)
+    except Exception:  # noqa: BLE001 - still failing: the leases lapse and the sweeper takes them
+        logger.exception("could not give back tasks %s; the sweeper will", ", ".join(str(r.pk) for r in rows))
+        LEASES.forget(rows)
