@@ -27,6 +27,7 @@ from durable.compat import (
 )
 from durable.exceptions import TaskNotFound
 from durable.executor import resolve
+from durable.joining import current_batch_id
 from durable.models import Task as TaskRow
 from durable.options import options_of
 from durable.validation import check_arguments
@@ -83,7 +84,7 @@ class DurableBackend(BaseTaskBackend):
             max_attempts=opts.max_attempts or settings.DURABLE_MAX_ATTEMPTS,
             unique_key=opts.key_for(args, kwargs),
             group=_group_for(task, opts, args, kwargs),  # hook (issue 17): a key per enqueue
-            flow_id=_current_batch_id(),  # hook (issue 17): an enqueue inside `with batch()` joins it
+            flow_id=current_batch_id(),  # hook (issue 17): an enqueue inside `with batch()` joins it
         )
 
     def check(self, **kwargs):
@@ -156,12 +157,6 @@ def json_arguments(task, args, kwargs):
     except (TypeError, ValueError) as exc:
         raise InvalidTask(f"{task.module_path}: arguments must be JSON-serialisable ({exc})") from None
     return args, kwargs
-
-
-def _current_batch_id():
-    from durable.flows import current_batch_id
-
-    return current_batch_id()
 
 
 def _group_for(task, opts, args, kwargs):

@@ -19,8 +19,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from huey.contrib.djhuey import HUEY, db_task
 
-from durable import control, executor, limits, pause
-from durable.models import LEASES
+from durable import executor, limits
+from durable.models import LEASES, claimable
 from durable.monitor import MONITOR
 from durable.startup import stopping
 
@@ -76,7 +76,7 @@ def claim_next():
     """
     if batch_size() == 1:
         return claim(1), True  # no look ahead: more may be due
-    due = control.claimable(limits.narrow(LEASES.due()))  # LEASES.due() leaves out paused queues
+    due = claimable(limits.narrow(LEASES.due()))
     head = list(due.order_by(*LEASES.order_by).values_list("pk", "name")[: batch_size()])
     run = [pk for pk, name in head[: _short_run(head)]]
     rows = claim(len(run), only=run) if len(run) > 1 else []
@@ -95,7 +95,7 @@ def claim(limit=1, only=None):
 
     def narrow(due):
         due = due if only is None else due.filter(pk__in=only)
-        return _claimable(limits.narrow(due))
+        return claimable(limits.narrow(due))
 
     for _ in range(2):
         rows = LEASES.claim(limit=limit, where=narrow)
@@ -108,10 +108,6 @@ def claim(limit=1, only=None):
         if kept or not over:
             return kept
     return []
-
-
-def _claimable(queryset):
-    return control.claimable(pause.claimable(queryset))
 
 
 def _short_run(head):

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from durable import sql
 from durable.compat import TaskResultDoesNotExist
-from durable.models import LEASES, CancelRequest, TaskAttempt
+from durable.models import LEASES, CancelRequest, TaskAttempt, flow_member_ended
 from durable.models import Task as TaskRow
 from durable.monitor import MONITOR
 
@@ -70,11 +70,6 @@ def cancel(result_id):
         CancelRequest.objects.get_or_create(task_id=pk)
     logger.warning("task %s: cancel asked while it runs; its consumer stops it", pk)
     return True
-
-
-def claimable(queryset):
-    """``queryset`` (task rows) without those asked to cancel (a task requeued after its consumer died, say)."""
-    return queryset.exclude(pk__in=CancelRequest.objects.values("task_id"))
 
 
 def settle():
@@ -176,7 +171,9 @@ def _absorb():
 
 
 def record(row, error, trace):
-    """Hook (``durable.executor.run_one``): record an attempt that snoozed or was cancelled; False for other errors."""
+    """Hook (``durable.executor.run_one``): record an attempt that snoozed or was cancelled; False for other errors.
+
+    The executor hands a snoozed task's delay to the dispatcher, which schedules its wake-up (``retry_in``)."""
     now = timezone.now()
     if isinstance(error, Snooze):
         outcome, text = TaskAttempt.Outcome.SNOOZED, str(error)
@@ -198,7 +195,6 @@ def record(row, error, trace):
         }
     else:
         return False
-    from durable.claim import wake
 
     with sql.serialized(TaskRow), transaction.atomic():
         written = LEASES.finish(row, **values)
@@ -216,12 +212,9 @@ def record(row, error, trace):
             )
         CancelRequest.objects.filter(task_id=row.pk).delete()
         if written and row.flow_id and outcome == TaskAttempt.Outcome.CANCELLED:
-            from durable import flows
-
-            flows.finished(row, TaskRow.Status.CANCELLED)  # the chain fails, the batch counts it
+            flow_member_ended(row, TaskRow.Status.CANCELLED)  # the chain fails, the batch counts it
     if written and outcome == TaskAttempt.Outcome.SNOOZED:
         logger.info("task %s %s snoozed for %g s (attempt uncounted)", row.pk, row.name, error.seconds)
-        wake(delay=error.seconds)
     elif written:
         logger.warning("task %s %s cancelled while running (attempt %s)", row.pk, row.name, row.attempts)
     return True

@@ -54,8 +54,8 @@ def run_one(row, noted=None):
     if noted is not None:
         noted(row.name, took)
     tries = f"attempt {row.attempts}/{row.max_attempts}"
-    if error is not None and control.record(row, error, trace):  # it snoozed, or was cancelled
-        return None
+    if error is not None and control.record(row, error, trace):  # it snoozed (wake it then), or was cancelled
+        return error.seconds if isinstance(error, control.Snooze) else None
     if error is None:
         if row.mark_succeeded(value):
             logger.info("task %s %s succeeded in %.2f s (%s)", row.pk, row.name, took, tries)

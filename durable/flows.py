@@ -24,7 +24,6 @@ settled by the sweep (``settle``), within a minute.
 
 import functools
 import logging
-import threading
 
 from django.db import connections, router, transaction
 from django.db.models import Count
@@ -34,18 +33,13 @@ from durable.backend import json_arguments, task_of, wake_on_commit
 from durable.calls import Call, check_call
 from durable.compat import InvalidTask
 from durable.flow_results import ENDED, get_flow
-from durable.models import Flow
+from durable.joining import current_batch_id, open_batch
+from durable.models import Flow, on_flow_member_ended
 from durable.models import Task as TaskRow
 
 logger = logging.getLogger(__name__)
 
-_open = threading.local()  # the batch whose ``with`` block this thread is in
 LEFT = (TaskRow.Status.QUEUED, TaskRow.Status.RUNNING)  # a batch's direct members not ended yet
-
-
-def current_batch_id():
-    """Hook (``DurableBackend.row_for``): the batch an ``enqueue()`` in this thread joins, or None."""
-    return getattr(_open, "batch_id", None)
 
 
 # --- declaring --------------------------------------------------------------------------------
@@ -98,11 +92,11 @@ class batch:  # noqa: N801 - the name is the API (issue 17)
             self._atomic.__exit__(*_exc_info())
             raise
         self.id = str(flow.pk)
-        _open.batch_id = flow.pk
+        open_batch(flow.pk)
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        _open.batch_id = None
+        open_batch(None)
         if exc_type is None:
             try:
                 _settle_batch(Flow.objects.select_for_update().get(pk=self.id))  # an empty batch calls back now
@@ -140,7 +134,7 @@ def _stored(name, c):
 
 
 def finished(row, status, value=None):
-    """Hook (``durable.models.Task.record``, in the transaction that records ``row``'s outcome): a flow member ended.
+    """Hook (``durable.models.flow_member_ended``, in the transaction that records ``row``'s outcome): a flow member ended.
 
     ``status``: the task's new status (successful, failed, cancelled). Releases a chain's next step, or ends
     the chain and settles its batch; a batch member settles its batch.
@@ -166,6 +160,9 @@ def finished(row, status, value=None):
         _chain_step(flow, row, status, value)
     else:
         _settle_batch(flow)
+
+
+on_flow_member_ended(finished)
 
 
 KIND = "SELECT {kind} FROM {flow} WHERE {id} = %s"

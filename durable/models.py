@@ -118,9 +118,7 @@ class Task(Leased):
                 attempt.traceback = trace
                 sql.insert(attempt, ATTEMPT_FIELDS)
                 if self.flow_id:  # a chain's hand-over or a batch's callbacks commit with this outcome (issue 17)
-                    from durable import flows  # flows builds on these models
-
-                    flows.finished(self, values["status"], values.get("return_value"))
+                    flow_member_ended(self, values["status"], values.get("return_value"))
         return written
 
     @classmethod
@@ -235,9 +233,7 @@ class TaskLeases(Leases):
 
     def due(self, seconds=0):
         """The due rows, less those of paused queues: they wait on purpose (``durable.pause``)."""
-        from durable import pause  # pause builds on these models
-
-        return pause.claimable(super().due(seconds))
+        return unpaused(super().due(seconds))
 
     def claim_values(self, now):
         return {"started_at": Coalesce("started_at", Value(now)), "last_attempted_at": now}
@@ -381,3 +377,31 @@ class Flow(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.pk} ({self.status})"
+
+
+# --- what the claim leaves out, and what runs when a flow's member ends (``durable.pause``, ``control``, ``flows``) ---
+
+
+def unpaused(queryset):
+    """Task rows less those of paused queues (one subquery in the caller's statement): they wait on purpose."""
+    return queryset.exclude(queue_name__in=PausedQueue.objects.values("name"))
+
+
+def claimable(queryset):
+    """Task rows a worker may claim: not in a paused queue, not asked to cancel (``durable.cancel``)."""
+    return unpaused(queryset).exclude(pk__in=CancelRequest.objects.values("task_id"))
+
+
+_FLOW_HOOKS = {}  # name -> hook(row, status, value): ``durable.flows`` registers its hand-over
+
+
+def on_flow_member_ended(hook):
+    """Register ``hook(row, status, value)``, run in the transaction that records the outcome of a flow's task."""
+    _FLOW_HOOKS[f"{hook.__module__}.{hook.__qualname__}"] = hook
+    return hook
+
+
+def flow_member_ended(row, status, value=None):
+    """A task of a chain or batch ended with ``status``: its flow moves on, in the caller's transaction."""
+    for hook in _FLOW_HOOKS.values():
+        hook(row, status, value)

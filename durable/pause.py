@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 
-from durable.models import PausedQueue, Task
+from durable.models import PausedQueue, Task, unpaused
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +57,7 @@ def resume(name, by=""):
     return bool(deleted)
 
 
-def claimable(queryset):
-    """``queryset`` (task rows) without the tasks of paused queues: one subquery in the claim's own statement."""
-    return queryset.exclude(queue_name__in=PausedQueue.objects.values("name"))
+claimable = unpaused  # task rows without the tasks of paused queues (durable.models)
 
 
 def panel(now):
