@@ -8,3 +8,6 @@ class DurableConfig(AppConfig):
 
     name = "durable"
     verbose_name = "Durable tasks"
+
+    def ready(self):
+        from durable import flows  # noqa: F401 - registers the hand-over of chains and batches with the models
