@@ -65,10 +65,13 @@ class DurableBackend(BaseTaskBackend):
         wake_on_commit(db)
         return self.to_result(row, task)
 
-    def row_for(self, task, args, kwargs):
-        """The unsaved row of one enqueue of ``task``; ``InvalidTask`` for a bad task or arguments not JSON."""
+    def row_for(self, task, args, kwargs, leading=0):
+        """The unsaved row of one enqueue of ``task``; ``InvalidTask`` for a bad task or arguments not JSON.
+
+        ``leading``: positional arguments the worker adds first (1 for a chain step after the first).
+        """
         self.validate_task(task)
-        check_arguments(task, args, kwargs)
+        check_arguments(task, args, kwargs, leading)
         args, kwargs = json_arguments(task, args, kwargs)
         opts = options_of(task)
         now = timezone.now()

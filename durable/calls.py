@@ -19,6 +19,7 @@ from durable.backend import json_arguments, wake_on_commit
 from durable.compat import InvalidTask, Task
 from durable.models import Task as TaskRow
 from durable.options import options_of
+from durable.validation import check_arguments
 
 # The columns a new row has (every concrete field but the id, which the database gives).
 COLUMNS = [f for f in TaskRow._meta.concrete_fields if not f.primary_key]
@@ -70,6 +71,8 @@ def enqueue_many(calls):
         if c.task not in models:
             model = c.task.get_backend().row_for(c.task, c.args, c.kwargs)
             models[c.task] = (model, [f.get_db_prep_save(f.pre_save(model, True), conn) for f in COLUMNS])
+        else:
+            check_arguments(c.task, c.args, c.kwargs)  # row_for checked the first call of each task
         rows.append(_row(c, models[c.task][0]))
     results = [None] * len(calls)
     with transaction.atomic(using=db):

@@ -21,7 +21,7 @@ from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from durable import sql
+from durable import lifeline, sql
 from durable.compat import TaskResultDoesNotExist
 from durable.models import LEASES, CancelRequest, TaskAttempt, flow_member_ended
 from durable.models import Task as TaskRow
@@ -80,6 +80,9 @@ def settle():
     )
     CancelRequest.objects.exclude(task__status=TaskRow.Status.RUNNING).delete()
     return cancelled
+
+
+lifeline.settle_with(settle)  # at each sweep: tasks asked to cancel, taken back from a dead consumer, end cancelled
 
 
 # --- in the consumer: stop a running task whose cancel was asked ----------------------------------

@@ -29,6 +29,7 @@ from django.db import connections, router, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from durable import lifeline
 from durable.backend import json_arguments, task_of, wake_on_commit
 from durable.calls import Call, check_call
 from durable.compat import InvalidTask
@@ -55,7 +56,9 @@ class chain:  # noqa: N801 - the name is the API (issue 17)
 
     def enqueue(self):
         """Write the chain (its flow and every step) in the caller's transaction; return ``get_flow`` of it."""
-        rows = [c.task.get_backend().row_for(c.task, c.args, c.kwargs) for c in self.calls]  # all checked first
+        rows = [  # all checked first; a step after the first gets the previous step's return value first
+            c.task.get_backend().row_for(c.task, c.args, c.kwargs, leading=int(i > 0)) for i, c in enumerate(self.calls)
+        ]
         for c, row in zip(self.calls, rows, strict=True):
             if row.unique_key:
                 raise InvalidTask(f"{c.task.module_path}: a chain step cannot have a unique_key")
@@ -252,3 +255,6 @@ def settle():
                     _chain_step(flow, last, last.status, None)
             ended += Flow.objects.filter(pk=pk, finished_at__isnull=False).exists()
     return ended
+
+
+lifeline.settle_with(settle)  # at each sweep: flows whose members ended outside ``finished``

@@ -10,13 +10,11 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task
 
-from durable import claim, control, flows, lifeline, periodic
+from durable import claim, lifeline, periodic
 from durable.models import LEASES
 from durable.startup import once_per_consumer, when_queue_returns
 
 lifeline.register(LEASES, wake=lambda due: claim.wake(), stale_after=lambda: settings.DURABLE_WAKE_AFTER_SECONDS)
-lifeline.settle_with(control.settle)  # tasks asked to cancel, taken back from a dead consumer, end cancelled
-lifeline.settle_with(flows.settle)  # flows whose members ended outside the recording of an outcome
 
 
 if hasattr(HUEY, "on_wake"):  # a transaction's one wake-up (mysite.wakeups) names "durable" when it queued tasks
