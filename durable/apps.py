@@ -10,4 +10,5 @@ class DurableConfig(AppConfig):
     verbose_name = "Durable tasks"
 
     def ready(self):
-        from durable import flows  # noqa: F401 - registers the hand-over of chains and batches with the models
+        # In every process, not only consumers: task rows on the lifeline, chains' and batches' hand-over.
+        from durable import flows, tasks  # noqa: F401

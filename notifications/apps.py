@@ -8,3 +8,4 @@ class NotificationsConfig(AppConfig):
     def ready(self):
         # Each registers itself: system checks, metrics, and what operations asks of the outbox.
         from notifications import checks, dashboard, health, metrics, retention  # noqa: F401
+        from notifications import tasks  # noqa: F401 - puts the outbox on the durable lifeline, in every process
