@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from huey import Huey, RedisHuey
 from huey.storage import SqliteStorage
@@ -152,12 +152,14 @@ def huey_settings(url, *, name="mysite", immediate=False, consumer=None):
     """Build Django's ``HUEY`` setting from ``HUEY_URL``.
 
     ``sqlite:////abs/path.sqlite3`` or ``redis://host:port/db``; anything else
-    raises ``QueueURLError`` with a message naming the setting.
+    raises ``QueueURLError`` with a message naming the setting. ``?name=`` names the queue (Huey's name,
+    default ``mysite``): on Redis its keys are ``huey.*.<name>``, so queues of several names share one
+    database without seeing each other (the test suite gives each of its processes one).
     """
     parts = urlsplit(url or "")
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     common = {
-        "name": name,
+        "name": options.pop("name", None) or name,
         "immediate": immediate,
         "results": True,
         "store_none": False,
@@ -197,7 +199,10 @@ def huey_settings(url, *, name="mysite", immediate=False, consumer=None):
             "connection": {
                 # Short timeouts: a request must not hang on a Redis that is down.
                 "connection_pool": ConnectionPool.from_url(
-                    url, socket_connect_timeout=1, socket_timeout=5, health_check_interval=30
+                    parts._replace(query=urlencode(options)).geturl(),  # without ?name=, which is ours
+                    socket_connect_timeout=1,
+                    socket_timeout=5,
+                    health_check_interval=30,
                 ),
                 "blocking": True,
                 "read_timeout": 1,

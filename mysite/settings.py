@@ -87,7 +87,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_PATH", default=str(VAR_DIR / "test-db.sqlite3"))}
+    # Unset: testing/plugin.py makes the test database a file of the test run's own temporary directory.
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_PATH", default=None)}
 else:
     # Checkouts sharing one PostgreSQL keep their test databases apart (default: test_<NAME>).
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}

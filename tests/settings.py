@@ -4,16 +4,22 @@ Only defaults: a variable already in the environment (CI's DATABASE_URL, say) wi
 Consumer processes started by the tests use this module too.
 """
 
+import atexit
 import os
-from pathlib import Path
+import shutil
+import tempfile
 
-_var = Path(__file__).resolve().parent.parent / "var"
+if "HUEY_URL" not in os.environ or "HUEY_STATS_PATH" not in os.environ:
+    # Huey opens (creates) its queue and stats files as the settings load, before testing.plugin gives each
+    # test its own: they go to a folder of this process, removed as it exits, never to the site's var/.
+    _tmp = tempfile.mkdtemp(prefix="mysite-test-settings-")
+    atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
+    os.environ.setdefault("HUEY_URL", f"sqlite:///{_tmp}/test-huey.sqlite3")
+    os.environ.setdefault("HUEY_STATS_PATH", f"{_tmp}/test-huey-stats.sqlite3")
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("HUEY_URL", f"sqlite:///{_var / 'test-huey.sqlite3'}")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("LOG_LEVEL", "INFO")
-os.environ.setdefault("HUEY_STATS_PATH", str(_var / "test-huey-stats.sqlite3"))
 
 # The suite moves its queue to Redis at run time (testing.plugin's queue_url): with redis imported first, the
 # settings do not keep it out of huey.storage as they do for a site whose HUEY_URL is SQLite (mysite/lean.py).

@@ -169,6 +169,7 @@ def test_midnight_is_the_site_time_zone_midnight(settings):
     assert not at_site_midnight(datetime.datetime(2026, 1, 15, 0, 0))
 
 
+@pytest.mark.consumer
 def test_the_consumer_catches_up_a_missed_cleanup_once(rows, start_consumer):
     consumer = start_consumer()
     consumer.wait_for_log(" 1 sent e-mails, 2 failed or cancelled e-mails")
