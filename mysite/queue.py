@@ -98,6 +98,18 @@ class StopAware:
 
     def create_consumer(self, **options):
         self.consumer = super().create_consumer(**options)
+        stop = self.consumer.stop
+
+        def stop_and_wake(graceful=False):
+            # Workers asleep on the SQLite queue's wake-up socket would see the stop flag only after its poll
+            # interval (2 s): every stop, and every test's consumer, waited that long for nothing. One datagram
+            # wakes one of them.
+            self.consumer.stop_flag.set()
+            for _ in self.consumer.worker_threads:
+                getattr(self.storage, "wake", lambda: None)()
+            return stop(graceful)
+
+        self.consumer.stop = stop_and_wake
         return self.consumer
 
     def stopping(self):
