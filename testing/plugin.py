@@ -43,13 +43,22 @@ def use_queue(url):
     """Point this process's Huey at the storage behind ``url`` (and its ``?name=``); return that storage."""
     conf = huey_settings(url)
     storage = import_string(conf["huey_class"])(conf["name"], **conf["connection"]).storage
-    HUEY.storage, HUEY.name = storage, conf["name"]
+    HUEY.storage = storage
+    _name_queue(conf["name"])
     return storage
+
+
+def _name_queue(name):
+    """Huey's name here, and its stats recorder's: the operations page reads the events of the queue of that name."""
+    HUEY.name = name
+    recorder = getattr(HUEY, "_stats", None)
+    if recorder is not None:
+        recorder.name = name
 
 
 def _process_queue_name():
     """This test process's own queue name: pytest-xdist workers (and two runs) share one Redis database apart."""
-    return f"mysite-test-{os.getpid()}"
+    return f"mysite_test_{os.getpid()}"  # [A-Za-z0-9_]: Huey's Redis storage drops other characters
 
 
 def with_queue_name(url, name):
@@ -163,7 +172,8 @@ def _private_queue(request, tmp_path):
     yield
     if storage is not None:
         storage.flush_all()
-    HUEY.storage, HUEY.name = _CONFIGURED_QUEUE
+    HUEY.storage = _CONFIGURED_QUEUE[0]
+    _name_queue(_CONFIGURED_QUEUE[1])
 
 
 def _env(settings, stats, queue, email_url, extra):
