@@ -110,6 +110,15 @@ class StopAware:
             return stop(graceful)
 
         self.consumer.stop = stop_and_wake
+        set_handlers = self.consumer._set_signal_handlers
+
+        def set_handlers_and_say():
+            # Huey logs "consumer started" before its workers run and sets its signal handlers last: a SIGINT
+            # before then is a KeyboardInterrupt with no graceful stop. Whoever signals it can wait for this line.
+            set_handlers()
+            logger.info("consumer %s ready: SIGINT stops it gracefully", os.getpid())
+
+        self.consumer._set_signal_handlers = set_handlers_and_say
         return self.consumer
 
     def stopping(self):

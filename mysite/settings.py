@@ -364,6 +364,7 @@ LOGGING = {
         "reports": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "operations": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "durable": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "mysite": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }
 # /health/ failures (issue 13): its 503s stay out of django.request (a load balancer polls it every
