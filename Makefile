@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run setup test test-pg-redis lint format browser nginx bench bench-quick faults faults-quick profile-drain clean test-django6
+.PHONY: run setup test test-fast test-pg-redis lint format browser nginx bench bench-quick faults faults-quick profile-drain clean test-django6
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,15 +61,23 @@ nginx:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light openssl >/dev/null; \
 	  else echo "nginx is not installed: the nginx sample test will be skipped (apt-get install nginx-light)"; fi; }
 
-## test: the whole suite on SQLite (database and queue), plus the Redis queue tests
+## test: the whole suite on SQLite (database and queue), plus the Redis queue tests, in TEST_WORKERS parallel
+## processes (pytest-xdist; each has its own test database, Redis queue name, ports and temporary folders)
+TEST_WORKERS ?= 4
+PARALLEL := -n $(TEST_WORKERS) --dist worksteal
 test: $(VENV)/.dev browser nginx
-	$(BIN)/pytest
+	$(BIN)/pytest $(PARALLEL)
 
 ## test-pg-redis: the whole suite again on PostgreSQL + Redis queue
 test-pg-redis: $(VENV)/.dev browser nginx
 	DATABASE_URL=$${PG_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	HUEY_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
-	$(BIN)/pytest
+	$(BIN)/pytest $(PARALLEL)
+
+## test-fast: the edit-test loop, well under a minute: no consumer or other process, no Chromium, nothing slow,
+## on SQLite whatever DATABASE_URL/HUEY_URL say (Redis queue tests still run when Redis answers)
+test-fast: $(VENV)/.dev
+	env -u DATABASE_URL -u HUEY_URL $(BIN)/pytest -n 2 -q -m "not consumer and not browser and not slow"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from huey import Huey, RedisHuey
 from huey.storage import RedisStorage, SqliteStorage
@@ -165,6 +165,27 @@ class StopAware:
 
     def create_consumer(self, **options):
         self.consumer = super().create_consumer(**options)
+        stop = self.consumer.stop
+
+        def stop_and_wake(graceful=False):
+            # Workers asleep on the SQLite queue's wake-up socket would see the stop flag only after its poll
+            # interval (2 s): every stop, and every test's consumer, waited that long for nothing. One datagram
+            # wakes one of them.
+            self.consumer.stop_flag.set()
+            for _ in self.consumer.worker_threads:
+                getattr(self.storage, "wake", lambda: None)()
+            return stop(graceful)
+
+        self.consumer.stop = stop_and_wake
+        set_handlers = self.consumer._set_signal_handlers
+
+        def set_handlers_and_say():
+            # Huey logs "consumer started" before its workers run and sets its signal handlers last: a SIGINT
+            # before then is a KeyboardInterrupt with no graceful stop. Whoever signals it can wait for this line.
+            set_handlers()
+            logger.info("consumer %s ready: SIGINT stops it gracefully", os.getpid())
+
+        self.consumer._set_signal_handlers = set_handlers_and_say
         return self.consumer
 
     def stopping(self):
@@ -219,12 +240,14 @@ def huey_settings(url, *, name="mysite", immediate=False, consumer=None):
     """Build Django's ``HUEY`` setting from ``HUEY_URL``.
 
     ``sqlite:////abs/path.sqlite3`` or ``redis://host:port/db``; anything else
-    raises ``QueueURLError`` with a message naming the setting.
+    raises ``QueueURLError`` with a message naming the setting. ``?name=`` names the queue (Huey's name,
+    default ``mysite``): on Redis its keys are ``huey.*.<name>``, so queues of several names share one
+    database without seeing each other (the test suite gives each of its processes one).
     """
     parts = urlsplit(url or "")
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     common = {
-        "name": name,
+        "name": options.pop("name", None) or name,
         "immediate": immediate,
         "results": True,
         "store_none": False,
@@ -264,7 +287,10 @@ def huey_settings(url, *, name="mysite", immediate=False, consumer=None):
             "connection": {
                 # Short timeouts: a request must not hang on a Redis that is down.
                 "connection_pool": ConnectionPool.from_url(
-                    url, socket_connect_timeout=1, socket_timeout=5, health_check_interval=30
+                    parts._replace(query=urlencode(options)).geturl(),  # without ?name=, which is ours
+                    socket_connect_timeout=1,
+                    socket_timeout=5,
+                    health_check_interval=30,
                 ),
                 "blocking": True,
                 "read_timeout": 1,

@@ -91,7 +91,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_PATH", default=str(VAR_DIR / "test-db.sqlite3"))}
+    # Unset: testing/plugin.py makes the test database a file of the test run's own temporary directory.
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_PATH", default=None)}
 else:
     # Checkouts sharing one PostgreSQL keep their test databases apart (default: test_<NAME>).
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=None)}
@@ -351,6 +352,7 @@ LOGGING = {
         "reports": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "operations": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "durable": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "mysite": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }
 # /health/ failures (issue 13): its 503s stay out of django.request (a load balancer polls it every

@@ -44,7 +44,8 @@ class Consumer:
             stderr=subprocess.STDOUT,
         )
         if wait:
-            self.wait_for_log("Huey consumer started", timeout=timeout)
+            # Logged once Huey's signal handlers are in place (mysite.queue): a stop before then would not be graceful.
+            self.wait_for_log(f"consumer {self.proc.pid} ready", timeout=timeout)
         return self
 
     @property

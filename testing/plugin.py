@@ -4,12 +4,13 @@ Enable with ``pytest_plugins = ["testing.plugin"]`` in your ``conftest.py``;
 ``docs/testing.md`` shows each fixture in use.
 """
 
+import os
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from django.conf import settings as django_settings
@@ -39,11 +40,28 @@ def require_service(host, port, name):
 
 
 def use_queue(url):
-    """Point this process's Huey at the storage behind ``url``; return that storage."""
+    """Point this process's Huey at the storage behind ``url`` (and its ``?name=``); return that storage."""
     conf = huey_settings(url)
     storage = import_string(conf["huey_class"])(conf["name"], **conf["connection"]).storage
     HUEY.storage = storage
+    _name_queue(conf["name"])
     return storage
+
+
+def _name_queue(name):
+    """Huey's name here: the queue of that name is the one this process enqueues to and reads."""
+    HUEY.name = name
+
+
+def _process_queue_name():
+    """This test process's own queue name: pytest-xdist workers (and two runs) share one Redis database apart."""
+    return f"mysite_test_{os.getpid()}"  # [A-Za-z0-9_]: Huey's Redis storage drops other characters
+
+
+def with_queue_name(url, name):
+    """``url`` with ``?name=name``: a queue of that name (``mysite.queue.huey_settings``)."""
+    base, _, query = url.partition("?")  # not urlunsplit: it turns sqlite:////abs into sqlite://abs
+    return base + "?" + urlencode([(k, v) for k, v in parse_qsl(query) if k != "name"] + [("name", name)])
 
 
 @pytest.fixture
@@ -55,16 +73,17 @@ def smtp_server():
 
 
 def _require_test_redis():
-    """The Redis database tests may flush: ``TEST_REDIS_URL`` (never the site's ``HUEY_URL``)."""
+    """The Redis database tests use (``TEST_REDIS_URL``, never the site's ``HUEY_URL``), with this process's
+    queue name: each test process flushes only its own keys, so parallel workers share one database."""
     url = django_settings.TEST_REDIS_URL
     parts = urlsplit(url)
     require_service(parts.hostname or "127.0.0.1", parts.port or 6379, "Redis")
-    return url
+    return with_queue_name(url, _process_queue_name())
 
 
 @pytest.fixture
 def redis_url():
-    """``TEST_REDIS_URL``: the Redis database this test run may flush."""
+    """``TEST_REDIS_URL`` with this test process's queue name (``?name=``): the Redis queue this test may flush."""
     return _require_test_redis()
 
 
@@ -81,6 +100,17 @@ def queue_url(request, tmp_path):
     storage.flush_all()
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """An SQLite test database is a file of this test process's own temporary directory (a consumer opens it
+    too), never one in the site's ``var/``; a ``TEST`` ``NAME`` in the settings still wins. (pytest-django
+    gives PostgreSQL test databases a ``_gw0``-style suffix per pytest-xdist worker.)"""
+    for db in django_settings.DATABASES.values():
+        test = db.setdefault("TEST", {})
+        if db["ENGINE"].endswith("sqlite3") and not test.get("NAME"):
+            test["NAME"] = str(tmp_path_factory.getbasetemp() / "test-db.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def _outbox_backend(settings):
     """Django's test set-up swaps EMAIL_BACKEND for locmem; mysite's mail goes through the outbox."""
@@ -95,25 +125,31 @@ def _private_paths(settings, tmp_path):
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
 
 
+# The queue the settings configured, whatever a test points Huey at (``use_queue``) before it is put back.
+_CONFIGURED_QUEUE = (HUEY.storage, HUEY.name)
+
+
 @pytest.fixture(autouse=True)
 def _private_queue(request, tmp_path):
     """Every test gets an empty queue of the configured kind, unless it asked for ``queue_url``.
 
-    SQLite: a fresh file of its own. Redis (HUEY_URL=redis://...): ``TEST_REDIS_URL``, flushed;
-    the Redis database named by ``HUEY_URL`` is never touched.
+    SQLite: a fresh file of its own. Redis (HUEY_URL=redis://...): ``TEST_REDIS_URL`` under this process's
+    queue name, flushed; the Redis database named by ``HUEY_URL`` is never touched. After the test, Huey is
+    pointed back at the configured queue, whatever the test pointed it at.
     """
     if "queue_url" in request.fixturenames:
-        yield
-        return
-    original = HUEY.storage
-    if hasattr(original, "filename"):
+        storage = None
+    elif hasattr(_CONFIGURED_QUEUE[0], "filename"):
         storage = use_queue(f"sqlite:///{tmp_path / 'huey-default.sqlite3'}")
     else:
         storage = use_queue(_require_test_redis())
-    storage.flush_all()
+    if storage is not None:
+        storage.flush_all()
     yield
-    storage.flush_all()
-    HUEY.storage = original
+    if storage is not None:
+        storage.flush_all()
+    HUEY.storage = _CONFIGURED_QUEUE[0]
+    _name_queue(_CONFIGURED_QUEUE[1])
 
 
 def _env(settings, queue, email_url, extra):
@@ -176,9 +212,10 @@ def start_site(transactional_db, tmp_path, request, settings):
 def _current_queue_url():
     storage = HUEY.storage
     if hasattr(storage, "filename"):
-        return f"sqlite:///{storage.filename}"
+        return with_queue_name(f"sqlite:///{storage.filename}", storage.name)
     kwargs = storage.pool.connection_kwargs
-    return f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+    url = f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+    return with_queue_name(url, storage.name)
 
 
 @pytest.fixture

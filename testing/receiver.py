@@ -91,7 +91,10 @@ class Receiver:
                 self.send_header("content-length", str(size))
                 self.end_headers()
                 if not reply.stream:
-                    self.wfile.write(reply.body)
+                    try:
+                        self.wfile.write(reply.body)
+                    except OSError:
+                        self.close_connection = True  # the client gave up first (its read timeout): as scripted
                     return
                 chunk = b"x" * 65536
                 try:

@@ -36,6 +36,7 @@ class RecordingHandler:
         self.messages = []
         self.lock = threading.Lock()
         self.refuse_until = 0.0  # answer DATA with ``refuse_reply`` until this time
+        self.refuse_count = 0  # ... and this many more DATA, whenever they come
         self.refuse_reply = "421 4.3.2 Service busy, try later"
         self.rejected = {}  # address -> reply for RCPT TO
         self.delay = 0.0  # seconds to wait before answering DATA (a slow relay)
@@ -54,6 +55,10 @@ class RecordingHandler:
         if self.delay:
             await asyncio.sleep(self.delay)
         if time.time() < self.refuse_until:
+            return self.refuse_reply
+        with self.lock:
+            refuse, self.refuse_count = self.refuse_count > 0, max(self.refuse_count - 1, 0)
+        if refuse:
             return self.refuse_reply
         with self.lock:
             self.messages.append(
@@ -90,6 +95,12 @@ class SMTPServer:
         """Answer every DATA with ``reply`` for the next ``seconds``."""
         self.handler.refuse_reply = reply
         self.handler.refuse_until = time.time() + seconds
+
+    def refuse_next(self, count, reply="421 4.3.2 Service busy, try later"):
+        """Answer the next ``count`` DATA with ``reply``: a relay busy for a while, however slowly the client comes."""
+        self.handler.refuse_reply = reply
+        with self.handler.lock:
+            self.handler.refuse_count = count
 
     def reject(self, address, reply="550 5.1.1 No such user"):
         """Refuse ``address`` at RCPT TO from now on."""

@@ -45,3 +45,27 @@ def receiver():
     server = Receiver().start()
     yield server
     server.stop()
+
+
+# --- markers (issue 19): `make test-fast` leaves out what needs a process or a browser --------------------------
+# A fixture that starts a real process (consumer, gunicorn, a consumer killed holding rows) or Chromium is named
+# here with the marker its tests must carry; a test that uses one without the marker fails and says which to add.
+MARKER_OF_FIXTURE = {
+    "start_consumer": "consumer",
+    "start_site": "consumer",
+    "dead_consumer": "consumer",
+    "dead_task_consumer": "consumer",
+    "chromium": "browser",
+}
+
+
+def pytest_runtest_setup(item):
+    names = set(getattr(item, "fixturenames", ()))
+    missing = sorted({m for f, m in MARKER_OF_FIXTURE.items() if f in names and not item.get_closest_marker(m)})
+    if missing:
+        pytest.fail(
+            f"{item.nodeid} uses {', '.join(sorted(f for f in MARKER_OF_FIXTURE if f in names))}: mark it "
+            + " and ".join(f"@pytest.mark.{m}" for m in missing)
+            + " (make test-fast leaves those out)",
+            pytrace=False,
+        )

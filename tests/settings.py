@@ -4,13 +4,19 @@ Only defaults: a variable already in the environment (CI's DATABASE_URL, say) wi
 Consumer processes started by the tests use this module too.
 """
 
+import atexit
 import os
-from pathlib import Path
+import shutil
+import tempfile
 
-_var = Path(__file__).resolve().parent.parent / "var"
+if "HUEY_URL" not in os.environ:
+    # Huey opens (creates) its queue file as the settings load, before testing.plugin gives each test its own:
+    # it goes to a folder of this process, removed as it exits, never to the site's var/.
+    _tmp = tempfile.mkdtemp(prefix="mysite-test-settings-")
+    atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
+    os.environ.setdefault("HUEY_URL", f"sqlite:///{_tmp}/test-huey.sqlite3")
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("HUEY_URL", f"sqlite:///{_var / 'test-huey.sqlite3'}")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("LOG_LEVEL", "INFO")
 

@@ -78,6 +78,7 @@ class Browser:
             return exc.code
 
 
+@pytest.mark.consumer
 def test_four_simultaneous_sign_ups_with_one_address_open_one_account(site, client):
     browsers = [Browser(site) for _ in range(4)]
     start = threading.Barrier(4)

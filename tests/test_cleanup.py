@@ -189,6 +189,7 @@ def test_midnight_is_the_site_time_zone_midnight(settings):
     assert not at_site_midnight(datetime.datetime(2026, 1, 15, 0, 0))
 
 
+@pytest.mark.consumer
 def test_the_consumer_catches_up_a_missed_cleanup_once(rows, start_consumer):
     last_ran_the_night_before_last(timezone.now())
     consumer = start_consumer()

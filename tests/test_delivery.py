@@ -111,6 +111,7 @@ def test_a_claim_is_recorded_before_sending():
     assert stored.lease_token == row.lease_token
 
 
+@pytest.mark.consumer
 def test_the_sweeper_recovers_an_expired_lease(deliver_now, dead_consumer):
     queue(1)
     dead = dead_consumer(expired=True)  # a consumer took it ... and died
@@ -121,6 +122,7 @@ def test_the_sweeper_recovers_an_expired_lease(deliver_now, dead_consumer):
     assert [m.subject for m in deliver_now()] == ["Hello 0"]
 
 
+@pytest.mark.consumer
 def test_a_live_lease_is_left_alone_by_the_sweeper(dead_consumer):
     queue(1)
     dead_consumer(expired=False)
@@ -140,6 +142,7 @@ def test_a_consumer_that_lost_its_lease_cannot_overwrite_the_outcome():
     assert Message.objects.get().status == Message.Status.SENDING
 
 
+@pytest.mark.consumer
 def test_orphans_of_a_dead_consumer_on_this_host_are_requeued(dead_consumer):
     queue(3)
     dead = dead_consumer(limit=2, expired=False)

@@ -107,6 +107,7 @@ def debug_site(start_site):
     return start_site(args=("--threads", "2"), DEBUG="true").url
 
 
+@pytest.mark.consumer
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_developer_sees_the_welcome_email_in_the_browser(chromium, debug_site, tmp_path):  # noqa: F811

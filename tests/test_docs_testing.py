@@ -6,6 +6,7 @@ Its ```python blocks become a ``conftest.py`` (the block that sets ``pytest_plug
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,13 +31,14 @@ def write_examples(folder):
     return len(blocks) - 1
 
 
-def run_examples(folder, *args, **env):
-    """pytest on the examples, as a developer runs it: settings from the environment, this project importable."""
+def run_examples(folder, *args, base=BASE, unset=(), **env):
+    """pytest on the examples, as a developer runs it: settings from the environment, the project at ``base``
+    importable; the variables in ``unset`` are left out."""
     outer = connection.settings_dict["NAME"]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and k not in unset}
     environment.update(
         DJANGO_SETTINGS_MODULE="tests.settings",
-        PYTHONPATH=str(BASE),
+        PYTHONPATH=str(base),
         # Never the database the outer run is using.
         TEST_DATABASE_PATH=str(folder / "test-db.sqlite3"),
         TEST_DATABASE_NAME=f"{Path(outer).name}_docs",
@@ -74,3 +76,25 @@ def test_a_redis_huey_url_of_the_site_is_never_flushed(tmp_path, own_redis, redi
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert site.queue_size() == 1
+
+
+@pytest.mark.consumer
+def test_the_plugin_writes_nothing_in_the_sites_var_folder(tmp_path):
+    """Issue 21.6: a team's test run leaves no file in its site's ``var/`` (it had left var/test-huey*.sqlite3).
+
+    The project is copied so that its ``var/`` is this test's to watch (the suite's other processes run on);
+    the examples that start consumers on both queues run there with a fresh clone's environment.
+    """
+    ignore = shutil.ignore_patterns(".git", ".venv", "var", "__pycache__", ".*_cache", "node_modules", "*.png")
+    project = Path(shutil.copytree(BASE, tmp_path / "project", ignore=ignore))
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    write_examples(examples)
+
+    result = run_examples(
+        examples, "-k", "welcome or both_queues", base=project, unset=("DATABASE_URL", "HUEY_URL")
+    )
+
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert re.search(r"\b3 passed", result.stdout), result.stdout[-2000:]  # welcome, and both_queues twice
+    assert [p.relative_to(project) for p in (project / "var").rglob("*")] == []

@@ -47,6 +47,7 @@ def test_the_periodic_example_runs_once_a_night_and_catches_up_once(module, run_
     assert list(Task.objects.values_list("return_value", flat=True)) == ["digest sent", "digest sent"]
 
 
+@pytest.mark.consumer
 @pytest.mark.django_db(transaction=True)
 def test_the_idempotency_and_testing_examples_run(module, run_tasks, dead_task_consumer):
     exec(blocks()[1], module.__dict__)  # noqa: S102

@@ -1,6 +1,7 @@
 """Periodic tasks (``durable.periodic``): once per slot across consumers and restarts; missed slots once or skipped."""
 
 import datetime
+import re
 import time
 from datetime import UTC, timedelta
 
@@ -100,6 +101,22 @@ def start_two(start_consumer):
     return [start_consumer(DJANGO_SETTINGS_MODULE="tests.settings_periodic", HUEY_WORKERS=2) for _ in range(2)]
 
 
+TICK = "durable.tasks.durable.tick"
+
+
+def ticks_done(consumers, each):
+    """Wait until each consumer's scheduler asked for ``each`` ticks and every tick asked for has run (any worker
+    of any consumer runs one: they share the queue)."""
+
+    def done():
+        logs = [c.log() for c in consumers]
+        asked = [log.count(f"Enqueueing periodic task {TICK}") for log in logs]
+        ran = sum(len(re.findall(rf"{re.escape(TICK)}: \S+ executed in", log)) for log in logs)
+        return min(asked) >= each and ran >= sum(asked)
+
+    wait_until(done, timeout=80, message=f"{each} tick(s) of each consumer to have run")
+
+
 @pytest.mark.consumer
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
@@ -109,7 +126,7 @@ def test_two_consumers_run_a_periodic_task_once_per_minute(queue_url, start_cons
     first = Periodic.objects.get(name=ONCE).last_slot
 
     wait_until(lambda: marks(settings, "once"), timeout=80, message="a run at the next minute")
-    time.sleep(8)  # both consumers' ticks of that minute are done (each ticks every 60 s from its start)
+    ticks_done(consumers, each=2)  # both consumers' ticks of that minute (each ticks at start, then every 60 s)
 
     slot = Periodic.objects.get(name=ONCE).last_slot
     assert slot > first
@@ -138,9 +155,9 @@ def test_a_restart_after_a_missed_slot_catches_up_once_or_skips(start_consumer, 
 
     consumers = start_two(start_consumer)
     wait_until(lambda: Task.objects.filter(name=HOURLY, status="successful").exists(), message="the catch-up run")
-    time.sleep(3)
+    ticks_done(consumers, each=1)
     consumers.append(start_consumer(DJANGO_SETTINGS_MODULE="tests.settings_periodic"))  # and one more restart
-    time.sleep(3)
+    ticks_done(consumers, each=1)  # its start-up tick too
 
     assert Task.objects.filter(name=HOURLY).count() == len(marks(settings, "hourly")) == 1
     assert not Task.objects.filter(name=HOURLY_SKIP).exists() and not marks(settings, "hourly-skip")

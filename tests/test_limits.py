@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from notifications import delivery, limits, pacing, replies
 from notifications.models import Attempt, Message, RateLimit, RelayPace
+from operations.models import Heartbeat
 from testing.plugin import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -228,11 +229,13 @@ def test_a_bad_limit_is_a_system_check_error(settings):
 def test_two_consumers_share_one_limit(start_consumer, smtp_server):
     """60 e-mails under 10/s through two real consumers: all arrive, never faster than 10 a second."""
     total = 60
+    env = {"EMAIL_RATE_LIMIT": "10/s", "HUEY_WORKERS": 4, "NOTIFICATIONS_BATCH_SIZE": 10}
+    pids = [start_consumer(smtp_server.url, **env).pid for _ in range(2)]
+    # Both at work before the e-mails come (their heartbeats: workers running), in batches of 10: on a busy
+    # machine the first consumer had sent all 60 before the second one's workers ran.
+    wait_until(lambda: Heartbeat.objects.filter(pid__in=pids).count() == 2, message="both consumers' workers")
     for i in range(total):
         send_mail(f"limited {i}", "Body", "from@example.com", [f"to{i}@example.com"])
-    env = {"EMAIL_RATE_LIMIT": "10/s", "HUEY_WORKERS": 4}
-    start_consumer(smtp_server.url, **env)
-    start_consumer(smtp_server.url, **env)
 
     arrived = smtp_server.wait_for(total, timeout=60)
 

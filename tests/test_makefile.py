@@ -105,14 +105,18 @@ def test_make_run_takes_a_port_and_ctrl_c_stops_it_cleanly(tmp_path):
         HUEY_URL=f"sqlite:///{tmp_path / 'huey.sqlite3'}",
         MEDIA_ROOT=str(tmp_path / "media"),
     )
-    # Its own session: SIGINT to the process group is what a terminal's Ctrl-C does.
+    # Its own session: SIGINT to the process group is what a terminal's Ctrl-C does. As in a terminal, SIGINT is not
+    # ignored and stdin is not a pipe of pytest's: a pytest-xdist worker's own (execnet's channel, a disposition
+    # left by an earlier test) reached make run there, and runserver sat through the Ctrl-C.
     run = subprocess.Popen(
         make(BASE, "-o", ".env", "run", f"PORT={port}"),
         env=env,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert poll(lambda: port_answers(port) or run.poll() is not None, timeout=120, interval=0.2)
@@ -157,7 +161,6 @@ def test_make_run_reloads_the_site_and_the_consumer_when_code_changes(clone, tmp
         SECRET_KEY="make-run-test-not-a-secret",
         DATABASE_URL=f"sqlite:///{database}",
         HUEY_URL=f"sqlite:///{tmp_path / 'huey.sqlite3'}",
-        HUEY_STATS_PATH=str(tmp_path / "stats.sqlite3"),
         MEDIA_ROOT=str(tmp_path / "media"),
     )
     run = subprocess.Popen(

@@ -22,6 +22,7 @@ def fails_on_new_year():
         raise RuntimeError("the new-year task broke")
 
 
+@pytest.mark.consumer
 def test_run_periodic_runs_what_is_due_with_the_clock_moved(dead_consumer, run_periodic, settings):
     send_mail("Hi", "Body", "from@example.com", ["to@example.com"])
     dead = dead_consumer(expired=False)  # its lease still runs
@@ -39,6 +40,7 @@ def test_run_periodic_fails_the_test_when_a_task_raises(run_periodic):
         run_periodic(DOOMSDAY)
 
 
+@pytest.mark.consumer
 def test_the_dead_consumer_is_gone_and_holds_its_rows(dead_consumer):
     for i in range(3):
         send_mail(f"Hi {i}", "Body", "from@example.com", ["to@example.com"])
