@@ -7,5 +7,11 @@ class NotificationsConfig(AppConfig):
 
     def ready(self):
         # Each registers itself: system checks, metrics, and what operations asks of the outbox.
-        from notifications import checks, dashboard, health, metrics, retention  # noqa: F401
-        from notifications import tasks  # noqa: F401 - puts the outbox on the durable lifeline, in every process
+        from notifications import (  # noqa: F401
+            checks,
+            dashboard,
+            health,
+            metrics,
+            retention,
+            tasks,  # noqa: F401 - puts the outbox on the durable lifeline, in every process
+        )

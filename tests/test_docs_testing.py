@@ -91,9 +91,7 @@ def test_the_plugin_writes_nothing_in_the_sites_var_folder(tmp_path):
     examples.mkdir()
     write_examples(examples)
 
-    result = run_examples(
-        examples, "-k", "welcome or both_queues", base=project, unset=("DATABASE_URL", "HUEY_URL")
-    )
+    result = run_examples(examples, "-k", "welcome or both_queues", base=project, unset=("DATABASE_URL", "HUEY_URL"))
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert re.search(r"\b3 passed", result.stdout), result.stdout[-2000:]  # welcome, and both_queues twice
