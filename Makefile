@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run setup test test-fast test-pg-redis lint format browser nginx bench bench-quick faults faults-quick profile-drain clean test-django6
+.PHONY: run setup postfix test test-fast test-pg-redis lint format browser nginx bench bench-quick faults faults-quick profile-drain clean test-django6
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -94,12 +94,21 @@ bench: $(VENV)/.dev
 bench-quick: $(VENV)/.dev
 	BENCH_QUICK=1 $(BIN)/python -m benchmarks
 
+## postfix: Debian's postfix for faults scenario 12 (a real relay that says "slow down"), installed when missing and
+## we are root; debconf's "No configuration" keeps the system's own instance unconfigured and stopped
+postfix:
+	@command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; \
+	  else echo "postfix is not installed: faults scenario 12 will fail (apt-get install postfix)"; fi; }
+
 ## faults: the fault suite (about 10 minutes); writes docs/reliability.md, fails when a scenario fails
-faults: $(VENV)/.dev
+faults: $(VENV)/.dev postfix
 	$(BIN)/python -m benchmarks.faults
 
 ## faults-quick: the same scenarios, smaller (a couple of minutes; CI runs it)
-faults-quick: $(VENV)/.dev
+faults-quick: $(VENV)/.dev postfix
 	FAULTS_QUICK=1 $(BIN)/python -m benchmarks.faults
 
 ## profile-drain: where a draining consumer spends its time (py-spy)
