@@ -12,7 +12,7 @@ from notifications.models import Message
 from reports import registry, requests
 from tests.test_browser_reports import chromium  # noqa: F401 - the shared browser fixture
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.consumer, pytest.mark.django_db(transaction=True)]
 PASSWORD = "a-Long-pass-42"
 WATCH = """
 window.__csp = [];

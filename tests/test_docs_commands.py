@@ -31,6 +31,12 @@ SYSTEMD = "not run: systemd on a real host (the units' own commands run in tests
 BENCH = "not run: minutes of measurement that need a quiet machine; their scripts' logic has its own tests"
 SUITE = "not run: it runs the test suite itself (and `make test` apt-get): a test cannot run the suite it is in"
 
+SUITE_PART = (
+    "not run: it runs part of this suite from inside it (tests/test_docs_testing.py runs a nested pytest in a copy"
+    " of the project, the same way)"
+)
+PAUSE_TESTS = "tests/test_durable_pause.py (manage.py tasks pause/resume/list through call_command)"
+
 
 def run_as(command, why):
     return f"run here as `{command}`: {why}"
@@ -139,6 +145,20 @@ COMMANDS = {
     "python -m benchmarks.images": BENCH,
     "python -m benchmarks.metrics_scrape": BENCH,
     "python -m benchmarks.webhooks": BENCH,
+    "python -m benchmarks.faults 12": BENCH,
+    "make test TEST_WORKERS=2": SUITE,
+    "make test-fast": SUITE,
+    ".venv/bin/pytest -n 4": SUITE,
+    '.venv/bin/pytest -m "not consumer and not browser and not slow"': SUITE,
+    ".venv/bin/pytest tests/test_signup.py": SUITE_PART,
+    ".venv/bin/pytest tests/test_signup.py::test_a_wrong_confirmation_link_is_a_400": SUITE_PART,
+    ".venv/bin/pytest -k refused -x": SUITE_PART,
+    ".venv/bin/pip install -r requirements-dev.txt": "not run: a network install (the suite's virtualenv has them)",
+    # docs/flows.md: pausing queues (the command itself, through call_command)
+    "manage.py tasks pause QUEUE": covered(PAUSE_TESTS),
+    "python manage.py tasks pause default": covered(PAUSE_TESTS),
+    "python manage.py tasks resume default": covered(PAUSE_TESTS),
+    "python manage.py tasks list": covered(PAUSE_TESTS),
     "systemctl --failed": SYSTEMD,
     "systemctl list-timers mysite-backup": SYSTEMD,
     "systemctl reload mysite-web": SYSTEMD,

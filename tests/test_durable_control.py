@@ -60,6 +60,7 @@ def test_cancelling_no_task_says_so(bad):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.consumer
 def test_a_task_asked_to_cancel_whose_consumer_died_ends_cancelled_at_the_sweep(dead_task_consumer):
     result = durable_tasks.add.enqueue(1, 2)
     dead_task_consumer(expired=True)  # claimed it, then kill -9

@@ -60,7 +60,7 @@ def test_a_rolled_back_transaction_leaves_no_chain_and_no_batch():
         (lambda: [call(durable_tasks.add, 1, 2), durable_tasks.add], "chain takes call"),
         (lambda: [call(durable_tasks.add, 1, 2), "tests.durable_tasks.add"], "chain takes call"),
         (lambda: [call(durable_tasks.add, 1, 2), call(durable_tasks.add, object())], "JSON"),
-        (lambda: [call(durable_tasks.add, 1, 2), call(durable_tasks.unique)], "cannot have a unique_key"),
+        (lambda: [call(durable_tasks.unique, "a"), call(durable_tasks.add, 2)], "cannot have a unique_key"),
         (lambda: [], "at least one"),
     ],
 )

@@ -227,6 +227,7 @@ def recover(monkeypatch):
         atexit.unregister(fn)
 
 
+@pytest.mark.consumer
 def test_a_report_whose_consumers_keep_dying_fails_saying_so(settings, dead_task_consumer, run_tasks, recover):
     settings.REPORTS_MAX_ATTEMPTS = 2
     report = ask(user("ada"), "signups-per-day")
@@ -241,6 +242,7 @@ def test_a_report_whose_consumers_keep_dying_fails_saying_so(settings, dead_task
     assert not Message.objects.exists()
 
 
+@pytest.mark.consumer
 def test_start_up_recovery_requeues_reports_of_a_dead_consumer(dead_task_consumer, run_tasks, recover):
     report = ask(user("ada"), "signups-per-day")
     dead_task_consumer()

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from durable import claim
 from durable.models import Task, TaskAttempt
-from images import processing
+from images import intake
 from images.decoding import DAMAGED
 from images.forms import PictureForm
 from images.models import Picture
@@ -57,7 +57,7 @@ def rows(tmp_path):
     ada = User.objects.create_user("ada", "ada@example.com", PASSWORD)
     form = PictureForm(files={"picture": SimpleUploadedFile("me.jpg", photo.read_bytes(), "image/jpeg")})
     assert form.is_valid(), form.errors
-    processing.accept(ada, form.cleaned_data["picture"], form.inspection)
+    intake.accept(ada, form.cleaned_data["picture"], form.inspection)
     claim.run_due()  # before the tasks below, which stay queued
     assert Picture.objects.get(user=ada).status == "ready"
     common = {"user": ada, "source_format": "JPEG", "width": 400, "height": 300, "output": "webp"}
