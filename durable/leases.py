@@ -104,6 +104,11 @@ class Leases(TakeBack):
         with self._lock:
             return list(self._held)
 
+    def forget_all(self):
+        """Stop holding (and renewing) every row this process holds; the rows stay as they are, for recovery."""
+        with self._lock:
+            self._held.clear()
+
     def _objects(self):
         return self.model._default_manager.db_manager(router.db_for_write(self.model))
 

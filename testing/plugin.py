@@ -130,6 +130,17 @@ _CONFIGURED_QUEUE = (HUEY.storage, HUEY.name)
 
 
 @pytest.fixture(autouse=True)
+def _nothing_held_after_the_test():
+    """Rows a test left claimed in this process stay its own: the lease monitor does not go on renewing them in
+    later tests, or after the test database is gone."""
+    yield
+    from durable import lifeline
+
+    for kind in lifeline.KINDS.values():
+        kind.leases.forget_all()
+
+
+@pytest.fixture(autouse=True)
 def _private_queue(request, tmp_path):
     """Every test gets an empty queue of the configured kind, unless it asked for ``queue_url``.
 
