@@ -13,7 +13,9 @@ from testing.receiver import Reply
 from webhooks import delivery as webhooks_delivery
 from webhooks.models import Attempt, Delivery, Endpoint
 
-pytestmark = pytest.mark.django_db
+# Transactional, as a consumer runs: the lease monitor renews on its own connection while a task runs, and an
+# open test transaction would hold SQLite's write lock against it (a 20 s stall at the busy timeout).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class Dripper:
