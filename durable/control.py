@@ -25,7 +25,7 @@ from durable import lifeline, sql
 from durable.compat import TaskResultDoesNotExist
 from durable.models import LEASES, CancelRequest, TaskAttempt, flow_member_ended
 from durable.models import Task as TaskRow
-from durable.monitor import MONITOR
+from durable.monitor import MONITOR, absorb
 
 logger = logging.getLogger(__name__)
 
@@ -157,20 +157,10 @@ def call(row, run, *args):
     while True:  # the watcher fires once per task: a second pass completes
         try:
             if WATCHER.leave(row.pk) and not isinstance(error, TaskCancelled):
-                _absorb()  # fired as the attempt ended on its own
+                absorb(TaskCancelled)  # fired as the attempt ended on its own
             return value, error, trace
         except TaskCancelled:
             continue
-
-
-def _absorb():
-    """A cancel fired as the task ended on its own: take the exception here, not in the recording."""
-    try:
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
-            pass
-    except TaskCancelled:
-        pass
 
 
 def record(row, error, trace):

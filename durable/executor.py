@@ -17,7 +17,7 @@ from durable.compat import Task, TaskContext, TaskResult, TaskResultStatus, norm
 from durable.exceptions import TaskNotFound, TimeLimitExceeded
 from durable.leases import worker_id
 from durable.models import error_text
-from durable.monitor import MONITOR
+from durable.monitor import MONITOR, absorb
 from durable.options import options_of
 
 logger = logging.getLogger(__name__)
@@ -98,24 +98,14 @@ def _call(task, row, limit):
             raise
         except BaseException as exc:  # noqa: BLE001 - every failure of a task is recorded on its row
             if limit and MONITOR.unwatch():
-                _absorb_pending()
+                absorb(TimeLimitExceeded)
             return None, exc, traceback.format_exc()
         if limit and MONITOR.unwatch():
-            _absorb_pending()
+            absorb(TimeLimitExceeded)
         return value, None, ""
     except TimeLimitExceeded:
         exc = TimeLimitExceeded(f"time limit of {limit:g} s exceeded")
         return None, exc, traceback.format_exc()
-
-
-def _absorb_pending():
-    """The time limit fired as the task ended: take the exception on its way here, not in the recording."""
-    try:
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
-            pass
-    except TimeLimitExceeded:
-        pass
 
 
 def _running_result(task, row):

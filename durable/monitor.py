@@ -118,6 +118,17 @@ class Monitor:
             self._changed.clear()
 
 
+def absorb(exc_type):
+    """An exception the monitor fired into this thread (``exc_type``) as its task ended on its own: take it here,
+    on its way (it lands within a moment), not in the recording that comes next."""
+    try:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            pass
+    except exc_type:
+        pass
+
+
 def _interval(leases):
     return max(leases.seconds / 3, 0.5)
 
