@@ -71,6 +71,7 @@ def _page(request, form, status=200):
         "title": "Operations",
         "form": form,
         "can_send_test_email": may(request.user, SEND_TEST_EMAIL),
+        "tasks_url": reverse("operations:tasks"),
         **dashboard.context(),
     }
     return TemplateResponse(request, "operations/page.html", context, status=status)
