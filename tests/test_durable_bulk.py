@@ -75,3 +75,36 @@ def test_a_large_match_is_walked_in_chunks_with_a_few_statements_each():
     assert outcome.done == 250
     # 3 chunks (+ the empty read that ends the walk): read ids, update, read running, savepoints: not one per row
     assert len(queries) < 30
+
+
+def marks(path):
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.mark.consumer
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_bulk_cancel_stops_a_running_task_on_a_real_consumer(queue_url, start_consumer, tmp_path, client):
+    from django.contrib.auth.models import User
+
+    from testing.plugin import wait_until
+
+    path = tmp_path / "marks"
+    running = durable_tasks.slow.enqueue(str(path), 60, tag="long")
+    consumer = start_consumer(HUEY_WORKERS=1)
+    wait_until(lambda: marks(path), message="the task to start")
+    queued = durable_tasks.add.enqueue(1, 2)  # behind it on the one worker: cancelled before it runs
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+
+    form = {"action": "cancel", "index": 0, "select_across": 1, "_selected_action": [running.id]}
+    confirm = client.post("/admin/durable/task/?status__exact=running", form).content.decode()
+    assert "Cancel 1 task matching: status=running?" in confirm
+    # "Yes" on the change list with no filter and "select all": every task, the queued one behind it too
+    page = client.post("/admin/durable/task/", {**form, "post": "yes"}, follow=True).content.decode()
+    assert "2 task(s) cancelled (1 running: their consumers stop them within seconds)." in page
+
+    wait_until(lambda: Task.objects.get(pk=running.id).status == "cancelled", timeout=10, message="the stop")
+    row = Task.objects.get(pk=running.id)
+    assert row.attempts == 1 and "cancelled while running" in row.last_error
+    assert not any(line.startswith("end") for line in marks(path))
+    assert Task.objects.get(pk=queued.id).status == "cancelled"
+    assert consumer.proc.poll() is None
