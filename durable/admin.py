@@ -2,6 +2,8 @@
 attempts; retry and cancel the ticked tasks or all matching the filter (after a confirmation with the count);
 paused queues; chains and batches with their members and progress."""
 
+import logging
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -10,6 +12,8 @@ from django.template.response import TemplateResponse
 
 from durable import bulk, flow_results, pause
 from durable.models import Flow, PausedQueue, Periodic, Task, TaskAttempt
+
+logger = logging.getLogger(__name__)
 
 # The change list's query parameters an operator's filter is made of, as the confirmation names them.
 FILTER_LABELS = {
@@ -124,6 +128,7 @@ class TaskAdmin(admin.ModelAdmin):
         """First a page that states the count and the filter; its "Yes" (``post=yes``) does it (``durable.bulk``)."""
         if request.POST.get("post") == "yes":
             outcome = (bulk.cancel_matching if action == "cancel" else bulk.retry_matching)(queryset)
+            logger.warning("tasks %s: %s by %s in the admin", self._described(request), action, request.user)
             level = messages.SUCCESS if outcome.skipped == 0 else messages.WARNING
             self.message_user(request, outcome.message(), level)
             return None

@@ -69,7 +69,8 @@ def task_list(request):
 @require_POST
 @staff_only(VIEW, MANAGE)
 def task_action(request, pk, action):
-    """Cancel or retry the one task ``pk`` (no confirmation: the button names it), then back to the list."""
+    """Cancel or retry the one task ``pk`` (no confirmation: the button names it), then back to the list (or to the
+    operations page, ``?back=page``)."""
     try:
         outcome = ACTIONS[action](bulk.one(pk))
     except (KeyError, TaskResultDoesNotExist):
@@ -77,6 +78,8 @@ def task_action(request, pk, action):
     level = messages.SUCCESS if outcome.skipped == 0 else messages.WARNING
     messages.add_message(request, level, f"Task {pk}: {outcome.message()}")
     logger.warning("task %s: %s by %s", pk, action, request.user.get_username())
+    if request.GET.get("back") == "page":  # from the operations page's "Running now"
+        return redirect("operations:page")
     return _back(request.GET)
 
 

@@ -1,9 +1,12 @@
 """The operations page's task list and the admin's task actions: filters, permissions, confirmation with the count."""
 
+import html
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 import durable
 from durable.models import CancelRequest, Task
@@ -169,3 +172,28 @@ def test_the_admin_actions_need_the_change_permission(client):
     assert 'value="cancel"' not in page
     client.post("/admin/durable/task/", {"action": "cancel", "index": 0, "_selected_action": [pk], "post": "yes"})
     assert Task.objects.get(pk=pk).status == "queued"
+
+
+def test_a_running_task_has_a_cancel_button_on_the_operations_page_for_those_allowed(client):
+    (pk,) = tasks(1, "running")  # held by no live consumer: listed "lost", and it may be cancelled too
+    Task.objects.filter(pk=pk).update(lease_expires_at=timezone.now() + timedelta(minutes=5), claimed_by="gone:1")
+    login(client, VIEW, name="viewer")
+    assert 'class="ops-cancel"' not in client.get("/operations/").content.decode()
+
+    login(client, VIEW, MANAGE)
+    page = client.get("/operations/").content.decode()
+    assert f'action="/operations/tasks/{pk}/cancel/?back=page"' in page
+    page = client.post(f"/operations/tasks/{pk}/cancel/?back=page", follow=True)
+    assert page.redirect_chain[-1][0] == "/operations/"
+    assert f"Task {pk}: 1 task(s) cancelled (1 running: their consumers stop them within seconds)." in (
+        page.content.decode()
+    )
+    assert CancelRequest.objects.filter(task_id=pk).exists()
+
+
+def test_the_admin_confirmation_names_ticked_rows_and_the_search(client):
+    login(client, MANAGE)
+    ids = tasks(3)
+    form = {"action": "retry", "index": 0, "_selected_action": ids[:2]}
+    confirm = html.unescape(client.post("/admin/durable/task/?q=7", form).content.decode())
+    assert 'Retry 0 tasks matching: search "7" (name, key, group, arguments), ticked on the page?' in confirm
