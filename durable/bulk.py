@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from durable import control
 from durable.claim import wake
 from durable.compat import TaskResultDoesNotExist
 from durable.models import CancelRequest, Flow, Task
@@ -69,12 +70,7 @@ def cancel_matching(queryset, size=CHUNK):
     """Cancel every task of ``queryset``: queued ones at once, running ones through their consumer."""
     outcome = Outcome("cancel")
     for ids in chunks(queryset, size):
-        with transaction.atomic():
-            done = Task.objects.filter(pk__in=ids, status__in=[S.QUEUED, S.WAITING]).update(
-                status=S.CANCELLED, finished_at=timezone.now()
-            )
-            running = list(Task.objects.filter(pk__in=ids, status=S.RUNNING).values_list("pk", flat=True))
-            CancelRequest.objects.bulk_create([CancelRequest(task_id=pk) for pk in running], ignore_conflicts=True)
+        done, running = control.cancel_ids(ids)
         outcome.done += done
         outcome.stopping += len(running)
         outcome.skipped += len(ids) - done - len(running)
