@@ -5,9 +5,9 @@ actions and the operations page's buttons all call ``cancel_matching`` / ``retry
 queryset of one) and for "all matching this filter" alike: one code path.
 
 A filter's rows are walked by primary key in chunks of ``CHUNK`` ids (keyset, never all in memory), each chunk one
-transaction with one UPDATE per state, not a statement per row. A queued (or waiting) task ends cancelled at
-once; a running one gets a ``CancelRequest`` row and its consumer stops it within a second or two
-(``durable.control``), as ``durable.cancel`` does. A chain or batch whose member was cancelled while queued is
+transaction with one UPDATE per state, not a statement per row. Cancel is ``durable.control.cancel_ids``, the
+one ``durable.cancel`` calls too: a queued (or waiting) task ends cancelled at once; a running one gets a
+``CancelRequest`` row and its consumer stops it within a second or two. A chain or batch whose member was cancelled while queued is
 settled by the sweep (``durable.flows.settle``).
 
 Retry skips, and counts as "could not": tasks not failed or cancelled, a chain's steps (a step's input is the
@@ -29,7 +29,6 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 1000  # ids per transaction: one UPDATE each, bounded memory and lock time
 S = Task.Status
-CANCELLABLE = (S.QUEUED, S.WAITING, S.RUNNING)
 RETRYABLE = (S.FAILED, S.CANCELLED)
 
 
