@@ -19,6 +19,7 @@ __all__ = [
     "get_batch",
     "get_flow",
     "options",
+    "retry",
 ]
 
 _LAZY = {
@@ -27,6 +28,7 @@ _LAZY = {
     "enqueue_many": "durable.calls",
     "Snooze": "durable.control",
     "cancel": "durable.control",
+    "retry": "durable.bulk",
     "chain": "durable.flows",
     "batch": "durable.flows",
     "get_flow": "durable.flow_results",

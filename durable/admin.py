@@ -1,14 +1,27 @@
-"""Durable tasks in the admin: filter by name, status and queue; each task's attempts; retry and cancel; paused queues."""
+"""Durable tasks in the admin: filter by name, status, queue and group key, search the arguments; each task's
+attempts; retry and cancel the ticked tasks or all matching the filter (after a confirmation with the count);
+paused queues; chains and batches with their members and progress."""
+
+import logging
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import BadRequest
-from django.db import transaction
+from django.template.response import TemplateResponse
 
-from durable import control, flow_results, pause
-from durable.claim import wake
+from durable import bulk, flow_results, pause
 from durable.models import Flow, PausedQueue, Periodic, Task, TaskAttempt
+
+logger = logging.getLogger(__name__)
+
+# The change list's query parameters an operator's filter is made of, as the confirmation names them.
+FILTER_LABELS = {
+    **{f"status{x}": "status" for x in ("", "__exact")},
+    **{f"name{x}": "name" for x in ("", "__exact")},
+    **{f"queue_name{x}": "queue" for x in ("", "__exact")},
+    "group": "group",
+}
 
 
 class TaskAttemptInline(admin.TabularInline):
@@ -28,10 +41,31 @@ class TaskAttemptInline(admin.TabularInline):
         return False
 
 
+class GroupFilter(admin.SimpleListFilter):
+    """By group key (``durable.options``): the keys of unfinished tasks are offered; any key may be given."""
+
+    title = "group key"
+    parameter_name = "group"
+
+    def lookups(self, request, model_admin):
+        keys = (
+            Task.objects.filter(status__in=Task.ACTIVE)
+            .exclude(group="")
+            .order_by("group")
+            .values_list("group", flat=True)
+            .distinct()[:30]
+        )
+        current = [self.value()] if self.value() and self.value() not in keys else []
+        return [(k, k) for k in [*keys, *current]]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(group=self.value()) if self.value() else queryset
+
+
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "status", "queue_name", "priority", "attempts", "due_at", "finished_at", "error")
-    list_filter = ("status", "queue_name", "name")
+    list_filter = ("status", "queue_name", "name", GroupFilter)
     # Group keys are many (a customer, a host): searched, not listed. Arguments are searched as their JSON text.
     search_fields = ("name", "unique_key", "group", "args", "kwargs")
     inlines = (TaskAttemptInline,)
@@ -82,28 +116,43 @@ class TaskAdmin(admin.ModelAdmin):
     def error(self, obj):
         return obj.last_error[:80]
 
-    @admin.action(description="Retry now (failed or cancelled)", permissions=["manage"])
+    @admin.action(description="Retry now (failed or cancelled)…", permissions=["manage"])
     def retry(self, request, queryset):
-        ids = list(queryset.values_list("pk", flat=True))
-        with transaction.atomic():
-            queued = Task.retry(ids)
-            if queued:
-                transaction.on_commit(wake)
-        self.message_user(request, f"{len(queued)} task(s) queued again.")
-        if len(queued) < len(ids):
-            self.message_user(
-                request,
-                f"{len(ids) - len(queued)} skipped: queued, running or done, or their unique key is taken.",
-                messages.WARNING,
-            )
+        return self._confirmed(request, queryset, "retry")
 
-    @admin.action(description="Cancel (queued, or stop running)", permissions=["manage"])
+    @admin.action(description="Cancel (queued, or stop running)…", permissions=["manage"])
     def cancel(self, request, queryset):
-        ids = list(queryset.values_list("pk", flat=True))
-        n = sum(control.cancel(pk) for pk in ids)  # durable.cancel: a running task is stopped by its consumer
-        self.message_user(request, f"{n} task(s) cancelled (running ones stop within seconds).")
-        if n < len(ids):
-            self.message_user(request, f"{len(ids) - n} skipped: already finished.", messages.WARNING)
+        return self._confirmed(request, queryset, "cancel")
+
+    def _confirmed(self, request, queryset, action):
+        """First a page that states the count and the filter; its "Yes" (``post=yes``) does it (``durable.bulk``)."""
+        if request.POST.get("post") == "yes":
+            outcome = (bulk.cancel_matching if action == "cancel" else bulk.retry_matching)(queryset)
+            logger.warning("tasks %s: %s by %s in the admin", self._described(request), action, request.user)
+            level = messages.SUCCESS if outcome.skipped == 0 else messages.WARNING
+            self.message_user(request, outcome.message(), level)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{action.capitalize()} tasks?",
+            "opts": self.model._meta,
+            "action": action,
+            "count": queryset.count(),
+            "described": self._described(request),
+            "select_across": request.POST.get("select_across") == "1",
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/durable/task/bulk_confirm.html", context)
+
+    def _described(self, request):
+        """``status=queued, name=...`` from the change list's filter; ticked rows are "selected"."""
+        parts = [f"{label}={request.GET[k]}" for k, label in FILTER_LABELS.items() if request.GET.get(k)]
+        if request.GET.get("q"):
+            parts.append(f'search "{request.GET["q"]}" (name, key, group, arguments)')
+        if request.POST.get("select_across") != "1":
+            parts.append("ticked on the page")
+        return ", ".join(parts) or "all tasks"
 
 
 @admin.register(Periodic)

@@ -55,21 +55,30 @@ def cancel(result_id):
     try:
         pk = int(result_id)
     except (TypeError, ValueError):
-        raise TaskResultDoesNotExist(f"no task with id {result_id!r}") from None
+        pk = 0
+    if not 0 < pk < 2**63:  # past a database integer: no such task, not an overflow
+        raise TaskResultDoesNotExist(f"no task with id {result_id!r}")
     with transaction.atomic():
-        if TaskRow.objects.filter(pk=pk, status__in=[TaskRow.Status.QUEUED, TaskRow.Status.WAITING]).update(
-            status=TaskRow.Status.CANCELLED, finished_at=timezone.now()
-        ):
-            logger.warning("task %s cancelled while queued", pk)
-            return True
-        status = TaskRow.objects.filter(pk=pk).values_list("status", flat=True).first()
-        if status is None:
+        queued, running = cancel_ids([pk])
+        if not (queued or running) and not TaskRow.objects.filter(pk=pk).exists():
             raise TaskResultDoesNotExist(f"no task with id {result_id!r}")
-        if status != TaskRow.Status.RUNNING:
-            return False
-        CancelRequest.objects.get_or_create(task_id=pk)
-    logger.warning("task %s: cancel asked while it runs; its consumer stops it", pk)
-    return True
+    if queued:
+        logger.warning("task %s cancelled while queued", pk)
+    elif running:
+        logger.warning("task %s: cancel asked while it runs; its consumer stops it", pk)
+    return bool(queued or running)
+
+
+def cancel_ids(ids):
+    """The one cancel (``cancel``, and ``durable.bulk`` a chunk at a time): the queued (or waiting) tasks of
+    ``ids`` end cancelled, the running ones get a ``CancelRequest``. Returns (how many ended, running ids)."""
+    with transaction.atomic():
+        queued = TaskRow.objects.filter(pk__in=ids, status__in=[TaskRow.Status.QUEUED, TaskRow.Status.WAITING]).update(
+            status=TaskRow.Status.CANCELLED, finished_at=timezone.now()
+        )
+        running = list(TaskRow.objects.filter(pk__in=ids, status=TaskRow.Status.RUNNING).values_list("pk", flat=True))
+        CancelRequest.objects.bulk_create([CancelRequest(task_id=pk) for pk in running], ignore_conflicts=True)
+    return queued, running
 
 
 def settle():

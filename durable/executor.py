@@ -2,7 +2,7 @@
 
 The claim counted the attempt; the outcome is one fenced write plus one ``TaskAttempt`` row
 (``Task.mark_succeeded`` / ``mark_retry`` / ``mark_failed``). What to do after a failure is
-``durable.retry``'s; the time limit is enforced by the monitor thread (``durable.monitor``).
+``durable.backoff``'s; the time limit is enforced by the monitor thread (``durable.monitor``).
 """
 
 import logging
@@ -12,7 +12,7 @@ import traceback
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from durable import control, retry
+from durable import backoff, control
 from durable.compat import Task, TaskContext, TaskResult, TaskResultStatus, normalize_json
 from durable.exceptions import TaskNotFound, TimeLimitExceeded
 from durable.leases import worker_id
@@ -60,14 +60,14 @@ def run_one(row, noted=None):
         if row.mark_succeeded(value):
             logger.info("task %s %s succeeded in %.2f s (%s)", row.pk, row.name, took, tries)
         return None
-    delay = retry.delay(row, error, opts)
+    delay = backoff.delay(row, error, opts)
     if delay is None:
         if row.mark_failed(error, trace):
             logger.error(
                 "task %s %s failed in %.2f s (%s), giving up: %s", row.pk, row.name, took, tries, error_text(error)
             )
         return None
-    if row.mark_retry(error, trace, retry.due(delay)):
+    if row.mark_retry(error, trace, backoff.due(delay)):
         logger.warning(
             "task %s %s failed in %.2f s (%s), retry in %.0f s: %s",
             row.pk,

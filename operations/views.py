@@ -71,6 +71,8 @@ def _page(request, form, status=200):
         "title": "Operations",
         "form": form,
         "can_send_test_email": may(request.user, SEND_TEST_EMAIL),
+        "tasks_url": reverse("operations:tasks"),
+        "can_cancel_tasks": may(request.user, "durable.change_task"),
         **dashboard.context(),
     }
     return TemplateResponse(request, "operations/page.html", context, status=status)

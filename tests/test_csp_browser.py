@@ -39,6 +39,8 @@ def pages(start_site):
         "/admin/webhooks/endpoint/add/",
         f"/admin/auth/user/{boss.pk}/change/",
         "/operations/",
+        "/operations/tasks/",
+        "/admin/durable/task/",
         "/dev/mail/",
         "/dev/mail/previews/welcome/",
         "/dev/mail/previews/password-reset/",

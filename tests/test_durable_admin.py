@@ -50,8 +50,10 @@ def test_retry_queues_a_failed_task_again_and_cancel_stops_a_queued_one(staff_cl
     Task.objects.filter(pk=failed.pk).update(status="failed", attempts=3, last_error="boom")
     queued = Task.objects.get(pk=durable_tasks.noop.enqueue().id)
 
-    staff_client.post("/admin/durable/task/", {"action": "retry", "_selected_action": [failed.pk, queued.pk]})
-    staff_client.post("/admin/durable/task/", {"action": "cancel", "_selected_action": [queued.pk]})
+    staff_client.post(
+        "/admin/durable/task/", {"action": "retry", "_selected_action": [failed.pk, queued.pk], "post": "yes"}
+    )
+    staff_client.post("/admin/durable/task/", {"action": "cancel", "_selected_action": [queued.pk], "post": "yes"})
 
     failed.refresh_from_db()
     queued.refresh_from_db()

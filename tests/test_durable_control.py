@@ -109,7 +109,9 @@ def test_the_admin_cancel_action_stops_a_running_task_too(admin_client):
     Task.objects.filter(pk=running.id).update(status="running")
 
     page = admin_client.post(
-        "/admin/durable/task/", {"action": "cancel", "_selected_action": [queued.id, running.id]}, follow=True
+        "/admin/durable/task/",
+        {"action": "cancel", "_selected_action": [queued.id, running.id], "post": "yes"},
+        follow=True,
     )
 
     assert b"2 task(s) cancelled" in page.content

@@ -5,9 +5,11 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
+from durable.models import Task
 from notifications.models import Message
 from reports import registry, requests
 from testing.consumer import BASE_DIR
+from tests import durable_tasks
 from tests.reports_data import grant
 from webhooks.models import Endpoint
 
@@ -18,6 +20,11 @@ ROLES = {
     "a signed-in user": (),
     "staff (no permission)": ("staff",),
     "staff with `operations.view_operations`": ("staff", "operations.view_operations"),
+    "staff with `operations.view_operations` and `durable.change_task`": (
+        "staff",
+        "operations.view_operations",
+        "durable.change_task",
+    ),
     "staff with `notifications.view_message`": ("staff", "notifications.view_message"),
     "staff with `reports.view_report`": ("staff", "reports.view_report"),
     "staff with `webhooks.view_endpoint`": ("staff", "webhooks.view_endpoint"),
@@ -76,6 +83,7 @@ def test_what_each_role_may_reach(client, site):
         "a signed-in user": {"ops": 403, "metrics": 401, "outbox": 302, "log": 404, "signups": 404, "admin": 302},
         "staff (no permission)": {"ops": 403, "metrics": 401, "outbox": 403, "log": 404, "hook": 403, "admin": 200},
         "staff with `operations.view_operations`": {"ops": 200, "metrics": 200, "outbox": 403, "hook": 403},
+        "staff with `operations.view_operations` and `durable.change_task`": {"ops": 200, "outbox": 403},
         "staff with `notifications.view_message`": {"ops": 403, "outbox": 200, "mail": 200, "log": 404},
         "staff with `reports.view_report`": {"log": 404, "signups": 200, "outbox": 403, "ops": 403},
         "staff with `webhooks.view_endpoint`": {"hook": 200, "ops": 403, "outbox": 403},
@@ -87,7 +95,7 @@ def test_what_each_role_may_reach(client, site):
         got[role] = {name: client.get(paths[name]).status_code for name in wants}
         probes = client.get("/health/").json()
         got[role]["probes"] = "checks" in probes
-        wants["probes"] = role in ("staff with `operations.view_operations`", "a superuser")
+        wants["probes"] = role == "a superuser" or "operations.view_operations" in (ROLES[role] or ())
     assert got == expected
 
 
@@ -111,3 +119,26 @@ def test_a_webhook_secret_needs_the_change_permission(client, site):
     as_role(client, "a superuser", site)
     page = client.get(f"/admin/webhooks/endpoint/{site['hook'].pk}/change/").content.decode()
     assert site["hook"].secret in page and "s3cr3t" in page
+
+
+def test_the_task_list_needs_view_operations_and_cancel_or_retry_durable_change_task(client, site):
+    pk = int(durable_tasks.noop.enqueue().id)
+    got = {}
+    for role in ROLES:
+        as_role(client, role, site)
+        page = client.get("/operations/tasks/")
+        cancel = client.post(f"/operations/tasks/{pk}/cancel/").status_code
+        got[role] = (page.status_code, 'class="ops-cancel"' in page.content.decode(), cancel)
+        Task.objects.filter(pk=pk).update(status="queued", finished_at=None)
+    # (the list's status, whether its cancel button shows, a cancel POST's status); anyone goes to the log-in
+    assert got == {
+        "anyone": (302, False, 302),
+        "a signed-in user": (403, False, 403),
+        "staff (no permission)": (403, False, 403),
+        "staff with `operations.view_operations`": (200, False, 403),
+        "staff with `operations.view_operations` and `durable.change_task`": (200, True, 302),
+        "staff with `notifications.view_message`": (403, False, 403),
+        "staff with `reports.view_report`": (403, False, 403),
+        "staff with `webhooks.view_endpoint`": (403, False, 403),
+        "a superuser": (200, True, 302),
+    }
