@@ -7,7 +7,7 @@ monitor thread (``durable.monitor``) renews the leases of every registered kind 
 
 Who calls what: a consumer at start (``durable.tasks.start``) calls ``start`` (recover, then
 give back at exit); the periodic ``durable.sweep`` calls ``sweep`` on one consumer each minute;
-the queue class calls ``queue_is_back`` after an outage (``mysite.queue.StopAware``).
+the queue class calls ``queue_is_back`` after an outage (``mysite.consumer_events.StopAware``).
 """
 
 import atexit
