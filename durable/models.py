@@ -1,8 +1,5 @@
-"""Durable task rows: the single source of truth for a task, whatever the queue carries.
-
-The app's other rows live in modules named for them and are imported here (Django finds them here):
-``flow_models`` (chains, batches), ``stops`` (paused queues, cancel requests), ``slots`` (periodic), ``tally``.
-"""
+"""Durable task rows, the single source of truth for a task whatever the queue carries; the app's other rows are
+imported here from modules named for them (``flow_models``, ``stops``, ``slots``, ``tally``)."""
 
 from django.db import IntegrityError, models, transaction
 from django.db.models import Case, F, Q, Value, When
@@ -107,6 +104,17 @@ class Task(Leased):
         """Record this attempt's ``error`` as the task's last: it ends failed."""
         return self.record(TaskAttempt.Outcome.FAILED, error, trace, status=self.Status.FAILED)
 
+    def mark_snoozed(self, snooze, due):
+        """Record a ``durable.Snooze``: queued again, due at ``due``, this attempt uncounted and no error."""
+        uncounted = {"attempts": F("attempts") - 1, "worker_ids": self.worker_ids[:-1]}  # context.attempt as it was
+        return self.record(TaskAttempt.Outcome.SNOOZED, snooze, status=self.Status.QUEUED, due_at=due, **uncounted)
+
+    def mark_cancelled(self, error, trace):
+        """Record this attempt stopped by ``durable.cancel``: the task ends cancelled, its request is spent."""
+        written = self.record(TaskAttempt.Outcome.CANCELLED, error, trace, status=self.Status.CANCELLED)
+        CancelRequest.objects.filter(task_id=self.pk).delete()
+        return written
+
     def record(self, outcome, error=None, trace="", **values):
         """The one place an attempt's outcome is written: the row (fenced on its lease) and its attempt row.
 
@@ -114,8 +122,8 @@ class Task(Leased):
         """
         now = timezone.now()
         text = error_text(error)
-        values.update(worker_ids=self.worker_ids, last_attempted_at=self.last_attempted_at)
-        if text or self.last_error:
+        values = {"worker_ids": self.worker_ids, "last_attempted_at": self.last_attempted_at, **values}
+        if outcome != TaskAttempt.Outcome.SNOOZED and (text or self.last_error):
             values.update(last_error=text[:2000], traceback=trace)
         if values["status"] != self.Status.QUEUED:
             values["finished_at"] = now
@@ -194,7 +202,7 @@ class TaskAttempt(models.Model):
             finished_at=finished_at,
             worker_id=row.claimed_by,
             outcome=outcome,
-            error_class="" if error is None else f"{type(error).__module__}.{type(error).__qualname__}",
+            error_class="" if error is None or outcome == cls.Outcome.SNOOZED else _path(type(error)),
             error=error_text(error)[:2000],
         )
 
@@ -210,6 +218,10 @@ ATTEMPT_FIELDS = (
     "error",
     "traceback",
 )
+
+
+def _path(cls):
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def error_text(error):
