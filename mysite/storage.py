@@ -38,13 +38,18 @@ class WakeupSqliteStorage(SqliteStorage):
 
     def wake(self):
         """Tell a sleeping consumer there is work; never fails the caller."""
+        self._send(self.wake_address)  # False: no consumer listening, or its buffer is full: the poll covers it
+
+    def _send(self, address):
+        """One datagram to ``address``; True if a socket is bound there (and had room for it)."""
         try:
             if self._sender is None:
                 self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                 self._sender.setblocking(False)
-            self._sender.sendto(b"!", self.wake_address)
+            self._sender.sendto(b"!", address)
+            return True
         except OSError:
-            pass  # No consumer listening, or its buffer is full: the poll covers it.
+            return False
 
     def enqueue_wakeup(self, data, kinds):
         """Enqueue ``data`` (a wake-up) unless a consumer drains every one of ``kinds``; True when enqueued."""
@@ -54,15 +59,8 @@ class WakeupSqliteStorage(SqliteStorage):
         return True
 
     def _draining_elsewhere(self, kind):
-        # A datagram reaches the socket only while a consumer is bound to it, i.e. drains ``kind``.
-        try:
-            if self._sender is None:
-                self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                self._sender.setblocking(False)
-            self._sender.sendto(b"!", self._draining_address(kind))
-            return True
-        except OSError:
-            return False  # nobody drains it (or its buffer is full): wake
+        # A datagram reaches the socket only while a consumer is bound to it, i.e. drains ``kind`` (else: wake).
+        return self._send(self._draining_address(kind))
 
     def _draining_address(self, kind):
         return f"{self.wake_address}-draining-{kind}"
