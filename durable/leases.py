@@ -70,7 +70,7 @@ class Leases(TakeBack):
     """Claim and hold rows of ``model`` for this process.
 
     A claim counts an attempt on every row it takes (no write per row when it starts); a row
-    given back untried (``release``) is uncounted. ``max_attempts`` is a number or an expression
+    given back untried (``release``) is uncounted. ``max_attempts`` is a number, a function or an expression
     (``F("max_attempts")``): a row taken back from a dead holder with that many attempts ends
     failed. Subclasses add fields to the claim and release (``claim_values``, ``release_values``)
     and record more when they take rows back (``lost``, ``take_back``). One instance per model
@@ -80,11 +80,19 @@ class Leases(TakeBack):
     def __init__(self, model, states, *, seconds, max_attempts, order_by=("due_at", "id")):
         self.model = model
         self.states = states
-        self.seconds = seconds
-        self.max_attempts = max_attempts
+        self._seconds = seconds  # a number, or a function () -> number (a setting, read at each use)
+        self._max_attempts = max_attempts  # the same, or an expression naming a field of the row
         self.order_by = order_by
         self._held = {}  # lease token -> rows still held under it
         self._lock = threading.Lock()
+
+    @property
+    def seconds(self):
+        return self._seconds() if callable(self._seconds) else self._seconds
+
+    @property
+    def max_attempts(self):
+        return self._max_attempts() if callable(self._max_attempts) else self._max_attempts
 
     # --- what this process holds ------------------------------------------------
 

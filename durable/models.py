@@ -1,6 +1,7 @@
 """Durable task rows, the single source of truth for a task whatever the queue carries; the app's other rows are
 imported here from modules named for them (``flow_models``, ``stops``, ``slots``, ``tally``)."""
 
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
@@ -238,18 +239,10 @@ class TaskLeases(Leases):
     """
 
     def __init__(self):
-        super().__init__(Task, Task.STATES, seconds=None, max_attempts=F("max_attempts"))
+        super().__init__(
+            Task, Task.STATES, seconds=lambda: settings.DURABLE_LEASE_SECONDS, max_attempts=F("max_attempts")
+        )
         self.order_by = ("-priority", "due_at", "id")
-
-    @property
-    def seconds(self):
-        from django.conf import settings
-
-        return settings.DURABLE_LEASE_SECONDS
-
-    @seconds.setter
-    def seconds(self, value):
-        pass  # always the setting
 
     def due(self, seconds=0):
         """The due rows, less those of paused queues: they wait on purpose (``durable.pause``)."""
