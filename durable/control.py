@@ -1,14 +1,8 @@
-"""Snooze and cancel: a task asks to run again later without spending an attempt; an operator stops a task.
-
-``raise durable.Snooze(30)`` inside a task ends the attempt as "snoozed": the task is queued again, due in
-30 s, with its attempt uncounted (``max_attempts`` is not spent).
-
-``durable.cancel(result_id)``: a queued task ends cancelled and never runs. A running one gets a
-``CancelRequest`` row; the monitor thread of the consumer running it (``durable.monitor``, asking every half
-second while it runs tasks, and not at all while it runs none) raises ``TaskCancelled`` in the task's thread, the same
-in-thread stop as a time limit with the same limits (docs/tasks.md: a task blocked in one long C call stops
-when that call returns; a task that catches ``BaseException`` can swallow it). The attempt is recorded
-"cancelled" and the task ends cancelled, not retried.
+"""Snooze and cancel (docs/flows.md): a task asks to run again later without spending an attempt; an operator stops
+a task. ``durable.cancel`` ends a queued task at once; a running one gets a ``CancelRequest`` row, and the monitor
+thread of the consumer running it (a duty here, polling only while tasks run) raises ``TaskCancelled`` in the task's
+thread, the same in-thread stop as a time limit (``durable.monitor``). Both are recorded by ``Task.mark_snoozed`` /
+``mark_cancelled``.
 """
 
 import logging

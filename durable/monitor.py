@@ -7,10 +7,8 @@ one UPDATE while this process holds any of it, so a lease bounds how long a dead
 wait, not how long the work may run. A failed renewal is tried again a second later.
 
 Time limits (and ``durable.cancel``): the thread raises ``TimeLimitExceeded`` (``TaskCancelled``) inside the
-task's thread (``PyThreadState_SetAsyncExc``). The limit of that choice: the exception is delivered when the
-thread next runs Python code, so a task blocked in one long C call (a socket read without
-timeout, one long ``time.sleep``) is stopped when that call returns; and a task that catches
-``BaseException`` can swallow it (it is then recorded as having run past its limit only if it fails).
+task's thread (``PyThreadState_SetAsyncExc``), delivered when that thread next runs Python code (docs/tasks.md
+says what that leaves out: one long C call, a task that catches ``BaseException``).
 """
 
 import logging
