@@ -1,35 +1,28 @@
-"""Snooze and cancel: a task asks to run again later without spending an attempt; an operator stops a task.
-
-``raise durable.Snooze(30)`` inside a task ends the attempt as "snoozed": the task is queued again, due in
-30 s, with its attempt uncounted (``max_attempts`` is not spent).
-
-``durable.cancel(result_id)``: a queued task ends cancelled and never runs. A running one gets a
-``CancelRequest`` row; a thread in the consumer running it (``Watcher``, asking every half second while
-it runs tasks, and not at all while it runs none) raises ``TaskCancelled`` in the task's thread, the same
-in-thread stop as a time limit with the same limits (docs/tasks.md: a task blocked in one long C call stops
-when that call returns; a task that catches ``BaseException`` can swallow it). The attempt is recorded
-"cancelled" and the task ends cancelled, not retried.
+"""Snooze and cancel (docs/flows.md): a task asks to run again later without spending an attempt; an operator stops
+a task. ``durable.cancel`` ends a queued task at once; a running one gets a ``CancelRequest`` row, and the monitor
+thread of the consumer running it (a duty here, polling only while tasks run) raises ``TaskCancelled`` in the task's
+thread, the same in-thread stop as a time limit (``durable.monitor``). Both are recorded by ``Task.mark_snoozed`` /
+``mark_cancelled``.
 """
 
 import logging
 import threading
-import time
 import traceback
-from datetime import timedelta
 
-from django.db import connections, transaction
-from django.db.models import F
+from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
-from durable import lifeline, sql
+from durable import lifeline
 from durable.compat import TaskResultDoesNotExist
-from durable.models import LEASES, CancelRequest, TaskAttempt, flow_member_ended
+from durable.models import CancelRequest, flow_member_ended
 from durable.models import Task as TaskRow
-from durable.monitor import MONITOR, absorb
+from durable.monitor import MONITOR, absorb, interrupt
 
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5  # how often a consumer running tasks asks whether one of them is to be cancelled
+IDLE_SECONDS = 3600.0  # while it runs none: not at all (the next start asks for the duty again)
 
 
 class Snooze(Exception):  # noqa: N818 - the name is the API (issue 17)
@@ -72,10 +65,16 @@ def cancel(result_id):
 def cancel_ids(ids):
     """The one cancel (``cancel``, and ``durable.bulk`` a chunk at a time): the queued (or waiting) tasks of
     ``ids`` end cancelled, the running ones get a ``CancelRequest``. Returns (how many ended, running ids)."""
+    now = timezone.now()
     with transaction.atomic():
         queued = TaskRow.objects.filter(pk__in=ids, status__in=[TaskRow.Status.QUEUED, TaskRow.Status.WAITING]).update(
-            status=TaskRow.Status.CANCELLED, finished_at=timezone.now()
+            status=TaskRow.Status.CANCELLED, finished_at=now
         )
+        if queued:  # their chains and batches move on now, not at the next sweep: once per flow, its first member
+            ended = TaskRow.objects.filter(pk__in=ids, status=TaskRow.Status.CANCELLED, finished_at=now)
+            firsts = ended.exclude(flow=None).values("flow_id").annotate(first=Min("id")).values_list("first", flat=True)
+            for row in TaskRow.objects.filter(pk__in=list(firsts)).only("pk", "flow_id"):
+                flow_member_ended(row, TaskRow.Status.CANCELLED)
         running = list(TaskRow.objects.filter(pk__in=ids, status=TaskRow.Status.RUNNING).values_list("pk", flat=True))
         CancelRequest.objects.bulk_create([CancelRequest(task_id=pk) for pk in running], ignore_conflicts=True)
     return queued, running
@@ -94,63 +93,42 @@ def settle():
 lifeline.settle_with(settle)  # at each sweep: tasks asked to cancel, taken back from a dead consumer, end cancelled
 
 
-# --- in the consumer: stop a running task whose cancel was asked ----------------------------------
+# --- in the consumer: the monitor thread stops a running task whose cancel was asked ------------------
+
+_lock = threading.Lock()
+_running = {}  # task id -> the ident of the thread running it
+_fired = set()
 
 
-class Watcher:
-    """One thread per consumer process that, while tasks run, asks every ``POLL_SECONDS`` which are to stop."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._running = {}  # task id -> thread ident
-        self._fired = set()
-        self._busy = threading.Event()
-        self._thread = None
-
-    def enter(self, pk):
-        with self._lock:
-            self._running[pk] = threading.get_ident()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="durable-cancel", daemon=True)
-                self._thread.start()
-        self._busy.set()
-
-    def leave(self, pk):
-        """The task ended; True if a cancel was fired at it (it may still be on its way to the thread)."""
-        with self._lock:
-            self._running.pop(pk, None)
-            fired = pk in self._fired
-            self._fired.discard(pk)
-        return fired
-
-    def _run(self):
-        while True:
-            with self._lock:
-                pks = list(self._running)
-            if not pks:
-                connections.close_all()  # this thread's: none held while no task runs
-                self._busy.wait()
-                self._busy.clear()
-                continue
-            try:
-                self._fire(set(CancelRequest.objects.filter(task_id__in=pks).values_list("task_id", flat=True)))
-            except Exception:  # noqa: BLE001 - a locked or lost database: ask again at the next poll
-                logger.exception("could not read cancel requests")
-                connections.close_all()
-            time.sleep(POLL_SECONDS)
-
-    def _fire(self, asked):
-        import ctypes
-
-        with self._lock:
-            for pk in asked & set(self._running) - self._fired:
-                self._fired.add(pk)
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(self._running[pk]), ctypes.py_object(TaskCancelled)
-                )
+def _stop_cancelled():
+    """Monitor duty while tasks run: raise ``TaskCancelled`` in the thread of each one asked to cancel."""
+    with _lock:
+        pks = list(_running)
+    if not pks:
+        return IDLE_SECONDS  # the next task to start asks for the duty again
+    asked = set(CancelRequest.objects.filter(task_id__in=pks).values_list("task_id", flat=True))
+    with _lock:
+        for pk in asked & set(_running) - _fired:
+            _fired.add(pk)
+            interrupt(_running[pk], TaskCancelled)
+    return POLL_SECONDS
 
 
-WATCHER = Watcher()
+def _enter(pk):
+    with _lock:
+        idle = not _running
+        _running[pk] = threading.get_ident()
+    if idle:
+        MONITOR.add_duty("cancel requests", _stop_cancelled, first_in=POLL_SECONDS)
+
+
+def _leave(pk):
+    """The task ended; True if a cancel was fired at it (it may still be on its way to the thread)."""
+    with _lock:
+        _running.pop(pk, None)
+        fired = pk in _fired
+        _fired.discard(pk)
+    return fired
 
 
 def call(row, run, *args):
@@ -158,65 +136,18 @@ def call(row, run, *args):
     stoppable by ``durable.cancel`` while it runs."""
     value, error, trace = None, None, ""
     try:
-        WATCHER.enter(row.pk)
+        _enter(row.pk)
         value, error, trace = run(*args)
     except TaskCancelled:  # delivered outside the task's own frame, in the attempt's bookkeeping
         MONITOR.unwatch()
         value, error, trace = None, TaskCancelled(), traceback.format_exc()
-    while True:  # the watcher fires once per task: a second pass completes
+    while True:  # the monitor fires once per task: a second pass completes
         try:
-            if WATCHER.leave(row.pk) and not isinstance(error, TaskCancelled):
+            if _leave(row.pk) and not isinstance(error, TaskCancelled):
                 absorb(TaskCancelled)  # fired as the attempt ended on its own
-            return value, error, trace
+            break
         except TaskCancelled:
             continue
-
-
-def record(row, error, trace):
-    """Hook (``durable.executor.run_one``): record an attempt that snoozed or was cancelled; False for other errors.
-
-    The executor hands a snoozed task's delay to the dispatcher, which schedules its wake-up (``retry_in``)."""
-    now = timezone.now()
-    if isinstance(error, Snooze):
-        outcome, text = TaskAttempt.Outcome.SNOOZED, str(error)
-        values = {
-            "status": TaskRow.Status.QUEUED,
-            "due_at": now + timedelta(seconds=error.seconds),
-            "attempts": F("attempts") - 1,
-            "last_attempted_at": row.last_attempted_at,
-        }
-    elif isinstance(error, TaskCancelled):
-        outcome, text = TaskAttempt.Outcome.CANCELLED, "TaskCancelled: cancelled while running (durable.cancel)"
-        values = {
-            "status": TaskRow.Status.CANCELLED,
-            "finished_at": now,
-            "worker_ids": row.worker_ids,
-            "last_attempted_at": row.last_attempted_at,
-            "last_error": text,
-            "traceback": trace,
-        }
-    else:
-        return False
-
-    with sql.serialized(TaskRow), transaction.atomic():
-        written = LEASES.finish(row, **values)
-        if written:
-            TaskAttempt.objects.create(
-                task_id=row.pk,
-                number=row.attempts,
-                started_at=row.last_attempted_at,
-                finished_at=now,
-                worker_id=row.worker_ids[-1],
-                outcome=outcome,
-                error_class=f"{TaskCancelled.__module__}.TaskCancelled" if outcome == "cancelled" else "",
-                error=text,
-                traceback=trace if outcome == "cancelled" else "",
-            )
-        CancelRequest.objects.filter(task_id=row.pk).delete()
-        if written and row.flow_id and outcome == TaskAttempt.Outcome.CANCELLED:
-            flow_member_ended(row, TaskRow.Status.CANCELLED)  # the chain fails, the batch counts it
-    if written and outcome == TaskAttempt.Outcome.SNOOZED:
-        logger.info("task %s %s snoozed for %g s (attempt uncounted)", row.pk, row.name, error.seconds)
-    elif written:
-        logger.warning("task %s %s cancelled while running (attempt %s)", row.pk, row.name, row.attempts)
-    return True
+    if isinstance(error, TaskCancelled):
+        error = TaskCancelled("cancelled while running (durable.cancel)")
+    return value, error, trace

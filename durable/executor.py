@@ -54,8 +54,14 @@ def run_one(row, noted=None):
     if noted is not None:
         noted(row.name, took)
     tries = f"attempt {row.attempts}/{row.max_attempts}"
-    if error is not None and control.record(row, error, trace):  # it snoozed (wake it then), or was cancelled
-        return error.seconds if isinstance(error, control.Snooze) else None
+    if isinstance(error, control.Snooze):  # run again later, this attempt uncounted: the dispatcher wakes it then
+        if row.mark_snoozed(error, backoff.due(error.seconds)):
+            logger.info("task %s %s snoozed for %g s (attempt uncounted)", row.pk, row.name, error.seconds)
+        return error.seconds
+    if isinstance(error, control.TaskCancelled):
+        if row.mark_cancelled(error, trace):
+            logger.warning("task %s %s cancelled while running (attempt %s)", row.pk, row.name, row.attempts)
+        return None
     if error is None:
         if row.mark_succeeded(value):
             logger.info("task %s %s succeeded in %.2f s (%s)", row.pk, row.name, took, tries)

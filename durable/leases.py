@@ -70,7 +70,7 @@ class Leases(TakeBack):
     """Claim and hold rows of ``model`` for this process.
 
     A claim counts an attempt on every row it takes (no write per row when it starts); a row
-    given back untried (``release``) is uncounted. ``max_attempts`` is a number or an expression
+    given back untried (``release``) is uncounted. ``max_attempts`` is a number, a function or an expression
     (``F("max_attempts")``): a row taken back from a dead holder with that many attempts ends
     failed. Subclasses add fields to the claim and release (``claim_values``, ``release_values``)
     and record more when they take rows back (``lost``, ``take_back``). One instance per model
@@ -80,11 +80,19 @@ class Leases(TakeBack):
     def __init__(self, model, states, *, seconds, max_attempts, order_by=("due_at", "id")):
         self.model = model
         self.states = states
-        self.seconds = seconds
-        self.max_attempts = max_attempts
+        self._seconds = seconds  # a number, or a function () -> number (a setting, read at each use)
+        self._max_attempts = max_attempts  # the same, or an expression naming a field of the row
         self.order_by = order_by
         self._held = {}  # lease token -> rows still held under it
         self._lock = threading.Lock()
+
+    @property
+    def seconds(self):
+        return self._seconds() if callable(self._seconds) else self._seconds
+
+    @property
+    def max_attempts(self):
+        return self._max_attempts() if callable(self._max_attempts) else self._max_attempts
 
     # --- what this process holds ------------------------------------------------
 
@@ -112,19 +120,9 @@ class Leases(TakeBack):
     def _objects(self):
         return self.model._default_manager.db_manager(router.db_for_write(self.model))
 
-    def held(self, row, using=None):
-        """The row as still held by ``row.lease_token``: the queryset every fenced write goes through.
-
-        ``using`` names another connection to the same database, for a holder whose own connection
-        has a read open (a report streaming rows with ``.iterator()`` writes its progress beside it).
-        """
-        objects = self._objects() if using is None else self.model._default_manager.using(using)
-        return objects.filter(pk=row.pk, status=self.states.running, lease_token=row.lease_token)
-
-    def update_held(self, row, **values):
-        """``held(row).update(**values)`` as one plain UPDATE (plain values only): the hot path's write."""
-        where = {self.model._meta.pk.name: row.pk, "status": self.states.running, "lease_token": row.lease_token}
-        return sql.update(self.model, values, where)
+    def held(self, row):
+        """The row as still held by ``row.lease_token``: the queryset every fenced write goes through."""
+        return self._objects().filter(pk=row.pk, status=self.states.running, lease_token=row.lease_token)
 
     # --- claim ------------------------------------------------------------------------
 
@@ -198,15 +196,6 @@ class Leases(TakeBack):
                 .update(lease_expires_at=timezone.now() + timedelta(seconds=self.seconds))
             )
 
-    def renew_held(self, row, using=None, **values):
-        """Extend ``row``'s lease and write ``values`` with it (fenced): True while the row is still held.
-
-        For a holder that renews as it goes (at each progress save, say) instead of through the
-        renewal thread; False means it lost the row (cancelled, or swept and taken by another).
-        """
-        expires = timezone.now() + timedelta(seconds=self.seconds)
-        return bool(self.held(row, using).update(lease_expires_at=expires, **values))
-
     def finish(self, row, **values):
         """Record the holder's outcome on ``row`` (fenced): True if written, False if the lease was lost.
 
@@ -216,8 +205,9 @@ class Leases(TakeBack):
         values.update(lease_token="", lease_expires_at=None)
         if any(hasattr(v, "resolve_expression") for v in values.values()):
             written = self.held(row).update(**values)  # an expression (F("attempts") - 1): through the ORM
-        else:
-            written = self.update_held(row, **values)
+        else:  # the hot path's write: one plain UPDATE
+            where = {self.model._meta.pk.name: row.pk, "status": self.states.running, "lease_token": row.lease_token}
+            written = sql.update(self.model, values, where)
         self._drop(row.lease_token)
         if not written:
             logger.warning(

@@ -7,7 +7,7 @@ monitor thread (``durable.monitor``) renews the leases of every registered kind 
 
 Who calls what: a consumer at start (``durable.tasks.start``) calls ``start`` (recover, then
 give back at exit); the periodic ``durable.sweep`` calls ``sweep`` on one consumer each minute;
-the queue class calls ``queue_is_back`` after an outage (``mysite.queue.StopAware``).
+the queue class calls ``queue_is_back`` after an outage (``mysite.consumer_events.StopAware``).
 """
 
 import atexit
@@ -27,7 +27,7 @@ class Kind:
     leases: Any
     wake: Any  # n -> None
     stale_after: Any  # () -> seconds a due row may wait for its wake-up
-    give_back_at_exit: bool = True  # False: rows cut off at exit stay held until the next start (or the sweep)
+    at_exit: Any = None  # () -> None: gives back what may go back at exit (default: every row still held)
 
     @property
     def name(self):
@@ -44,9 +44,9 @@ def settle_with(fn):
     return fn
 
 
-def register(leases, wake, stale_after, give_back_at_exit=True):
+def register(leases, wake, stale_after, at_exit=None):
     """Put ``leases``'s rows on the lifeline (once per kind; registering again replaces it)."""
-    KINDS[leases.model._meta.label] = Kind(leases, wake, stale_after, give_back_at_exit)
+    KINDS[leases.model._meta.label] = Kind(leases, wake, stale_after, at_exit)
     MONITOR.renew(leases)
 
 
@@ -92,8 +92,7 @@ def sweep():
 def give_back():
     """At consumer exit: rows this process still holds (cut off by the shutdown timeout) go back now."""
     for kind in KINDS.values():
-        if kind.give_back_at_exit:
-            kind.leases.take_back_at_exit()
+        (kind.at_exit or kind.leases.take_back_at_exit)()
 
 
 def queue_is_back():

@@ -1,5 +1,7 @@
-"""Durable task rows: the single source of truth for a task, whatever the queue carries."""
+"""Durable task rows, the single source of truth for a task whatever the queue carries; the app's other rows are
+imported here from modules named for them (``flow_models``, ``stops``, ``slots``, ``tally``)."""
 
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
@@ -7,7 +9,11 @@ from django.utils import timezone
 
 from durable import sql
 from durable.exceptions import ConsumerLost
+from durable.flow_models import Flow, flow_member_ended, on_flow_member_ended  # noqa: F401 - the app's models
 from durable.leases import Leased, Leases, States  # noqa: F401 - Leased: the apps' leased rows import it here
+from durable.slots import Periodic  # noqa: F401
+from durable.stops import CancelRequest, PausedQueue, claimable, unpaused  # noqa: F401
+from durable.tally import Tally  # noqa: F401
 
 
 class Task(Leased):
@@ -99,6 +105,17 @@ class Task(Leased):
         """Record this attempt's ``error`` as the task's last: it ends failed."""
         return self.record(TaskAttempt.Outcome.FAILED, error, trace, status=self.Status.FAILED)
 
+    def mark_snoozed(self, snooze, due):
+        """Record a ``durable.Snooze``: queued again, due at ``due``, this attempt uncounted and no error."""
+        uncounted = {"attempts": F("attempts") - 1, "worker_ids": self.worker_ids[:-1]}  # context.attempt as it was
+        return self.record(TaskAttempt.Outcome.SNOOZED, snooze, status=self.Status.QUEUED, due_at=due, **uncounted)
+
+    def mark_cancelled(self, error, trace):
+        """Record this attempt stopped by ``durable.cancel``: the task ends cancelled, its request is spent."""
+        written = self.record(TaskAttempt.Outcome.CANCELLED, error, trace, status=self.Status.CANCELLED)
+        CancelRequest.objects.filter(task_id=self.pk).delete()
+        return written
+
     def record(self, outcome, error=None, trace="", **values):
         """The one place an attempt's outcome is written: the row (fenced on its lease) and its attempt row.
 
@@ -106,8 +123,8 @@ class Task(Leased):
         """
         now = timezone.now()
         text = error_text(error)
-        values.update(worker_ids=self.worker_ids, last_attempted_at=self.last_attempted_at)
-        if text or self.last_error:
+        values = {"worker_ids": self.worker_ids, "last_attempted_at": self.last_attempted_at, **values}
+        if outcome != TaskAttempt.Outcome.SNOOZED and (text or self.last_error):
             values.update(last_error=text[:2000], traceback=trace)
         if values["status"] != self.Status.QUEUED:
             values["finished_at"] = now
@@ -186,7 +203,7 @@ class TaskAttempt(models.Model):
             finished_at=finished_at,
             worker_id=row.claimed_by,
             outcome=outcome,
-            error_class="" if error is None else f"{type(error).__module__}.{type(error).__qualname__}",
+            error_class="" if error is None or outcome == cls.Outcome.SNOOZED else _path(type(error)),
             error=error_text(error)[:2000],
         )
 
@@ -204,6 +221,10 @@ ATTEMPT_FIELDS = (
 )
 
 
+def _path(cls):
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def error_text(error):
     """``Class: message`` of an exception (its class alone without a message); "" for none."""
     if error is None:
@@ -218,18 +239,10 @@ class TaskLeases(Leases):
     """
 
     def __init__(self):
-        super().__init__(Task, Task.STATES, seconds=None, max_attempts=F("max_attempts"))
+        super().__init__(
+            Task, Task.STATES, seconds=lambda: settings.DURABLE_LEASE_SECONDS, max_attempts=F("max_attempts")
+        )
         self.order_by = ("-priority", "due_at", "id")
-
-    @property
-    def seconds(self):
-        from django.conf import settings
-
-        return settings.DURABLE_LEASE_SECONDS
-
-    @seconds.setter
-    def seconds(self, value):
-        pass  # always the setting
 
     def due(self, seconds=0):
         """The due rows, less those of paused queues: they wait on purpose (``durable.pause``)."""
@@ -275,133 +288,3 @@ class TaskLeases(Leases):
 
 
 LEASES = TaskLeases()
-
-
-class Tally(models.Model):
-    """Figures of attempt rows the daily cleanup deleted, so ``/metrics`` counters (tally + live rows) never go down."""
-
-    key = models.CharField(max_length=255, primary_key=True)
-    value = models.FloatField(default=0)
-
-    def __str__(self):
-        return f"{self.key} = {self.value:g}"
-
-    @classmethod
-    def add(cls, figures, chunk=200):
-        """Add ``figures`` (``{key: number}``) to the tallies; inside the caller's transaction.
-
-        Two statements per ``chunk`` keys (an INSERT of the missing ones, one UPDATE with a CASE), not two per key.
-        """
-        items = [(key, float(value)) for key, value in figures.items() if value]
-        for i in range(0, len(items), chunk):
-            part = dict(items[i : i + chunk])
-            cls.objects.bulk_create([cls(key=key) for key in part], ignore_conflicts=True)
-            increment = models.Case(
-                *(models.When(key=key, then=models.Value(value)) for key, value in part.items()),
-                default=models.Value(0.0),
-                output_field=models.FloatField(),
-            )
-            cls.objects.filter(key__in=list(part)).update(value=models.F("value") + increment)
-
-
-class Periodic(models.Model):
-    """The last slot of a periodic task that was taken: one row per task, claimed by a conditional UPDATE.
-
-    A consumer enqueues a slot's run only if its UPDATE (``last_slot < slot``) matched the row, so
-    however many consumers tick, each slot runs once, and a restart sees what was already done.
-    """
-
-    name = models.CharField(max_length=255, primary_key=True, help_text="Dotted path of the periodic task.")
-    last_slot = models.DateTimeField(help_text="The latest scheduled minute taken (run, or skipped as missed).")
-    last_task_id = models.BigIntegerField(null=True, blank=True, help_text="The task row enqueued for it, if any.")
-    updated_at = models.DateTimeField(default=timezone.now)
-    # Every consumer that has the declaration loaded stamps this at each tick: a row no tick stamps is a
-    # declaration no running consumer knows (``durable.periodic.unloaded``).
-    seen_at = models.DateTimeField(null=True, blank=True, help_text="Last tick of a consumer that declares it.")
-
-    class Meta:
-        verbose_name = "periodic task"
-
-    def __str__(self):
-        return f"periodic {self.name} (last slot {self.last_slot:%Y-%m-%d %H:%M})"
-
-
-class PausedQueue(models.Model):
-    """A queue (of DURABLE_QUEUES) an operator paused (``durable.pause``): its tasks are enqueued but no consumer
-    claims them until it is resumed, which deletes the row. Running tasks finish."""
-
-    name = models.CharField(max_length=64, primary_key=True, help_text="The queue's name, from DURABLE_QUEUES.")
-    paused_at = models.DateTimeField(default=timezone.now)
-    paused_by = models.CharField(max_length=150, blank=True, help_text="Who paused it (a user, or the command).")
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self):
-        return f"queue {self.name} (paused)"
-
-
-class CancelRequest(models.Model):
-    """``durable.cancel`` asked to stop a running task (``durable.control``): the consumer running it stops it
-    in its thread, as a time limit does, and records the attempt cancelled. Deleted once the task has ended."""
-
-    task = models.OneToOneField(Task, on_delete=models.CASCADE, primary_key=True, related_name="cancel_request")
-    requested_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self):
-        return f"cancel task {self.task_id}"
-
-
-class Flow(models.Model):
-    """A chain (steps run one after another) or a batch (members run at once, callbacks when all have ended).
-
-    ``durable.flows``: its tasks point to it (``Task.flow``); a chain inside a batch points to the batch
-    (``parent``). ``finished_at`` is set once, by a conditional UPDATE in the transaction of the outcome that
-    ended it, with the callbacks enqueued in that same transaction: each runs exactly once.
-    """
-
-    class Kind(models.TextChoices):
-        CHAIN = "chain"
-        BATCH = "batch"
-
-    kind = models.CharField(max_length=8, choices=Kind)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="chains")
-    status = models.CharField(max_length=16, default="running", help_text="running, successful or failed.")
-    callbacks = models.JSONField(default=dict, blank=True, help_text="on_success / on_failure / on_finish calls.")
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["finished_at"], name="durable_flow_unfinished")]
-
-    def __str__(self):
-        return f"{self.kind} {self.pk} ({self.status})"
-
-
-# --- what the claim leaves out, and what runs when a flow's member ends (``durable.pause``, ``control``, ``flows``) ---
-
-
-def unpaused(queryset):
-    """Task rows less those of paused queues (one subquery in the caller's statement): they wait on purpose."""
-    return queryset.exclude(queue_name__in=PausedQueue.objects.values("name"))
-
-
-def claimable(queryset):
-    """Task rows a worker may claim: not in a paused queue, not asked to cancel (``durable.cancel``)."""
-    return unpaused(queryset).exclude(pk__in=CancelRequest.objects.values("task_id"))
-
-
-_FLOW_HOOKS = {}  # name -> hook(row, status, value): ``durable.flows`` registers its hand-over
-
-
-def on_flow_member_ended(hook):
-    """Register ``hook(row, status, value)``, run in the transaction that records the outcome of a flow's task."""
-    _FLOW_HOOKS[f"{hook.__module__}.{hook.__qualname__}"] = hook
-    return hook
-
-
-def flow_member_ended(row, status, value=None):
-    """A task of a chain or batch ended with ``status``: its flow moves on, in the caller's transaction."""
-    for hook in _FLOW_HOOKS.values():
-        hook(row, status, value)

@@ -1,15 +1,14 @@
 """The one monitor thread of a consumer process: renews every held lease, stops tasks past their time limit,
-and runs the other duties registered with it (the consumer's heartbeat row, ``operations.heartbeat``).
+and runs the other duties registered with it (the consumer's heartbeat row, ``operations.heartbeat``; cancel
+requests of the tasks it runs, ``durable.control``).
 
 Each kind of leased row (``durable.lifeline.register``) is renewed every third of its own lease, with
 one UPDATE while this process holds any of it, so a lease bounds how long a dead consumer's rows
 wait, not how long the work may run. A failed renewal is tried again a second later.
 
-Time limits: the thread raises ``TimeLimitExceeded`` inside the task's thread
-(``PyThreadState_SetAsyncExc``). The limit of that choice: the exception is delivered when the
-thread next runs Python code, so a task blocked in one long C call (a socket read without
-timeout, one long ``time.sleep``) is stopped when that call returns; and a task that catches
-``BaseException`` can swallow it (it is then recorded as having run past its limit only if it fails).
+Time limits (and ``durable.cancel``): the thread raises ``TimeLimitExceeded`` (``TaskCancelled``) inside the
+task's thread (``PyThreadState_SetAsyncExc``), delivered when that thread next runs Python code (docs/tasks.md
+says what that leaves out: one long C call, a task that catches ``BaseException``).
 """
 
 import logging
@@ -22,6 +21,8 @@ from django.db import connections
 from durable.exceptions import TimeLimitExceeded
 
 logger = logging.getLogger(__name__)
+
+HOLD_SECONDS = 1.0  # a round due sooner keeps this thread's connection (polling cancel requests while tasks run)
 
 
 class Monitor:
@@ -72,10 +73,11 @@ class Monitor:
                 # No traceback: formatting one parses source (ast), which is not safe beside another thread's compile.
                 logger.warning("monitor duty %r failed (%s: %s); trying again in 1 s", name, type(exc).__name__, exc)
                 entry[1] = time.monotonic() + 1.0
-        if due:
-            connections.close_all()  # this thread's: one connect per round rather than one held idle
         with self._lock:
-            return min((entry[1] for entry in self._duties.values()), default=now + 1.0)
+            next_run = min((entry[1] for entry in self._duties.values()), default=now + 1.0)
+        if due and next_run - time.monotonic() > HOLD_SECONDS:
+            connections.close_all()  # this thread's: one connect per round rather than one held idle
+        return next_run
 
     # --- time limits --------------------------------------------------------------------------
 
@@ -99,13 +101,9 @@ class Monitor:
         with self._lock:
             for ident, deadline in list(self._watched.items()):
                 if deadline <= now:
-                    import ctypes  # here, not at start-up: ~0.4 MB a consumer whose tasks keep their limits never loads
-
                     del self._watched[ident]
                     self._fired.add(ident)
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                        ctypes.c_ulong(ident), ctypes.py_object(TimeLimitExceeded)
-                    )
+                    interrupt(ident, TimeLimitExceeded)
             return min(self._watched.values(), default=None)
 
     def _run(self):
@@ -116,6 +114,13 @@ class Monitor:
                 next_duty = min(next_duty, nearest)
             self._changed.wait(max(next_duty - time.monotonic(), 0.01))
             self._changed.clear()
+
+
+def interrupt(ident, exc_type):
+    """Raise ``exc_type`` in the thread ``ident`` when it next runs Python code (a time limit, ``durable.cancel``)."""
+    import ctypes  # here, not at start-up: ~0.4 MB a consumer that never stops a task does not load
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc_type))
 
 
 def absorb(exc_type):

@@ -1,31 +1,12 @@
-"""Periodic tasks, declared once on a standard-API task, run once per scheduled minute whatever the consumers.
+"""Periodic tasks (docs/tasks.md, "Periodic tasks"): declared once on a standard-API task with ``@periodic``, run
+once per scheduled minute whatever the consumers.
 
-::
-
-    from huey import crontab
-
-    @periodic(crontab(minute="0", hour="3"), missed="once")
-    @task()
-    def nightly_export(): ...
-
-Every consumer ticks each minute (``durable.tasks.tick``) and once at start-up. A tick finds each
-declared task's latest scheduled minute (its *slot*) and takes it with one conditional UPDATE on the
-task's ``durable.models.Periodic`` row (``last_slot < slot``): only the consumer whose UPDATE matched
-enqueues it, in the same transaction, so two consumers, or a restart in the same minute, never run a slot
-twice, and a slot taken is never lost (the row and the task commit together). Slots missed while no
-consumer ran (the row's ``last_slot`` is older than the latest slot) are caught up once, as one run
-(``missed="once"``), or skipped (``missed="skip"``: only a slot at most ``GRACE`` old runs). A task seen for
-the first time starts with its latest slot as taken: declaring a task does not run it at once.
-
-A schedule is what Huey's periodic tasks take: ``crontab(...)`` or any ``f(datetime) -> bool``,
-asked about naive UTC minutes (naive local time with Huey's ``utc=False``).
-
-A declaration exists in a process only once its module is imported, and a consumer imports the ``tasks``
-module of each app in ``INSTALLED_APPS`` at start (nothing else). Declared anywhere else, a task runs only
-while something happened to import its module, so this is loud: a declaration in no installed app, or made
-after the consumer started, is logged as a warning; each tick stamps the rows of the tasks it declares
-(``seen_at``), a consumer starting logs the rows it does not declare, and ``unloaded()`` lists the rows no
-running consumer stamps (the operations page and ``/health/`` show them).
+Every consumer ticks each minute (``durable.tasks.tick``) and at start-up. A tick takes each declared task's latest
+slot with one conditional UPDATE on its ``Periodic`` row (``last_slot < slot``); only the consumer whose UPDATE
+matched enqueues it, in the same transaction, so a slot runs once and is never lost. Slots missed while no consumer
+ran are caught up once or skipped (``missed``). A schedule is what Huey's periodic tasks take (``crontab(...)``).
+A declaration in no installed app's ``tasks`` module, or made after start-up, is logged; ``unloaded()`` lists the
+rows no running consumer stamps (``seen_at``).
 """
 
 import logging

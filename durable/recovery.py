@@ -40,7 +40,7 @@ def held_by_dead_processes(queryset):
 
 
 class TakeBack:
-    """The take-back half of ``durable.leases.Leases`` (which gives it ``_objects``, ``states``, ``held_tokens``)."""
+    """The take-back half of ``durable.leases.Leases`` (which gives it ``_objects``, ``states``, ``held``)."""
 
     def recover_dead(self):
         """At consumer start: take back the rows held by processes of this host that have exited. Returns them."""
@@ -84,8 +84,7 @@ class TakeBack:
         for row in rows:
             used_up = self.used_up(row)
             values = self.lost(row, why, used_up, now)
-            held = self._objects().filter(pk=row.pk, status=self.states.running, lease_token=row.lease_token)
-            if held.update(lease_token="", lease_expires_at=None, **values):
+            if self.held(row).update(lease_token="", lease_expires_at=None, **values):
                 taken.append(row)
                 logger.warning(
                     "%s %s %s: %s (holder %s, attempt %s)",

@@ -47,7 +47,7 @@ def when_queue_returns(name):
 
     Wake-ups sent while the queue was down (Redis stopped) were lost, but the rows are due: the
     function wakes them at once instead of leaving them to the sweeper. Needs a queue class that
-    notices (``mysite.queue.StopAware``); with another, nothing is registered and the sweeper still runs.
+    notices (``mysite.consumer_events.StopAware``); with another, nothing is registered and the sweeper still runs.
     """
 
     def decorator(fn):

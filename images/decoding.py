@@ -132,8 +132,9 @@ def _too_large(size, limits):
     )
 
 
-def render(source, pk, sizes, output, quality, limits):
-    """Decode ``source`` and write picture ``pk``'s sizes (``files.derived``); return ``{size: [w, h]}``.
+def render(source, pk, sizes, output, limits):
+    """Decode ``source`` and write picture ``pk``'s sizes (``files.derived``, at ``IMAGES_QUALITY``); return
+    ``{size: [w, h]}``.
 
     Memory stays bounded: the header is checked against ``limits`` before decoding, and a JPEG is decoded
     at 1/2, 1/4 or 1/8 scale when that still covers the largest size (a 12-MP photo then takes about 9 MB
@@ -171,7 +172,7 @@ def render(source, pk, sizes, output, quality, limits):
     for size in sorted(sizes, reverse=True):
         work.thumbnail((size, size), Image.Resampling.LANCZOS)
         with files.private_file(files.derived(pk, size, ext)) as f:
-            work.save(f, kind, quality=quality, exif=b"", optimize=kind == "JPEG")
+            work.save(f, kind, quality=settings.IMAGES_QUALITY, exif=b"", optimize=kind == "JPEG")
         made[size] = list(work.size)
     return made
 

@@ -43,7 +43,6 @@ def process(picture_id):
             picture.pk,
             settings.IMAGES_SIZES,
             picture.output,
-            settings.IMAGES_QUALITY,
             limits(),
         )
     except decoding.ImageRefused as exc:

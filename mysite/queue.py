@@ -1,231 +1,18 @@
-"""Huey configuration from one URL, and SQLite queue storage that wakes the consumer.
+"""Huey configuration from one URL: the project's Huey classes, their storages (``mysite.storage``), wake-ups
+(``mysite.wakeups``) and consumer events (``mysite.consumer_events``)."""
 
-Huey's SQLite storage is polled: an idle consumer backs off to a poll every few
-seconds, so new work waits. ``WakeupSqliteStorage`` makes the consumer block on a
-datagram socket instead; whoever enqueues sends one byte, so an idle worker
-picks new work up in milliseconds, while a slow poll still catches anything
-enqueued by a process that could not send the wake-up.
-"""
-
-import hashlib
-import logging
 import os
-import socket
-import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from huey import Huey, RedisHuey
-from huey.storage import RedisStorage, SqliteStorage
 
-from mysite.wakeups import Marker, RedisMark, SocketMark, Wakeups
-
-logger = logging.getLogger(__name__)
+from mysite.consumer_events import StopAware
+from mysite.storage import WakeupRedisStorage, WakeupSqliteStorage
+from mysite.wakeups import Wakeups
 
 
 class QueueURLError(ValueError):
     """HUEY_URL names no storage we can use."""
-
-
-class WakeupSqliteStorage(SqliteStorage):
-    """SQLite queue whose consumer sleeps on a socket until work arrives."""
-
-    blocking = True  # Huey's worker then calls dequeue() without sleeping itself.
-
-    def __init__(self, *args, poll_interval=2.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.poll_interval = poll_interval
-        digest = hashlib.sha1(os.path.abspath(self.filename).encode()).hexdigest()[:20]
-        # Linux abstract socket: no file to leave behind, gone when the consumer dies.
-        self.wake_address = "\0mysite-huey-" + digest
-        self._sender = None
-        self._listener = None
-        self._listener_pid = None
-
-    def enqueue(self, data, priority=None):
-        super().enqueue(data, priority)
-        self.wake()
-
-    def wake(self):
-        """Tell a sleeping consumer there is work; never fails the caller."""
-        try:
-            if self._sender is None:
-                self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                self._sender.setblocking(False)
-            self._sender.sendto(b"!", self.wake_address)
-        except OSError:
-            pass  # No consumer listening, or its buffer is full: the poll covers it.
-
-    def enqueue_wakeup(self, data, kinds):
-        """Enqueue ``data`` (a wake-up) unless a consumer drains every one of ``kinds``; True when enqueued."""
-        if all(self._draining_elsewhere(kind) for kind in kinds):
-            return False
-        self.enqueue(data)
-        return True
-
-    def _draining_elsewhere(self, kind):
-        # A datagram reaches the socket only while a consumer is bound to it, i.e. drains ``kind``.
-        try:
-            if self._sender is None:
-                self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                self._sender.setblocking(False)
-            self._sender.sendto(b"!", self._draining_address(kind))
-            return True
-        except OSError:
-            return False  # nobody drains it (or its buffer is full): wake
-
-    def _draining_address(self, kind):
-        return f"{self.wake_address}-draining-{kind}"
-
-    def mark_draining(self, kind):
-        """A marker for ``kind``: an abstract socket bound while this process drains it (gone if it dies)."""
-        return Marker.of(self, kind, SocketMark(self._draining_address(kind)))
-
-    def draining_now(self, kind):
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            probe.bind(self._draining_address(kind))
-        except OSError:
-            return True
-        finally:
-            probe.close()
-        return False
-
-    def _listen(self):
-        if self._listener_pid == os.getpid():
-            return self._listener
-        self._listener_pid = os.getpid()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            sock.bind(self.wake_address)
-        except OSError:
-            # Another consumer (or process worker) owns the address: poll instead.
-            sock.close()
-            self._listener = None
-        else:
-            self._listener = sock
-        return self._listener
-
-    def dequeue(self):
-        data = super().dequeue()
-        if data is not None:
-            return data
-        listener = self._listen()
-        if listener is None:
-            time.sleep(min(self.poll_interval, 0.1))
-        else:
-            listener.settimeout(self.poll_interval)
-            try:
-                listener.recv(64)
-            except (TimeoutError, OSError):
-                pass
-        return super().dequeue()
-
-
-class WakeupRedisStorage(RedisStorage):
-    """Redis queue whose wake-ups are skipped, in the same round trip, while a consumer drains their kinds."""
-
-    _ENQUEUE_UNLESS_DRAINING = """
-    for i = 2, #KEYS do
-        if redis.call('exists', KEYS[i]) == 0 then return redis.call('lpush', KEYS[1], ARGV[1]) end
-    end
-    return 0
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._enqueue_unless_draining = self.conn.register_script(self._ENQUEUE_UNLESS_DRAINING)
-
-    def _draining_key(self, kind):
-        return f"huey.draining.{self.name}.{kind}"
-
-    def enqueue_wakeup(self, data, kinds):
-        """Enqueue ``data`` (a wake-up) unless a consumer drains every one of ``kinds``; True when enqueued."""
-        keys = [self.queue_key, *(self._draining_key(k) for k in kinds)]
-        return bool(self._enqueue_unless_draining(keys=keys, args=[data]))
-
-    def mark_draining(self, kind):
-        """A marker for ``kind``: a key that expires unless this process refreshes it while it drains."""
-        return Marker.of(self, kind, RedisMark(self.conn, self._draining_key(kind)))
-
-    def draining_now(self, kind):
-        return bool(self.conn.exists(self._draining_key(kind)))
-
-
-# --- Knowing the consumer is stopping (issue 10) -------------------------------------
-
-
-class StopAware:
-    """Keeps the consumer this Huey creates, so a long-running task can see a stop signal.
-
-    Huey's consumer sets its stop flag on SIGINT/SIGTERM and tells no one else; workers that
-    loop over rows (``durable.startup.stopping()``) check it to stop claiming and exit in seconds.
-    """
-
-    consumer = None
-
-    def create_consumer(self, **options):
-        self.consumer = super().create_consumer(**options)
-        stop = self.consumer.stop
-
-        def stop_and_wake(graceful=False):
-            # Workers asleep on the SQLite queue's wake-up socket would see the stop flag only after its poll
-            # interval (2 s): every stop, and every test's consumer, waited that long for nothing. One datagram
-            # wakes one of them.
-            self.consumer.stop_flag.set()
-            for _ in self.consumer.worker_threads:
-                getattr(self.storage, "wake", lambda: None)()
-            return stop(graceful)
-
-        self.consumer.stop = stop_and_wake
-        set_handlers = self.consumer._set_signal_handlers
-
-        def set_handlers_and_say():
-            # Huey logs "consumer started" before its workers run and sets its signal handlers last: a SIGINT
-            # before then is a KeyboardInterrupt with no graceful stop. Whoever signals it can wait for this line.
-            set_handlers()
-            logger.info("consumer %s ready: SIGINT stops it gracefully", os.getpid())
-
-        self.consumer._set_signal_handlers = set_handlers_and_say
-        return self.consumer
-
-    def stopping(self):
-        """True once this process's consumer was told to stop."""
-        return self.consumer is not None and self.consumer.stop_flag.is_set()
-
-    # --- Knowing the queue came back (issue 10, part 4) ------------------------------
-    # While the queue is down (Redis stopped), nothing can be enqueued: the rows wait, due. The
-    # workers' dequeue fails meanwhile; the first dequeue that works again runs the hooks apps
-    # registered with ``on_queue_back``, which wake the due work at once (not at the sweeper).
-
-    _queue_down = False
-
-    def on_queue_back(self, name):
-        """Decorator: call the function (no arguments) in a worker when the queue works again after failing."""
-
-        def decorator(fn):
-            self.__dict__.setdefault("_queue_back_hooks", {})[name] = fn
-            return fn
-
-        return decorator
-
-    def dequeue(self):
-        try:
-            task = super().dequeue()
-        except Exception:
-            self._queue_down = True
-            raise
-        if self._queue_down:
-            self._queue_down = False  # one worker runs the hooks; a second run would only wake twice
-            self._queue_came_back()
-        return task
-
-    def _queue_came_back(self):
-        logger.warning("the queue works again: waking the work that became due while it was down")
-        for name, hook in self.__dict__.get("_queue_back_hooks", {}).items():
-            try:
-                hook()
-            except Exception:  # noqa: BLE001 - one app's hook must not keep the others from running
-                logger.exception("queue-back hook %s failed", name)
 
 
 class StopAwareRedisHuey(Wakeups, StopAware, RedisHuey):
@@ -255,48 +42,48 @@ def huey_settings(url, *, name="mysite", immediate=False, consumer=None):
         "consumer": dict(consumer or {}),
     }
     if parts.scheme == "sqlite":
-        # sqlite:////abs/path splits to the path "//abs/path": one leading slash names the same file.
-        path = "/" + parts.path.lstrip("/") if parts.path else ""
-        if not path or path == "/" or parts.netloc:
-            raise QueueURLError(f"HUEY_URL={url!r}: expected sqlite:////absolute/path.sqlite3")
-        if not os.path.isdir(os.path.dirname(path)):
-            raise QueueURLError(f"HUEY_URL={url!r}: folder {os.path.dirname(path)} does not exist")
-        return {
-            **common,
-            "huey_class": "mysite.queue.WakeupSqliteHuey",
-            "connection": {
-                "filename": path,
-                "timeout": float(options.get("timeout", 20)),
-                # The outbox rows are the truth; a task lost with the OS is re-enqueued by the sweeper.
-                "fsync": options.get("fsync", "false").lower() in ("1", "true", "yes"),
-                "poll_interval": float(options.get("poll_interval", 2.0)),
-            },
-        }
+        return {**common, "huey_class": "mysite.queue.WakeupSqliteHuey", "connection": _sqlite(url, parts, options)}
     if parts.scheme in ("redis", "rediss"):
-        if not parts.hostname:
-            raise QueueURLError(f"HUEY_URL={url!r}: expected redis://host:port/db")
-        try:
-            parts.port  # noqa: B018  (raises ValueError on a bad port)
-        except ValueError as exc:
-            raise QueueURLError(f"HUEY_URL={url!r}: {exc}") from None
-        from redis import ConnectionPool  # here: a site on SQLite does not load redis (mysite.lean)
-
-        return {
-            **common,
-            "huey_class": "mysite.queue.StopAwareRedisHuey",
-            "connection": {
-                # Short timeouts: a request must not hang on a Redis that is down.
-                "connection_pool": ConnectionPool.from_url(
-                    parts._replace(query=urlencode(options)).geturl(),  # without ?name=, which is ours
-                    socket_connect_timeout=1,
-                    socket_timeout=5,
-                    health_check_interval=30,
-                ),
-                "blocking": True,
-                "read_timeout": 1,
-            },
-        }
+        return {**common, "huey_class": "mysite.queue.StopAwareRedisHuey", "connection": _redis(url, parts, options)}
     raise QueueURLError(f"HUEY_URL={url!r}: expected sqlite:////absolute/path.sqlite3 or redis://host:port/db")
+
+
+def _sqlite(url, parts, options):
+    # sqlite:////abs/path splits to the path "//abs/path": one leading slash names the same file.
+    path = "/" + parts.path.lstrip("/") if parts.path else ""
+    if not path or path == "/" or parts.netloc:
+        raise QueueURLError(f"HUEY_URL={url!r}: expected sqlite:////absolute/path.sqlite3")
+    if not os.path.isdir(os.path.dirname(path)):
+        raise QueueURLError(f"HUEY_URL={url!r}: folder {os.path.dirname(path)} does not exist")
+    return {
+        "filename": path,
+        "timeout": float(options.get("timeout", 20)),
+        # The outbox rows are the truth; a task lost with the OS is re-enqueued by the sweeper.
+        "fsync": options.get("fsync", "false").lower() in ("1", "true", "yes"),
+        "poll_interval": float(options.get("poll_interval", 2.0)),
+    }
+
+
+def _redis(url, parts, options):
+    if not parts.hostname:
+        raise QueueURLError(f"HUEY_URL={url!r}: expected redis://host:port/db")
+    try:
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError as exc:
+        raise QueueURLError(f"HUEY_URL={url!r}: {exc}") from None
+    from redis import ConnectionPool  # here: a site on SQLite does not load redis (mysite.lean)
+
+    return {
+        # Short timeouts: a request must not hang on a Redis that is down.
+        "connection_pool": ConnectionPool.from_url(
+            parts._replace(query=urlencode(options)).geturl(),  # without ?name=, which is ours
+            socket_connect_timeout=1,
+            socket_timeout=5,
+            health_check_interval=30,
+        ),
+        "blocking": True,
+        "read_timeout": 1,
+    }
 
 
 __all__ = ["huey_settings", "QueueURLError", "WakeupSqliteHuey", "RedisHuey", "StopAwareRedisHuey"]

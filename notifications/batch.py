@@ -9,6 +9,7 @@ uncounted, instead of waiting out their lease.
 """
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,6 +24,9 @@ from notifications.models import LEASES, Attempt, Message, retry_delay
 from notifications.recording import SentGroup, id_span, log_fields, new_attempt, record_one
 
 logger = logging.getLogger(__name__)
+
+_sending = set()  # the batches this process is sending: at exit, what they have not tried goes back
+_lock = threading.Lock()  # a row is taken off ``untried`` under it, so the exit never gives back a row on the wire
 
 
 @dataclass
@@ -54,12 +58,16 @@ class Batch:
 
     def send(self):
         """Send each row and record its outcome; what is left untried when it ends goes back."""
+        with _lock:
+            _sending.add(self)
         try:
             self._send_rows()
         except Exception:
             _give_back(self.untried)
             raise
         finally:
+            with _lock:
+                _sending.discard(self)
             self.group.flush()  # also when an exception ends the batch: what was sent is recorded
 
     def _send_rows(self):
@@ -68,7 +76,10 @@ class Batch:
             if time.monotonic() >= self.stop_at or stopping():
                 self._stop()
                 return
-            row = self.untried.pop(0)
+            with _lock:
+                if not self.untried:  # given back at exit
+                    return
+                row = self.untried.pop(0)
             recipients, skipped = suppression.split(row.recipients, self.suppressed)
             if not recipients:
                 self.group.flush()
@@ -253,6 +264,23 @@ class Batch:
 
 def _nothing():
     pass
+
+
+def give_back_untried():
+    """At exit (``durable.lifeline``): the rows of batches cut off by the shutdown timeout that were not yet handed to
+    the relay go back, uncounted. The row on the wire, and rows sent but not yet recorded, stay ``sending``: they
+    may have gone, so the next start on this host takes them back (docs/architecture.md)."""
+    with _lock:
+        rows = [row for batch in _sending for row in batch.untried]
+        for batch in _sending:
+            batch.untried.clear()
+    try:
+        given = LEASES.release(rows)
+    except Exception:  # noqa: BLE001 - exiting anyway: the next start on this host takes them back
+        logger.exception("outbox %s could not be given back at exit", id_span([r.pk for r in rows]))
+        return
+    if given:
+        logger.warning("outbox %s: %s claimed and not tried, given back at exit", id_span([r.pk for r in rows]), given)
 
 
 def _give_back(rows):

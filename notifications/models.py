@@ -184,24 +184,12 @@ class MessageLeases(Leases):
 
     def __init__(self):
         super().__init__(
-            Message, Message.STATES, seconds=None, max_attempts=None, order_by=("priority", "due_at", "id")
+            Message,
+            Message.STATES,
+            seconds=lambda: settings.NOTIFICATIONS_LEASE_SECONDS,
+            max_attempts=lambda: settings.NOTIFICATIONS_MAX_ATTEMPTS,
+            order_by=("priority", "due_at", "id"),
         )
-
-    @property
-    def seconds(self):
-        return settings.NOTIFICATIONS_LEASE_SECONDS
-
-    @seconds.setter
-    def seconds(self, value):
-        pass  # always the setting
-
-    @property
-    def max_attempts(self):
-        return settings.NOTIFICATIONS_MAX_ATTEMPTS
-
-    @max_attempts.setter
-    def max_attempts(self, value):
-        pass  # always the setting
 
     def claim_values(self, now):
         return {"reason": ""}

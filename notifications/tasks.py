@@ -10,6 +10,7 @@ from huey.contrib.djhuey import HUEY, db_task
 
 from durable import lifeline
 from notifications import delivery
+from notifications.batch import give_back_untried
 from notifications.models import LEASES
 
 logger = logging.getLogger(__name__)
@@ -72,11 +73,11 @@ def wake_consumers(due):
 
 
 # The outbox's rows are on the durable lifeline: recovered at start-up, swept each minute, renewed while held and
-# woken when the queue returns, as every leased kind is (durable.lifeline). Rows cut off at exit stay `sending`
-# (an e-mail on the wire may have gone): the next start on this host takes them back.
+# woken when the queue returns, as every leased kind is (durable.lifeline). At exit only what was not yet handed to
+# the relay goes back: a row on the wire, or sent and not yet recorded, stays `sending` for the next start.
 lifeline.register(
     LEASES,
     wake=wake_consumers,
     stale_after=lambda: settings.NOTIFICATIONS_REQUEUE_AFTER_SECONDS,
-    give_back_at_exit=False,
+    at_exit=give_back_untried,
 )

@@ -9,19 +9,17 @@ beat stopped has stopped renewing its leases too.
 
 import logging
 import os
-import socket
 import threading
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from durable.leases import pid_alive
+from durable.leases import HOST, pid_alive
 from durable.monitor import MONITOR
 from operations.models import Heartbeat
 
 logger = logging.getLogger(__name__)
-HOST = socket.gethostname()
 
 _lock = threading.Lock()
 _state = {"pid": None, "row": None, "workers": 0}
@@ -70,11 +68,8 @@ def worker_stopped():
 
 
 def _beat(pk):
-    """One beat (in the monitor thread); returns the seconds to the next."""
-    try:
-        Heartbeat.objects.filter(pk=pk, stopped_at=None).update(last_seen=timezone.now())
-    except Exception as exc:  # noqa: BLE001 - the database may be away for a while; keep beating
-        logger.warning("heartbeat %s: could not record (%s: %s)", pk, type(exc).__name__, exc)
+    """One beat (a monitor duty: one that fails is logged and tried again a second later); seconds to the next."""
+    Heartbeat.objects.filter(pk=pk, stopped_at=None).update(last_seen=timezone.now())
     return settings.OPERATIONS_HEARTBEAT_SECONDS
 
 

@@ -84,8 +84,9 @@ def test_sigterm_cuts_the_send_short_and_the_outbox_knows(start_consumer, smtp_s
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_stop_that_outlasts_the_shutdown_timeout_loses_nothing(start_consumer, smtp_server):
-    """A send that outlasts HUEY_SHUTDOWN_TIMEOUT is cut: rows it held stay `sending` (the outbox knows), and the next
-    consumer on this host sends them. (A stop between sends needs no timeout: the batch gives back what it holds.)"""
+    """A send that outlasts HUEY_SHUTDOWN_TIMEOUT is cut: the rows of its batch not yet tried go back at exit, the one on
+    the wire (and any sent but not yet recorded) stay `sending` (they may have gone), and the next consumer on this
+    host sends them. (A stop between sends needs no timeout: the batch gives back what it holds.)"""
     for i in range(60):
         send_mail(f"long {i}", "Body", "from@example.com", ["to@example.com"])
     smtp_server.slow_down(0.2)
@@ -100,6 +101,8 @@ def test_a_stop_that_outlasts_the_shutdown_timeout_loses_nothing(start_consumer,
     assert "Shutdown timeout of 1.0s elapsed" in consumer.log()
     left = Counter(Message.objects.values_list("status", flat=True))
     assert left["sending"] > 0 and left["sent"] < 60
+    assert 0 < left["sending"] <= 1 + settings.NOTIFICATIONS_RECORD_EVERY  # the untried: given back
+    assert "claimed and not tried, given back at exit" in consumer.log()
     smtp_server.slow_down(0)
     start_consumer(smtp_server.url)
     wait_until(lambda: Message.objects.filter(status="sent").count() == 60, timeout=60, message="all 60 sent")

@@ -102,6 +102,24 @@ def test_a_running_task_is_stopped_within_seconds_recorded_cancelled_and_not_ret
     assert (row.finished_at - row.last_attempted_at) < timedelta(seconds=30)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_one_monitor_thread_stops_a_cancelled_task_in_this_process_and_no_other_thread_is_started(tmp_path):
+    import threading
+
+    path = tmp_path / "marks"
+    result = durable_tasks.slow.enqueue(str(path), 60)
+    worker = threading.Thread(target=claim.run_due, name="test-worker")
+    worker.start()
+    wait_until(lambda: marks(path), message="the task to start")
+
+    assert durable.cancel(result.id) is True
+    worker.join(timeout=10)
+
+    assert not worker.is_alive() and Task.objects.get(pk=result.id).status == "cancelled"
+    assert outcomes(result.id) == ["cancelled"] and not CancelRequest.objects.exists()
+    assert [t.name for t in threading.enumerate() if t.name.startswith("durable")] == ["durable-monitor"]
+
+
 @pytest.mark.django_db
 def test_the_admin_cancel_action_stops_a_running_task_too(admin_client):
     queued = durable_tasks.noop.enqueue()

@@ -144,16 +144,28 @@ def test_batches_do_not_nest():
 
 
 @pytest.mark.django_db
-def test_a_queued_step_cancelled_fails_its_chain_at_the_sweep(run_tasks):
-    from durable import lifeline
-
+def test_a_queued_step_cancelled_fails_its_chain_at_once(run_tasks):
     flow = chain(call(durable_tasks.add, 1, 2), call(durable_tasks.add, 3)).enqueue()
     durable.cancel(flow.results[0].id)
 
-    lifeline.sweep()
-
-    assert durable.get_flow(flow.id).status == TaskResultStatus.FAILED
+    assert durable.get_flow(flow.id).status == TaskResultStatus.FAILED  # not at the next sweep
     assert list(Task.objects.order_by("id").values_list("status", flat=True)) == ["cancelled", "cancelled"]
+
+
+@pytest.mark.django_db
+def test_a_batch_whose_queued_members_are_all_cancelled_calls_back_once_at_once(run_tasks, tmp_path):
+    from durable.bulk import cancel_matching
+
+    with batch(on_failure=call(durable_tasks.note, str(tmp_path / "notes"), "failed")) as b:
+        for i in range(3):
+            durable_tasks.add.enqueue(i, i)
+    cancel_matching(Task.objects.filter(flow_id=b.id))
+
+    assert durable.get_batch(b.id).status == TaskResultStatus.FAILED
+    callbacks = Task.objects.filter(flow=None, name="tests.durable_tasks.note")
+    assert callbacks.count() == 1 and callbacks.get().kwargs == {"batch_id": str(b.id)}
+    run_tasks()
+    assert (tmp_path / "notes").read_text().split() == ["failed", str(b.id)]
 
 
 @pytest.mark.django_db

@@ -108,7 +108,7 @@ def test_the_task_checks_the_limits_again(tmp_path, settings):
     source = tmp_path / "original"
     source.write_bytes(data.png(400, 400))
     with pytest.raises(decoding.ImageRefused) as refused:
-        decoding.render(source, 1, [64], "webp", 80, decoding.Limits(max_pixels=100_000, max_side=10_000))
+        decoding.render(source, 1, [64], "webp", decoding.Limits(max_pixels=100_000, max_side=10_000))
     assert refused.value.code == "pixels"
 
 
@@ -126,7 +126,7 @@ def test_a_jpeg_is_decoded_at_reduced_scale(tmp_path, monkeypatch):
         return real_load(im)
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", load)
-    made = decoding.render(source, 1, [256], "webp", 80, decoding.Limits(50_000_000, 12_000))
+    made = decoding.render(source, 1, [256], "webp", decoding.Limits(50_000_000, 12_000))
 
     assert made == {256: [256, 171]}
     assert decoded[0] == (375, 250)  # 0.1 million pixels decoded instead of 6
