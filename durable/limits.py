@@ -91,13 +91,12 @@ def in_order(queryset):
     """``queryset`` without the rows of ordered tasks that have an earlier row of their key queued or running."""
     if not ORDERED:
         return queryset
-    earlier = TaskRow.objects.filter(
-        group=OuterRef("group"),
-        name__in=ORDERED,
-        status__in=(TaskRow.Status.QUEUED, TaskRow.Status.RUNNING),
-        pk__lt=OuterRef("pk"),
-    )
+    earlier = _unfinished().filter(group=OuterRef("group"), pk__lt=OuterRef("pk"))
     return queryset.exclude(Q(name__in=ORDERED) & Exists(earlier))
+
+
+def _unfinished():
+    return TaskRow.objects.filter(status__in=(TaskRow.Status.QUEUED, TaskRow.Status.RUNNING))
 
 
 def _full_keys(now):
@@ -160,6 +159,11 @@ def _over(keyed):
             .values_list("id", flat=True)[: cap(mine[0].name, key)]
         )
         out |= {row.pk for row in mine if row.pk not in keep}
+        if _options(mine[0].name).ordered:
+            # Checked on the committed rows too: a consumer that had not imported the task yet claimed without
+            # ``in_order``. An earlier row unfinished stays so until it ends: this check cannot race.
+            head = _unfinished().filter(group=key).order_by("id").values_list("id", flat=True).first()
+            out |= {row.pk for row in mine if row.pk != head}
     scopes = defaultdict(list)  # (scope, is_prefix) -> the rows a rate counts there
     for row in keyed:
         if rate(row.name):
