@@ -292,7 +292,7 @@ def test_deliveries_to_two_endpoints_on_one_host_share_its_rate_and_a_bad_rate_s
     opts = options_of(tasks.deliver)
     keys = sorted(Task.objects.values_list("group", flat=True))
     assert keys == [f"webhook:127.0.0.1/{first.pk}", f"webhook:127.0.0.1/{second.pk}"]
-    assert {opts.rate_scope(key) for key in keys} == {"webhook:127.0.0.1/"} and opts.rate == "10/s"
+    assert {opts.rate_scope(key) for key in keys} == {"webhook:127.0.0.1/"} and opts.rate == "50/s"
     with pytest.raises(ImproperlyConfigured, match="WEBHOOKS_RATE_PER_HOST: rate must be starts per period"):
         tasks.per_host_rate("fast")  # when the consumer imports the task
     assert tasks.per_host_rate("") is None and tasks.per_host_rate("5/m") == "5/m"
