@@ -5,7 +5,7 @@ time to drain 1,000 events queued during a receiver outage.
 threaded HTTP server in this process (``testing.receiver``) answering 200 at once.
 
 The outage is simulated, not waited for: the receiver answers 503 while the events are raised (each later
-event's task runs once and waits behind the first, whose retries are the durable task's own), then 200. What
+event's task waits queued behind the first, ``ordered=True``, whose retries are the durable task's own), then 200. What
 a real 10-minute outage adds is the wait for the first delivery's next retry after the receiver is back; with
 the default back-off (10 s doubling, at most 600 s) that retry comes 630 s after the outage began, so 30 s after
 a 10-minute outage ends. The figure is that wait plus the drain measured here.
@@ -79,7 +79,7 @@ def drain_after_outage(work, receiver, n):
     )
     try:
         emit(n, 1)
-        # The outage lasts until every later event's task has run once and waits behind the first.
+        # The outage lasts until every event's task is queued, the later ones behind the first.
         rig.wait_for(lambda: consumer_idle(), timeout=max(120, n / 5))
         refused = len(receiver.received)
         back = time.time()
@@ -92,12 +92,13 @@ def drain_after_outage(work, receiver, n):
 
 
 def consumer_idle():
-    """No durable task is due now (the first delivery's retry is scheduled; every later one has waited once)."""
+    """No durable task is due now but those waiting behind the first delivery, whose retry is scheduled."""
     from django.utils import timezone
 
+    from durable.limits import in_order
     from durable.models import Task
 
-    return not Task.objects.filter(status__in=["queued", "running"], due_at__lte=timezone.now()).exists()
+    return not in_order(Task.objects.filter(status__in=["queued", "running"], due_at__lte=timezone.now())).exists()
 
 
 def ten_minute_wait():

@@ -102,8 +102,8 @@ def claim(limit=1, only=None):
         over, wait = limits.over(rows)
         if over:
             LEASES.release(over)
-            if wait:
-                wake(delay=wait)
+        if wait:
+            wake(delay=wait)  # a rate's window opens: for the rows given back, or the keys the claim left out
         kept = [row for row in rows if row not in over]
         if kept or not over:
             return kept

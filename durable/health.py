@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Count, Min
 
-from durable import pause, periodic
+from durable import limits, pause, periodic
 from durable.exceptions import TaskNotFound
 from durable.models import Task
 
@@ -19,11 +19,12 @@ HINT = "is its app in INSTALLED_APPS where the consumer runs, and the code deplo
 def tasks(now):
     """Fails when a task due longer than DURABLE_HEALTH_MAX_WAIT_SECONDS has not started.
 
-    A task waiting out its back-off or its ``run_after`` is not late (not due yet), nor one in a paused queue;
-    one due and untaken is.
+    A task waiting out its back-off or its ``run_after`` is not late (not due yet), nor one in a paused queue,
+    nor one of an ordered key waiting behind an earlier task (``durable.limits.in_order``); one due and untaken is.
     """
     limit = settings.DURABLE_HEALTH_MAX_WAIT_SECONDS
-    waiting = pause.claimable(Task.objects.filter(status=Task.Status.QUEUED, due_at__lte=now))  # paused: on purpose
+    # Paused, or behind its key's earlier task: waiting on purpose.
+    waiting = limits.in_order(pause.claimable(Task.objects.filter(status=Task.Status.QUEUED, due_at__lte=now)))
     due = waiting.aggregate(due=Min("due_at"))["due"]
     age = (now - due).total_seconds() if due else 0.0
     result = {"ok": age <= limit, "oldest_due_age_seconds": round(age, 1)}

@@ -16,24 +16,32 @@ tasks were claimed in the last minute, claims also leave out the keys that are f
 back over and over); otherwise that query is skipped.
 
 ``concurrency`` without a value falls back to ``DURABLE_GROUP_LIMITS[group]`` (default 1), as before.
+
+Two more, on the same rows: ``rate_key`` (a callable of the group key giving a prefix of it) makes the rate
+count every key with that prefix, so one task can run one at a time per endpoint (its key) and N a second per
+host (the prefix). ``ordered=True`` makes a key's tasks start in the order they were enqueued: the claim leaves
+out a row while an earlier row of its key is queued or running, so a task waiting for its retry holds the later
+ones back (webhook deliveries in order per endpoint).
 """
 
 import functools
+import threading
 import time
 from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from durable.compat import Task
 from durable.models import Task as TaskRow
-from durable.options import DEFAULT, options_of, parse_rate
+from durable.options import DEFAULT, ORDERED, options_of, parse_rate
 
 _seen_until = 0.0  # while grouped tasks are around, claims leave out the keys that are full
 _periods_seen = set()  # the rate periods of tasks this process claimed
+_reopen = threading.local()  # .seconds: when the first rate scope this thread's claim left out has room again
 
 
 @functools.lru_cache(maxsize=4096)
@@ -56,12 +64,39 @@ def rate(name):
     return parse_rate(text) if text else None
 
 
+def scope(name, key):
+    """``(scope, is_prefix)``: what the rate of a task named ``name`` with group key ``key`` counts."""
+    opts = _options(name)
+    return (opts.rate_scope(key), True) if opts.rate_key is not None else (key, False)
+
+
+def _in_scope(where):
+    scope_, is_prefix = where
+    return Q(group__startswith=scope_) if is_prefix else Q(group=scope_)
+
+
 def narrow(queryset):
-    """The claim's filter: leave out keys at their cap or rate (only while grouped tasks were claimed lately)."""
+    """The claim's filter: a row of an ordered task waits for the earlier rows of its key; and while grouped tasks
+    were claimed lately, keys at their cap or rate (or in a rate scope at its rate) are left out."""
+    queryset = in_order(queryset)
     if time.monotonic() >= _seen_until:
         return queryset
-    full = _full_keys(timezone.now())
-    return queryset.exclude(group__in=full) if full else queryset
+    full, _reopen.seconds = _full_keys(timezone.now())
+    for where in full:
+        queryset = queryset.exclude(_in_scope(where))
+    return queryset
+
+
+def in_order(queryset):
+    """``queryset`` without the rows of ordered tasks that have an earlier row of their key queued or running."""
+    if not ORDERED:
+        return queryset
+    earlier = _unfinished().filter(group=OuterRef("group"), pk__lt=OuterRef("pk"))
+    return queryset.exclude(Q(name__in=ORDERED) & Exists(earlier))
+
+
+def _unfinished():
+    return TaskRow.objects.filter(status__in=(TaskRow.Status.QUEUED, TaskRow.Status.RUNNING))
 
 
 def _full_keys(now):
@@ -70,19 +105,28 @@ def _full_keys(now):
     for key, name, n in running.values_list("group", "name").annotate(n=Count("id")).order_by():
         counts[key] += n
         caps[key] = min(caps.get(key, n + 1), cap(name, key))
-    full = {key for key, n in counts.items() if n >= caps[key]}
+    full = {(key, False) for key, n in counts.items() if n >= caps[key]}
+    reopen = None
     for seconds in sorted(_periods_seen):
         recent = (
             _started(now - timedelta(seconds=seconds))
             .exclude(group="")
             .values_list("group", "name")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("id"), first=Min("claimed_at"))
         )
-        for key, name, n in recent.order_by():
+        started, first = defaultdict(int), {}
+        for key, name, n, at in recent.order_by():
             limit = rate(name)
-            if limit and limit[1] == seconds and n >= limit[0]:
-                full.add(key)
-    return sorted(full)
+            if limit and limit[1] == seconds:
+                where = (scope(name, key), limit[0])
+                started[where] += n
+                first[where] = min(first.get(where, at), at)
+        for where, n in started.items():
+            if n >= where[1]:
+                full.add(where[0])
+                opens = (first[where] + timedelta(seconds=seconds) - now).total_seconds()
+                reopen = max(min(reopen or opens, opens), 0.05)
+    return sorted(full), reopen
 
 
 def _started(since):
@@ -91,11 +135,19 @@ def _started(since):
 
 
 def over(rows):
-    """Of freshly claimed ``rows``, those over their key's cap or rate; and seconds until a rate has room (or None)."""
+    """Of freshly claimed ``rows``, those over their key's cap or rate; and seconds until a rate has room (or None):
+    of those given back, or of the keys the claim left out (a wake-up is due then, or they would wait for the sweep).
+    """
+    left_out, _reopen.seconds = getattr(_reopen, "seconds", None), None
+    out, wait = _over([row for row in rows if row.group])
+    waits = [w for w in (wait, left_out) if w is not None]
+    return [row for row in rows if row.pk in out], min(waits) if waits else None
+
+
+def _over(keyed):
     global _seen_until
-    keyed = [row for row in rows if row.group]
     if not keyed:
-        return [], None
+        return set(), None
     _seen_until = time.monotonic() + 60
     out, wait = set(), None
     now = timezone.now()
@@ -107,17 +159,26 @@ def over(rows):
             .values_list("id", flat=True)[: cap(mine[0].name, key)]
         )
         out |= {row.pk for row in mine if row.pk not in keep}
-        limit = rate(mine[0].name)
-        if limit:
-            starts, seconds = limit
-            _periods_seen.add(seconds)
-            # Counted from the earliest of these claims: every window of ``seconds`` keeps at most ``starts``.
-            since = min(row.claimed_at for row in mine) - timedelta(seconds=seconds)
-            first = list(_started(since).filter(group=key).order_by("claimed_at", "id").values_list("id", "claimed_at"))
-            allowed = {pk for pk, _ in first[:starts]}
-            late = {row.pk for row in mine if row.pk not in allowed}
-            if late:
-                out |= late
-                opens = (first[0][1] + timedelta(seconds=seconds) - now).total_seconds() if first else 0
-                wait = max(min(wait or opens, opens), 0.05)
-    return [row for row in rows if row.pk in out], wait
+        if _options(mine[0].name).ordered:
+            # Checked on the committed rows too: a consumer that had not imported the task yet claimed without
+            # ``in_order``. An earlier row unfinished stays so until it ends: this check cannot race.
+            head = _unfinished().filter(group=key).order_by("id").values_list("id", flat=True).first()
+            out |= {row.pk for row in mine if row.pk != head}
+    scopes = defaultdict(list)  # (scope, is_prefix) -> the rows a rate counts there
+    for row in keyed:
+        if rate(row.name):
+            scopes[scope(row.name, row.group)].append(row)
+    for where, mine in scopes.items():
+        starts, seconds = rate(mine[0].name)
+        _periods_seen.add(seconds)
+        # Counted from the earliest of these claims: every window of ``seconds`` keeps at most ``starts``.
+        since = min(row.claimed_at for row in mine) - timedelta(seconds=seconds)
+        recent = _started(since).filter(_in_scope(where)).order_by("claimed_at", "id")
+        first = list(recent.values_list("id", "claimed_at"))
+        allowed = {pk for pk, _ in first[:starts]}
+        late = {row.pk for row in mine if row.pk not in allowed}
+        if late:
+            out |= late
+            opens = (first[0][1] + timedelta(seconds=seconds) - now).total_seconds() if first else 0
+            wait = max(min(wait or opens, opens), 0.05)
+    return out, wait

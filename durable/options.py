@@ -33,6 +33,8 @@ class Options:
     group: Any = ""  # concurrency group: a name, or (*args, **kwargs) -> key (issue 17: per-key limits)
     concurrency: int | None = None  # running cap per group key; None: DURABLE_GROUP_LIMITS[group] (default 1)
     rate: str | None = None  # starts per key, "N/s", "N/m" or "N/h" (durable.limits)
+    rate_key: Any = None  # group key -> a prefix of it: the rate counts every key with that prefix (per host)
+    ordered: bool = False  # a key's tasks start one at a time, in enqueue order; a retry holds the later back
 
     def __post_init__(self):
         if self.max_attempts is not None and (not isinstance(self.max_attempts, int) or self.max_attempts < 1):
@@ -65,7 +67,13 @@ class Options:
         key = "" if key is None else str(key)
         if len(key) > 64:
             raise InvalidTask(f"the group callable gave a key longer than 64 characters: {key[:80]!r}")
+        if key and self.rate_key is not None and not key.startswith(self.rate_scope(key)):
+            raise InvalidTask(f"rate_key must give a prefix of the group key {key!r}, not {self.rate_scope(key)!r}")
         return key
+
+    def rate_scope(self, key):
+        """What ``rate`` counts for a task of group key ``key``: the keys starting with ``rate_key(key)``, or ``key``."""
+        return str(self.rate_key(key) or "") if self.rate_key is not None else key
 
 
 PERIODS = {"s": 1, "m": 60, "h": 3600}
@@ -88,11 +96,16 @@ def check_limits(opts):
         raise ValueError(f"concurrency must be a whole number >= 1, not {opts.concurrency!r}")
     if opts.rate is not None:
         parse_rate(opts.rate)
-    if (opts.concurrency is not None or opts.rate is not None) and not opts.group:
-        raise ValueError("concurrency and rate apply per group key: give group= (a name or a callable) too")
+    if (opts.concurrency is not None or opts.rate is not None or opts.ordered) and not opts.group:
+        raise ValueError("concurrency, rate and ordered apply per group key: give group= (a name or a callable) too")
+    if opts.rate_key is not None and (opts.rate is None or not callable(opts.rate_key)):
+        raise ValueError("rate_key is a callable (group key -> a prefix of it) and needs rate= too")
+    if opts.ordered not in (True, False) or opts.ordered and opts.concurrency not in (None, 1):
+        raise ValueError("ordered=True runs a key's tasks one at a time: it takes no concurrency above 1")
 
 
 DEFAULT = Options()
+ORDERED = set()  # the names of the tasks with ordered=True this process has defined
 
 
 def options(**kwargs):
@@ -102,6 +115,8 @@ def options(**kwargs):
     def decorate(obj):
         func = getattr(obj, "func", obj)  # a Task, or the bare function
         func.durable_options = opts
+        if opts.ordered:  # the claim's filter needs their names (durable.limits.in_order)
+            ORDERED.add(f"{func.__module__}.{func.__qualname__}")
         return obj
 
     return decorate

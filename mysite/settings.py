@@ -465,6 +465,8 @@ WEBHOOKS_PAUSE_AFTER = env.int("WEBHOOKS_PAUSE_AFTER", default=10)
 # Back-off between attempts: BASE seconds, doubling, at most MAX (a Retry-After is honoured up to MAX).
 WEBHOOKS_RETRY_BASE_SECONDS = env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=10)
 WEBHOOKS_RETRY_MAX_SECONDS = env.float("WEBHOOKS_RETRY_MAX_SECONDS", default=600)
+# Deliveries started per receiving host, across all consumers ("N/s", "N/m", "N/h", "N/10s"; empty: no limit).
+WEBHOOKS_RATE_PER_HOST = env.str("WEBHOOKS_RATE_PER_HOST", default="50/s")
 # Bytes of a receiver's answer read at most (an excerpt of it is kept with the attempt).
 WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=65536)
 # Days a delivered or failed delivery (with its attempts) is kept; pending ones are never pruned.

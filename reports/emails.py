@@ -1,15 +1,20 @@
 """The e-mails the reports app sends."""
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import EmailMessage
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications import priority
 from operations.registry import email_preview
 from reports.models import Report
+
+logger = logging.getLogger(__name__)
 
 
 def ready_message(report):
@@ -27,6 +32,29 @@ def ready_message(report):
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[report.owner.email],
     )
+
+
+def notify_ready(report_id):
+    """E-mail the owner that report ``report_id`` is ready: once, and only for a report that is done.
+
+    The outbox row and the report's ``notified_at`` commit together, so a step run again (its consumer
+    killed after this commit, before its own outcome's) finds it noted and sends nothing. Returns what it did.
+    """
+    with transaction.atomic():
+        if not Report.objects.filter(pk=report_id, status=Report.Status.DONE, notified_at=None).update(
+            notified_at=timezone.now()
+        ):
+            status = Report.objects.filter(pk=report_id).values_list("status", flat=True).first()
+            logger.info("report %s: no ready e-mail (status %s, or sent already)", report_id, status)
+            return "not sent"
+        report = Report.objects.select_related("owner").get(pk=report_id)
+        if not report.owner.email:
+            return "no address"
+        # Bulk: it can wait behind mail a user is waiting for (a welcome, a password reset).
+        with priority.sending(priority.BULK):
+            ready_message(report).send()
+    logger.info("report %s: ready e-mail queued for its owner", report_id)
+    return "sent"
 
 
 @email_preview("Report ready")

@@ -21,9 +21,8 @@ from django.utils import timezone
 
 from durable.exceptions import TimeLimitExceeded
 from durable.models import Task
-from notifications import priority
 from operations.signals import site_event
-from reports import emails, formats, registry
+from reports import formats, registry
 from reports.models import Report
 from reports.progress import FAILED, GIVEN_BACK, STOPPED, ProgressSaver, Stop
 from reports.storage import private_storage, temp_dir
@@ -174,7 +173,10 @@ def _checked(report):
 
 
 def finish(report, tmp, rows):
-    """Move the finished file into place and mark the report done (and tell its owner), unless it was cancelled."""
+    """Move the finished file into place and mark the report done, unless it was cancelled.
+
+    The owner's e-mail is the next step of the report's chain (``reports.tasks.email_report_ready``).
+    """
     now = timezone.now()
     name = f"{now:%Y/%m}/{report.pk}-{uuid.uuid4().hex}.{'xlsx' if report.format == 'xlsx' else 'csv'}"
     final = Path(private_storage.path(name))
@@ -184,7 +186,6 @@ def finish(report, tmp, rows):
     with transaction.atomic():
         if report.fenced().update(status=Report.Status.DONE, error="", **done):
             report.refresh_from_db()
-            notify_owner(report)
             site_event.send(
                 sender=__name__,
                 type="report.ready",
@@ -194,14 +195,6 @@ def finish(report, tmp, rows):
             return
     final.unlink(missing_ok=True)
     raise Stop("cancelled just before it was done", STOPPED)
-
-
-def notify_owner(report):
-    """E-mail the owner the link (through the outbox, committed with the report's new state)."""
-    if report.owner.email:
-        # Bulk: it can wait behind mail a user is waiting for (a welcome, a password reset).
-        with priority.sending(priority.BULK):
-            emails.ready_message(report).send()
 
 
 def _stopped(report, stop, began):

@@ -74,6 +74,9 @@ class Report(models.Model):
     enqueued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the ready e-mail went to the outbox (once, by the chain's second step)."
+    )
 
     class Meta:
         ordering = ["-id"]

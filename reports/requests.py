@@ -5,9 +5,10 @@ import logging
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from durable import call, chain
 from reports import registry
 from reports.models import Report, params_key
-from reports.tasks import generate_report
+from reports.tasks import email_report_ready, generate_report
 
 logger = logging.getLogger(__name__)
 
@@ -66,13 +67,19 @@ def request_report(owner, rtype, params, fmt, site_url=""):
 
 
 def enqueue(report, rank=0):
-    """Enqueue the report's task (in the caller's transaction) and note it on the row.
+    """Enqueue the report's chain (in the caller's transaction) and note its first task on the row; return that id.
+
+    The chain: ``generate_report``, then ``email_report_ready`` (the owner's e-mail, sent only for a report
+    that is done). A report that has its task already keeps it: one report, one chain.
 
     Fair between users: the task's priority is minus ``rank``, how many reports its owner already has
     queued or running, so the next report to start is the oldest of the owner with the fewest (one
     user's pile never holds up another's first report), whatever order the tasks were enqueued in.
     """
-    result = generate_report.using(priority=-min(rank, 100)).enqueue(report.pk)
-    report.task_id = int(result.id)
+    if report.task_id:
+        return report.task_id
+    generate = generate_report.using(priority=-min(rank, 100))
+    flow = chain(call(generate, report.pk), call(email_report_ready, report.pk)).enqueue()
+    report.task_id = int(flow.results[0].id)
     Report.objects.filter(pk=report.pk).update(task_id=report.task_id)
     return report.task_id

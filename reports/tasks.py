@@ -8,14 +8,14 @@ from django.conf import settings
 from django_tasks import task  # django.tasks on Django 6
 
 from durable import options
-from reports import generation
+from reports import emails, generation
 
 
+# The first step of a report's chain (``reports.requests.enqueue``); ``email_report_ready`` is the second.
 # group="reports": at most REPORTS_MAX_RUNNING run at once across all consumers (DURABLE_GROUP_LIMITS["reports"]).
 # One attempt more than REPORTS_MAX_ATTEMPTS: the last one only marks the report failed, "interrupted N times".
 @options(
     group="reports",
-    unique_key=lambda report_id: f"report:{report_id}",
     time_limit=settings.REPORTS_TIME_LIMIT_SECONDS,
     max_attempts=settings.REPORTS_MAX_ATTEMPTS + 1,
 )
@@ -24,3 +24,12 @@ def generate_report(context, report_id):
     """Generate report ``report_id`` as attempt ``context.attempt``; returns what became of it (its status)."""
     report = generation.generate(report_id, context.attempt)
     return report.status if report is not None else "not generated (cancelled, finished or gone)"
+
+
+# The chain's second step: released by durable in the transaction that records generate_report's success, so a
+# kill -9 between the two neither loses nor repeats it; ``notify_ready`` sends at most once, and only when done.
+@options(max_attempts=5)
+@task()
+def email_report_ready(status, report_id):
+    """E-mail the owner of ``report_id`` that it is ready (``status``: what generation returned; the row decides)."""
+    return emails.notify_ready(report_id)

@@ -142,6 +142,31 @@ def per_host(path, host):
     _mark(path, f"call {host} {time.time():.6f}")
 
 
+@options(
+    group=lambda path, host, endpoint, n, fail=False: f"host:{host}/{endpoint}",
+    concurrency=1,
+    ordered=True,
+    rate="4/s",
+    rate_key=lambda key: key.rpartition("/")[0] + "/",
+    max_attempts=3,
+    backoff=lambda attempt: 0.5,
+)
+@task(takes_context=True)
+def per_endpoint(context, path, host, endpoint, n, fail=False):
+    """One at a time per endpoint in enqueue order (its failed first attempt holds the later back); 4 starts/s per host."""
+    _mark(path, f"start {host}/{endpoint} {n} {time.time():.6f}")
+    time.sleep(0.05)
+    _mark(path, f"end {host}/{endpoint} {n} {time.time():.6f}")
+    if fail and context.attempt == 1:
+        raise RuntimeError("the first attempt fails")
+
+
+@options(group=lambda n: f"endpoint:{n}", rate="1/s", rate_key=lambda key: "host:x/")
+@task()
+def bad_rate_key(n):
+    """Its rate_key gives no prefix of its group key: refused at enqueue."""
+
+
 @options(group=lambda customer: f"customer:{customer}" if customer != "boom" else 1 / 0)
 @task()
 def group_raises(customer):

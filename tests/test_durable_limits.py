@@ -27,6 +27,10 @@ from tests import durable_tasks
         ({"concurrency": 2}, "give group="),
         ({"rate": "10/s"}, "give group="),
         ({"group": 42}, "group must be"),
+        ({"group": "g", "rate_key": lambda key: key}, "needs rate="),
+        ({"group": "g", "rate": "1/s", "rate_key": "g"}, "rate_key is a callable"),
+        ({"ordered": True}, "give group="),
+        ({"group": "g", "ordered": True, "concurrency": 2}, "no concurrency above 1"),
     ],
 )
 def test_a_bad_limit_is_a_clear_error_when_the_task_is_defined(kwargs, says):
@@ -111,3 +115,39 @@ def test_per_key_caps_and_rates_hold_across_two_consumers(queue_url, start_consu
     # The tasks with no key did not wait behind those held back.
     last_free = max(Task.objects.filter(pk__in=free).values_list("finished_at", flat=True))
     assert last_free < max(Task.objects.filter(group="host:x").values_list("claimed_at", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_rate_key_that_is_not_a_prefix_of_the_group_key_is_a_clear_error_at_enqueue():
+    with pytest.raises(InvalidTask, match="rate_key must give a prefix of the group key 'endpoint:1'"):
+        durable_tasks.bad_rate_key.enqueue(1)
+    assert not Task.objects.exists()
+
+
+@pytest.mark.consumer
+@pytest.mark.django_db(transaction=True)
+def test_one_at_a_time_per_endpoint_in_order_and_a_rate_per_host_hold_across_two_consumers(
+    queue_url, start_consumer, tmp_path
+):
+    path = tmp_path / "marks"
+    work = [("x", "e1", n) for n in range(5)] + [("x", "e2", n) for n in range(5)] + [("y", "e3", n) for n in range(3)]
+    ids = [durable_tasks.per_endpoint.enqueue(str(path), h, e, n, fail=(e, n) == ("e1", 0)).id for h, e, n in work]
+    start_consumer(HUEY_WORKERS=4)
+    start_consumer(HUEY_WORKERS=4)
+
+    wait_until(lambda: Task.objects.filter(pk__in=ids, status="successful").count() == len(ids), timeout=60)
+
+    runs = defaultdict(list)
+    for kind, key, n, at in marks(path):
+        runs[key].append((float(at), kind, int(n)))
+    for key, events in runs.items():
+        events.sort()
+        # Never two at once per endpoint: start, end, start, end...
+        assert [kind for _, kind, _ in events] == ["start", "end"] * (len(events) // 2), key
+        started = [n for _, kind, n in events if kind == "start"]
+        assert started == sorted(started), key  # in enqueue order, the failed first one retried before the next
+    assert [n for _, kind, n in sorted(runs["x/e1"]) if kind == "start"] == [0, 0, 1, 2, 3, 4]
+    # The rate counts the host, both endpoints together: any 5 claims of host x span a second or more.
+    claimed = sorted(Task.objects.filter(group__startswith="host:x/").values_list("claimed_at", flat=True))
+    assert len(claimed) == 10
+    assert all((claimed[i + 4] - claimed[i]).total_seconds() >= 1 for i in range(len(claimed) - 4))

@@ -11,10 +11,10 @@ from durable.models import Task
 DOC = Path(__file__).resolve().parent.parent / "docs" / "flows.md"
 
 
-def block(heading):
-    """The first ```python block under the ``## heading`` of docs/flows.md."""
+def block(heading, index=0):
+    """The first (or ``index``-th) ```python block under the ``## heading`` of docs/flows.md."""
     section = DOC.read_text().split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)[index]
 
 
 @pytest.mark.django_db
@@ -123,3 +123,18 @@ def test_the_chain_and_batch_examples_run(flows_module, run_tasks):
     ready = Task.objects.get(name="tests.docs_flows_example.album_ready")
     assert ready.return_value == f"album 7 ready (batch {b.id})"
     assert not Task.objects.filter(name="tests.docs_flows_example.album_failed").exists()
+
+
+@pytest.mark.django_db
+def test_the_ordered_and_rate_key_example_keys_per_endpoint_and_rates_per_host():
+    from durable.options import options_of
+
+    namespace = {"__name__": "tests.docs_flows_ordered"}
+    exec(block("Per-key limits", 1), namespace)  # noqa: S102 - our own documentation
+    deliver = namespace["deliver"]
+
+    opts = options_of(deliver)
+    assert (opts.concurrency, opts.ordered, opts.rate) == (1, True, "10/s")
+    assert opts.rate_scope("webhook:example.org/7") == "webhook:example.org/"
+    deliver.enqueue(1, "webhook:example.org/7")
+    assert Task.objects.get().group == "webhook:example.org/7"

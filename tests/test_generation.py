@@ -12,7 +12,7 @@ from durable import claim, lifeline
 from durable.models import Task
 from durable.options import options_of
 from notifications.models import Message
-from reports import generation, progress, registry, requests, tasks
+from reports import emails, generation, progress, registry, requests, tasks
 from reports.models import Report
 from reports.registry import ReportType
 from tests.reports_data import READS_OUTBOX, outbox, user
@@ -83,14 +83,45 @@ def test_it_writes_one_log_row_per_email_with_a_bom_for_excel():
     assert row[1] == "2026-03-02 12:00:00"
 
 
-def test_the_owner_gets_an_email_with_the_download_link():
+def test_the_owner_gets_an_email_with_the_download_link(run_tasks):
     ada = user("ada")
-    report = generation.generate(ask(ada, "signups-per-day").pk)
+    report = ask(ada, "signups-per-day")
+
+    assert run_tasks() == 2  # the generation, then its chain's e-mail step
 
     [mail] = Message.objects.filter(recipients=["ada@example.com"])
     body = mail.body_text()
     assert mail.subject == "Your report is ready: Sign-ups per day"
     assert f"http://testserver/reports/{report.pk}/download/" in body
+
+
+def test_the_ready_email_is_the_step_after_generation_and_goes_once(run_tasks):
+    report = ask(user("ada"), "signups-per-day")
+    generate, email = Task.objects.filter(flow__isnull=False).order_by("id")
+    assert (generate.pk, generate.status, email.status) == (report.task_id, "queued", "waiting")
+    assert email.name == "reports.tasks.email_report_ready" and email.args == [report.pk]
+
+    assert run_tasks() == 2
+
+    email.refresh_from_db()
+    assert (email.status, email.args, email.return_value) == ("successful", ["done", report.pk], "sent")
+    assert emails.notify_ready(report.pk) == "not sent"  # the step run again (a kill -9 before its outcome)
+    assert Message.objects.filter(subject__startswith="Your report is ready").count() == 1
+    assert Report.objects.get(pk=report.pk).notified_at is not None
+
+
+def test_a_failed_report_sends_no_ready_email(slow_type, run_tasks):
+    def boom():
+        raise ZeroDivisionError("broken")
+
+    slow_type.halfway = boom
+    report, _ = requests.request_report(user("ada"), slow_type, {}, "csv")
+
+    assert run_tasks() == 2  # generation records the failure on the report; the e-mail step finds it failed
+
+    assert Report.objects.get(pk=report.pk).status == "failed"
+    assert Task.objects.get(name="reports.tasks.email_report_ready").return_value == "not sent"
+    assert not Message.objects.exists()
 
 
 def test_the_same_request_while_one_is_active_returns_it():
@@ -178,7 +209,7 @@ def test_the_time_limit_fails_it_with_a_clear_message(slow_type, settings, monke
     slow_type.halfway = lambda: [time.sleep(0.01) for _ in range(500)]  # 5 s, in steps the limit can stop
     report, _ = requests.request_report(user("ada"), slow_type, {}, "xlsx")
 
-    assert run_tasks() == 1
+    assert run_tasks() == 2  # the generation (failed: over its limit), then its e-mail step (sends nothing)
 
     report.refresh_from_db()
     assert report.status == "failed"
@@ -235,7 +266,7 @@ def test_a_report_whose_consumers_keep_dying_fails_saying_so(settings, dead_task
     for _ in range(2):
         dead_task_consumer()  # a real consumer claims the report's task and is killed holding it
         assert recover() == 1 and task_of(report).status == "queued"  # the next one, on this host, takes it back
-    assert run_tasks() == 1
+    assert run_tasks() == 2  # the last attempt fails the report; the e-mail step sends nothing
 
     report.refresh_from_db()
     assert report.status == "failed" and "interrupted 2 times" in report.error
@@ -248,7 +279,7 @@ def test_start_up_recovery_requeues_reports_of_a_dead_consumer(dead_task_consume
     dead_task_consumer()
 
     assert recover() == 1 and task_of(report).status == "queued"
-    assert run_tasks() == 1
+    assert run_tasks() == 2  # the generation, then its e-mail step
 
     report.refresh_from_db()
     assert report.status == "done" and report.attempts == 2
@@ -259,14 +290,14 @@ def test_a_report_is_a_durable_task_committed_with_it():
     report = ask(user("ada"), "signups-per-day")
 
     task = Task.objects.get(pk=report.task_id)
-    assert (task.name, task.args, task.group, task.unique_key) == (
+    assert (task.name, task.args, task.group, task.flow.kind) == (
         "reports.tasks.generate_report",
         [report.pk],
         "reports",
-        f"report:{report.pk}",
+        "chain",
     )
-    # The same report cannot have two tasks on their way.
-    assert requests.enqueue(report) == task.pk and Task.objects.count() == 1
+    # The same report cannot have two chains on their way.
+    assert requests.enqueue(report) == task.pk and Task.objects.count() == 2
 
 
 def test_a_cancelled_queued_report_never_runs(run_tasks):
@@ -315,7 +346,7 @@ def test_at_most_reports_max_running_run_at_once_and_the_next_starts_after(setti
     assert second.status == "queued"
 
     assert claim.run_batch([claimed]) == 1
-    assert run_tasks() == 1
+    assert run_tasks() == 3  # the first's e-mail step, the second report, its e-mail step
     second.refresh_from_db()
     assert second.status == "done"
 

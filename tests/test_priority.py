@@ -9,7 +9,7 @@ from django.db import connection
 
 from notifications import delivery, priority
 from notifications.models import Message
-from reports import generation
+from reports import emails
 from reports.models import Report
 from testing.plugin import wait_until
 
@@ -33,7 +33,7 @@ def test_senders_mark_their_mail_and_the_rest_is_normal(client, settings):
     client.post("/accounts/signup/", SIGNUP)
     client.post("/accounts/password_reset/", {"email": "bob@example.com"})
     report = Report.objects.create(owner=User.objects.get(username="bob"), type="signups-per-day", status="done")
-    generation.notify_owner(report)
+    emails.notify_ready(report.pk)
 
     assert levels() == {
         "Plain": "normal",

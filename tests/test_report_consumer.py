@@ -213,3 +213,48 @@ def test_the_running_cap_holds_across_two_consumers(client, queue_url, start_rep
 
     wait_until(all_done, timeout=180, interval=0.02, message="all three reports")
     assert most == 1  # the group cap holds across consumers, not per process
+
+
+EMAIL_STEP = "reports.tasks.email_report_ready"
+
+
+def test_the_ready_email_step_runs_once_after_a_done_report_and_sends_none_for_a_failed_one(
+    client, queue_url, start_report_consumer
+):
+    client.force_login(user("ada", joined="2026-03-01"))
+    good = ask(client, "signups-per-day")
+    bad = ask(client, "signups-per-day", end="2026-03-02")
+    Report.objects.filter(pk=bad.pk).update(type="gone")  # a type removed before it ran: the report fails
+    start_report_consumer()
+
+    steps = Task.objects.filter(name=EMAIL_STEP)
+    wait_until(lambda: steps.filter(status="successful").count() == 2, timeout=60, message="both e-mail steps")
+
+    assert wait_done(good).notified_at is not None
+    assert Report.objects.get(pk=bad.pk).status == "failed"
+    assert sorted(steps.values_list("return_value", flat=True)) == ["not sent", "sent"]
+    assert [t.attempt_log.count() for t in steps] == [1, 1]  # each step ran once
+    ready = Message.objects.filter(subject__startswith="Your report is ready")
+    wait_until(lambda: ready.filter(status="sent").exists(), message="the 'ready' e-mail delivered")
+    assert ready.count() == 1 and f"/reports/{good.pk}/download/" in ready.get().body_text()
+
+
+def test_a_consumer_killed_as_generation_ends_leaves_one_email_step_and_one_email(
+    client, queue_url, start_report_consumer
+):
+    many_outbox(5_000)
+    client.force_login(user("ada", perms=READS_OUTBOX))
+    first = start_report_consumer()
+    report = ask(client, "email-log")
+    generated = Task.objects.filter(pk=report.task_id, status="successful")
+    wait_until(generated.exists, timeout=60, interval=0.005, message="the generation step to succeed")
+
+    first.kill()  # kill -9 at the hand-over: the e-mail step is queued (or running, or done) in the rows
+    start_report_consumer()
+
+    step = Task.objects.filter(name=EMAIL_STEP)
+    wait_until(lambda: step.filter(status="successful").exists(), timeout=60, message="the e-mail step")
+    assert step.count() == 1 and wait_done(report).attempts == 1
+    ready = Message.objects.filter(subject__startswith="Your report is ready")
+    wait_until(lambda: ready.filter(status="sent").exists(), message="the 'ready' e-mail delivered")
+    assert ready.count() == 1

@@ -240,16 +240,18 @@ def test_logs_name_the_delivery_but_never_the_body_the_secret_or_the_urls_path(r
         assert secret not in text
 
 
-def test_an_event_behind_another_gets_its_task_when_that_one_is_done(receiver):
-    endpoint(receiver)
+def test_every_delivery_gets_its_task_at_once_and_durable_keeps_them_in_order_per_endpoint(receiver):
+    ep = endpoint(receiver)
     receiver.answer(Reply(500))
     events = emit(3)
 
-    assert Task.objects.filter(name="webhooks.tasks.deliver").count() == 1  # only the head has a task yet
+    tasks = Task.objects.filter(name="webhooks.tasks.deliver")
+    key = f"webhook:127.0.0.1/{ep.pk}"  # one at a time per endpoint (concurrency=1, ordered); the rate per host
+    assert list(tasks.values_list("group", flat=True)) == [key] * 3
 
     drain()
 
-    assert receiver.ids() == [events[0].uid, *(e.uid for e in events)]
+    assert receiver.ids() == [events[0].uid, *(e.uid for e in events)]  # the retry held the others back
 
 
 def test_a_head_whose_task_was_lost_is_enqueued_again_by_the_kick(receiver):
@@ -274,3 +276,26 @@ def test_408_is_retried_and_other_4xx_fail_at_once(receiver, status, outcome):
     claim.run_due()
 
     assert Attempt.objects.get().outcome == outcome
+
+
+def test_deliveries_to_two_endpoints_on_one_host_share_its_rate_and_a_bad_rate_stops_start_up(receiver):
+    from django.core.exceptions import ImproperlyConfigured
+    from django.test import override_settings
+
+    from durable.options import options_of
+    from webhooks import tasks
+    from webhooks.checks import check_settings
+
+    first, second = endpoint(receiver), endpoint(receiver)
+    emit()
+
+    opts = options_of(tasks.deliver)
+    keys = sorted(Task.objects.values_list("group", flat=True))
+    assert keys == [f"webhook:127.0.0.1/{first.pk}", f"webhook:127.0.0.1/{second.pk}"]
+    assert {opts.rate_scope(key) for key in keys} == {"webhook:127.0.0.1/"} and opts.rate == "50/s"
+    with pytest.raises(ImproperlyConfigured, match="WEBHOOKS_RATE_PER_HOST: rate must be starts per period"):
+        tasks.per_host_rate("fast")  # when the consumer imports the task
+    assert tasks.per_host_rate("") is None and tasks.per_host_rate("5/m") == "5/m"
+    with override_settings(WEBHOOKS_RATE_PER_HOST="fast"):
+        [error] = check_settings()  # and at start-up, as every manage.py command checks
+    assert error.id == "webhooks.E003" and "rate must be starts per period" in error.msg

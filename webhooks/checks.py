@@ -5,6 +5,8 @@ import ipaddress
 from django.conf import settings
 from django.core import checks
 
+from durable.options import parse_rate
+
 
 @checks.register()
 def check_settings(app_configs=None, **kwargs):
@@ -32,4 +34,15 @@ def check_settings(app_configs=None, **kwargs):
                 id="webhooks.E002",
             )
         )
+    if settings.WEBHOOKS_RATE_PER_HOST:
+        try:
+            parse_rate(settings.WEBHOOKS_RATE_PER_HOST)
+        except ValueError as exc:
+            errors.append(
+                checks.Error(
+                    f"WEBHOOKS_RATE_PER_HOST: {exc}",
+                    hint="Deliveries started per host: 10/s, 100/m, 5/10s; empty for no limit.",
+                    id="webhooks.E003",
+                )
+            )
     return errors

@@ -1,17 +1,18 @@
 """Sending one delivery: in order per endpoint, signed, recorded, retried or paused.
 
 Each delivery is sent by one durable task (``webhooks.tasks.deliver``, unique per delivery, so per
-endpoint and event), enqueued when the delivery heads its endpoint's queue: by the event if none
-waits before it, else by the task of the delivery before it, once that one is done, in the same
-transaction (the endpoint's row lock orders the two). A task that finds an earlier delivery still
-pending (after a resume, say) makes sure that one has a task and ends. A retry
-is the durable task's own (``RetryLater`` carries the wait, from ``Retry-After`` or the back-off),
-so every endpoint's events arrive in the order they happened, whatever fails.
+endpoint and event), enqueued with the event. The order is durable's, not ours: the tasks' group key is
+the endpoint (``queue_key``) with ``concurrency=1, ordered=True``, so an endpoint's deliveries start one
+at a time in the order they were recorded, and one waiting for its retry (``RetryLater`` carries the
+wait, from ``Retry-After`` or the back-off) holds the later ones back: every endpoint's events arrive in
+the order they happened, whatever fails. The key's prefix is the host (``host_scope``): the task's
+``rate`` (WEBHOOKS_RATE_PER_HOST) counts the starts of every endpoint on one host.
 
 Logs name deliveries, endpoints and hosts; never a URL's path (a chat URL's path is its secret),
 a body, a response or a secret.
 """
 
+import hashlib
 import json
 import logging
 import math
@@ -131,34 +132,36 @@ def post(endpoint, event_id, content):
 
 
 def deliver(delivery_id):
-    """The durable task's work: send ``delivery_id`` if it heads its endpoint's queue. Returns what happened."""
+    """The durable task's work: send ``delivery_id`` unless it is done or its endpoint paused. Returns what happened."""
     delivery = Delivery.objects.select_related("endpoint", "event").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != Delivery.Status.PENDING:
         return "done already"
-    endpoint = delivery.endpoint
-    if endpoint.paused_at:
-        return "waiting: endpoint paused"
-    head = head_of(endpoint.pk)
-    if head != delivery.pk:
-        schedule(head)
-        return f"waiting behind delivery {head}"
+    if delivery.endpoint.paused_at:
+        return "waiting: endpoint paused"  # ``resume`` gives it a task again
     return send(delivery)
 
 
-def head_of(endpoint_id):
-    """The id of the endpoint's first pending delivery (None: nothing waits)."""
-    pending = Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING)
-    return pending.order_by("id").values_list("id", flat=True).first()
+def queue_key(endpoint):
+    """The durable group key of ``endpoint``'s deliveries: ``webhook:<host>/<endpoint id>`` (at most 64 characters;
+    a host longer than 32 is its digest). One delivery at a time per key, in order; the rate per host prefix."""
+    host = endpoint.host
+    if len(host) > 32:
+        host = hashlib.sha256(host.encode()).hexdigest()[:32]
+    return f"webhook:{host}/{endpoint.pk}"
+
+
+def host_scope(key):
+    """The host part of a ``queue_key`` (``webhook:<host>/``): what WEBHOOKS_RATE_PER_HOST counts."""
+    return key.rpartition("/")[0] + "/"
 
 
 # Named by its dotted path, as a task row names its task: the task module imports this one, never the reverse.
 DELIVER_TASK = "webhooks.tasks.deliver"
 
 
-def schedule(delivery_id):
-    """Make sure ``delivery_id`` has a task (its unique key folds a second one into the first)."""
-    if delivery_id is not None:
-        import_string(DELIVER_TASK).enqueue(delivery_id)
+def schedule(delivery_id, endpoint):
+    """Make sure ``delivery_id`` (a delivery to ``endpoint``) has a task; its unique key folds a second into the first."""
+    import_string(DELIVER_TASK).enqueue(delivery_id, queue_key(endpoint))
 
 
 def send(delivery):
@@ -220,19 +223,20 @@ def send(delivery):
 
 
 def finish(delivery, attempt, outcome, status, error=""):
-    """Record the last attempt and the delivery's end; the endpoint's next delivery is enqueued with it."""
-    paused = lock(delivery.endpoint_id)  # first, as the event's side takes it: no deadlock on PostgreSQL
+    """Record the last attempt and the delivery's end (durable then starts the endpoint's next delivery)."""
     attempt.outcome = outcome
     attempt.save()
     Delivery.objects.filter(pk=delivery.pk).update(
         status=status, finished_at=timezone.now(), last_error=error[:500], next_attempt_at=None
     )
-    if paused is None:
-        schedule(head_of(delivery.endpoint_id))
 
 
 def lock(endpoint_id):
-    """Lock the endpoint's row until the transaction ends (SQLite: the write lock is already held); its paused_at."""
+    """Lock the endpoint's row until the transaction ends (SQLite: the write lock is already held); its paused_at.
+
+    An event takes it before recording its delivery, so one endpoint's deliveries (and their tasks, which
+    durable starts in id order) are numbered in the order their transactions commit.
+    """
     return Endpoint.objects.select_for_update().filter(pk=endpoint_id).values_list("paused_at", flat=True).first()
 
 
@@ -245,24 +249,29 @@ def resume(endpoint_ids):
                 paused_at=None, paused_reason="", consecutive_failures=0
             )
             if n:
-                Delivery.objects.filter(endpoint_id=pk, status=Delivery.Status.PENDING).update(
-                    next_attempt_at=timezone.now()
-                )
-                schedule(head_of(pk))
+                pending = Delivery.objects.filter(endpoint_id=pk, status=Delivery.Status.PENDING)
+                pending.update(next_attempt_at=timezone.now())
+                endpoint = Endpoint.objects.get(pk=pk)
+                for delivery_id in pending.order_by("id").values_list("id", flat=True):
+                    schedule(delivery_id, endpoint)  # in order: durable starts them in this order
                 logger.info("webhook endpoint %s resumed", pk)
         resumed += n
     return resumed
 
 
 def kick(overdue_seconds=120):
-    """Every few minutes: an endpoint whose head is overdue (its task lost or given up) gets a task again."""
+    """Every few minutes: a delivery overdue (its task lost or given up) gets a task again. Returns how many.
+
+    One that still has its task keeps it (the task's unique key folds the new one into it).
+    """
     since = timezone.now() - timedelta(seconds=overdue_seconds)
+    overdue = Delivery.objects.filter(
+        status=Delivery.Status.PENDING, endpoint__paused_at=None, next_attempt_at__lt=since
+    ).select_related("endpoint")
     kicked = 0
-    for endpoint_id in Endpoint.objects.filter(paused_at=None).values_list("pk", flat=True):
-        head = Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING).order_by("id").first()
-        if head is not None and head.next_attempt_at is not None and head.next_attempt_at < since:
-            schedule(head.pk)
-            kicked += 1
+    for delivery in overdue.order_by("id"):
+        schedule(delivery.pk, delivery.endpoint)
+        kicked += 1
     if kicked:
-        logger.warning("webhooks: %s endpoints had an overdue delivery; enqueued again", kicked)
+        logger.warning("webhooks: %s overdue deliveries; enqueued again", kicked)
     return kicked

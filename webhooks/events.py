@@ -6,7 +6,7 @@ from django.db import DatabaseError, transaction
 from django.dispatch import receiver
 
 from operations.signals import EVENT_TYPES, health_changed, site_event
-from webhooks.delivery import head_of, lock, schedule
+from webhooks.delivery import lock, schedule
 from webhooks.models import Delivery, Endpoint, Event
 
 logger = logging.getLogger(__name__)
@@ -28,13 +28,12 @@ def record(sender, type, data=None, summary="", **kwargs):
         with transaction.atomic():
             event = Event.objects.create(type=type, data=data or {}, summary=summary[:500])
             for endpoint in endpoints:
-                # The endpoint's row lock orders this against a finishing delivery looking for its successor:
-                # a delivery that heads the queue gets its task here, any other from the one before it.
+                # Every delivery gets its task now (a paused endpoint's at its resume); durable runs an endpoint's
+                # tasks one at a time in order. The row lock numbers them in the order their events commit.
                 paused = lock(endpoint.pk)
-                heads = head_of(endpoint.pk) is None
                 pending = Delivery.objects.create(endpoint=endpoint, event=event)
-                if heads and paused is None:
-                    schedule(pending.pk)
+                if paused is None:
+                    schedule(pending.pk, endpoint)
     except DatabaseError:
         logger.exception("webhook event %s from %s could not be recorded", type, sender)
         return None
