@@ -1,14 +1,24 @@
-"""Growing past one box: two consumers on one Redis queue (standing for two hosts) share a batch."""
+"""Growing past one box: consumers on one queue share the work; a host that dies for good has its rows finished
+by the others once their leases lapse (durable tasks and e-mails alike), none twice beyond what it held."""
 
+import subprocess
 from collections import Counter
 
 import pytest
 from django.core.mail import send_mail
+from django.db import connection
+from django.utils import timezone
 
+from durable import lifeline
+from durable.models import Task
 from notifications.models import Message
-from testing.plugin import use_queue, wait_until
+from testing.consumer import as_host
+from testing.plugin import _ci, use_queue, wait_until
+from tests import durable_tasks
 
 pytestmark = [pytest.mark.consumer, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+LEASE = 4  # seconds: short, so the test waits seconds for a dead host's leases, not the default minute
 
 
 def test_two_consumers_on_redis_send_each_email_exactly_once(redis_url, start_consumer, smtp_server):
@@ -27,3 +37,87 @@ def test_two_consumers_on_redis_send_each_email_exactly_once(redis_url, start_co
     assert max(arrived.values()) == 1  # none sent twice
     by_consumer = Counter(h.rsplit(":", 1)[1] for h in Message.objects.values_list("claimed_by", flat=True))
     assert set(by_consumer) == {str(first.pid), str(second.pid)}  # both did part of the work
+
+
+@pytest.fixture
+def two_hosts():
+    """PostgreSQL (the database several hosts share) and host names of our own (``unshare --uts``)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("consumer hosts share a PostgreSQL database: this runs in make test-pg-redis")
+    probe = subprocess.run([*as_host("probe-host"), "hostname"], capture_output=True, text=True)
+    if probe.stdout.strip() != "probe-host":
+        message = f"cannot give a process a host name of its own (unshare --uts): {probe.stderr.strip()}"
+        if _ci():
+            pytest.fail(f"{message} (required under CI=true)")
+        pytest.skip(message)
+    return "host-a", "host-b"
+
+
+def _held_by(model, host):
+    running = model.STATES.running
+    return set(model.objects.filter(status=running, claimed_by__startswith=f"{host}:").values_list("pk", flat=True))
+
+
+def test_a_host_killed_for_good_has_its_rows_finished_by_the_other(
+    two_hosts, redis_url, start_consumer, smtp_server, tmp_path
+):
+    dead, alive = two_hosts
+    use_queue(redis_url).flush_all()
+    path = tmp_path / "marks"
+    tasks = [durable_tasks.slow.enqueue(str(path), 1.0, tag=str(i)).id for i in range(8)]
+    for i in range(30):
+        send_mail(f"host {i}", "Body", "from@example.com", [f"user{i}@example.com"])
+    smtp_server.slow_down(0.3)  # e-mails are in flight when the host dies
+    env = dict(
+        queue=redis_url,
+        HUEY_WORKERS=3,
+        NOTIFICATIONS_BATCH_SIZE=3,
+        DURABLE_LEASE_SECONDS=LEASE,
+        NOTIFICATIONS_LEASE_SECONDS=LEASE,
+    )
+    doomed = start_consumer(smtp_server.url, host=dead, **env)
+    wait_until(
+        lambda: _held_by(Task, dead) and _held_by(Message, dead), timeout=60, message=f"{dead} to hold both kinds"
+    )
+    survivor = start_consumer(smtp_server.url, host=alive, **env)
+
+    doomed.kill()  # kill -9, never restarted: nothing on its host will ever take its rows back by pid
+    held_tasks, held_mail = _held_by(Task, dead), _held_by(Message, dead)
+    assert held_tasks and held_mail
+    # Its leases are live: a sweep takes nothing of it yet (no host can tell a slow host from a dead one).
+    lifeline.sweep()
+    assert (_held_by(Task, dead), _held_by(Message, dead)) == (held_tasks, held_mail)
+
+    # Once they lapse, the sweep (each minute, on one consumer; here, now) gives them back and the other host runs them.
+    wait_until(
+        lambda: (
+            not Task.objects.filter(pk__in=held_tasks, lease_expires_at__gt=timezone.now()).exists()
+            and not Message.objects.filter(pk__in=held_mail, lease_expires_at__gt=timezone.now()).exists()
+        ),
+        timeout=LEASE * 3,
+        message="the dead host's leases to lapse",
+    )
+    lifeline.sweep()
+    wait_until(
+        lambda: (
+            Task.objects.filter(pk__in=tasks, status="successful").count() == len(tasks)
+            and Message.objects.filter(status="sent").count() == 30
+        ),
+        timeout=90,
+        message="every row to finish",
+    )
+    assert Task.objects.filter(pk__in=held_tasks, claimed_by__startswith=f"{alive}:").count() == len(held_tasks)
+    assert Message.objects.filter(pk__in=held_mail, claimed_by__startswith=f"{alive}:").count() == len(held_mail)
+    assert survivor.proc.poll() is None
+
+    # None lost; twice only what the dead host held at the kill (at-least-once for the rows in flight).
+    arrived = Counter(m.subject for m in smtp_server.messages)
+    assert set(arrived) == {f"host {i}" for i in range(30)}
+    twice = {s for s, n in arrived.items() if n > 1}
+    assert twice <= set(Message.objects.filter(pk__in=held_mail).values_list("subject", flat=True))
+    assert max(arrived.values()) <= 2
+    starts = Counter(line.split()[1] for line in path.read_text().splitlines() if line.startswith("start"))
+    assert set(starts) == {str(i) for i in range(8)}
+    rerun = {tag for tag, n in starts.items() if n > 1}
+    assert rerun <= {row.kwargs["tag"] for row in Task.objects.filter(pk__in=held_tasks)}
+    assert max(starts.values()) <= 2
