@@ -20,6 +20,7 @@ from benchmarks import rig
 
 HOSTS = ("bench-host-a", "bench-host-b")
 LATER = timedelta(days=1)
+NOOP = "benchmarks.noop_tasks.noop"
 
 
 def _start(work, sink, k, label, **extra):
@@ -89,12 +90,13 @@ def _task_figures(n):
 
     from durable.models import Task
 
-    rig.wait_for(lambda: Task.objects.filter(finished_at__isnull=False).count() >= n, timeout=max(120, n / 20))
-    span = Task.objects.aggregate(first=Min("started_at"), last=Max("finished_at"))
+    noops = Task.objects.filter(name=NOOP)  # not the site's own periodic tasks, which may run meanwhile
+    rig.wait_for(lambda: noops.filter(finished_at__isnull=False).count() >= n, timeout=max(120, n / 20))
+    span = noops.aggregate(first=Min("started_at"), last=Max("finished_at"))
     return {
         "rate": (n - 1) / (span["last"] - span["first"]).total_seconds(),
-        "lost": n - Task.objects.filter(status="successful").count(),
-        "twice": Task.objects.filter(attempts__gt=1).count(),
+        "lost": n - noops.filter(status="successful").count(),
+        "twice": noops.filter(attempts__gt=1).count(),
     }
 
 
@@ -193,4 +195,4 @@ def _once(sink, marks, counts, held):
 def _all_tasks_done(n):
     from durable.models import Task
 
-    return Task.objects.filter(status="successful").count() >= n
+    return Task.objects.filter(name="benchmarks.sleepy_tasks.sleepy", status="successful").count() >= n
