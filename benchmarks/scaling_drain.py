@@ -165,7 +165,7 @@ def host_killed(work, sink, lease, tasks=40, mails=300):
         sink.delay(0)
     return {
         "lease_s": lease,
-        "held_at_kill": f"{len(held_tasks)} tasks, {len(held_mail)} e-mails",
+        "held_at_kill": f"tasks {len(held_tasks)}, e-mails {len(held_mail)}",
         "taken_back_after_s": round(taken_back, 1),
         "finished_by_b_after_s": round(took, 1),
         "by_b": Task.objects.filter(pk__in=held_tasks, claimed_by__startswith=f"{HOSTS[1]}:").count()
