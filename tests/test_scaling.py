@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from django.core.mail import send_mail
 from django.db import connection
+from django.utils import timezone
 
 from durable import lifeline
 from durable.models import Task
@@ -137,3 +138,22 @@ def _none_lost_twice_only_if_held(smtp_server, path, held_tasks, held_mail):
     rerun = {tag for tag, n in starts.items() if n > 1}
     assert rerun <= {row.kwargs["tag"] for row in Task.objects.filter(pk__in=held_tasks, kwargs__has_key="tag")}
     assert max(starts.values()) <= 2
+
+
+def test_a_running_consumer_takes_back_another_hosts_lapsed_leases_by_itself(
+    dead_consumer, start_consumer, smtp_server
+):
+    """On any database and queue: a host's dead pids are not judged by another host (its start-up leaves them
+    alone); the lease is, by every running consumer, every quarter lease, with no sweep to wait for."""
+    for i in range(3):
+        send_mail(f"elsewhere {i}", "Body", "from@example.com", [f"user{i}@example.com"])
+    dead = dead_consumer(limit=3, expired=False)  # claimed all three, then kill -9
+    Message.objects.update(claimed_by="another-host:1")  # ... on another host: its pid means nothing here
+    consumer = start_consumer(smtp_server.url, NOTIFICATIONS_LEASE_SECONDS=LEASE, DURABLE_LEASE_SECONDS=LEASE)
+    consumer.wait_for_log("Executing durable.tasks.durable.sweep")  # start-up recovery and the sweep are done
+    assert set(_held_by(Message, "another-host")) == set(dead.ids)  # live leases: nobody took them
+
+    Message.objects.update(lease_expires_at=timezone.now())  # the other host's leases lapse now
+
+    wait_until(lambda: Message.objects.filter(status="sent").count() == 3, timeout=LEASE * 3, message="all sent")
+    assert sorted(m.subject for m in smtp_server.messages) == [f"elsewhere {i}" for i in range(3)]
