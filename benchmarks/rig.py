@@ -112,14 +112,12 @@ def use_queue(url, flush=True):
     return HUEY.storage
 
 
-def start_consumer(work, email_url, label="consumer", workers=4, wait=True, host=None, **extra):
-    """A real ``manage.py run_huey`` on this process's database and queue; its log in ``work``.
-
-    With ``host``, it runs under that host name (``testing.consumer.as_host``)."""
+def start_consumer(work, email_url, label="consumer", workers=4, wait=True, **extra):
+    """A real ``manage.py run_huey`` on this process's database and queue; its log in ``work``."""
     from testing.consumer import Consumer, consumer_env
 
     env = consumer_env(os.environ["DATABASE_URL"], os.environ["HUEY_URL"], email_url, HUEY_WORKERS=workers, **extra)
-    consumer = Consumer(env, Path(work) / f"{label}.log", host=host)
+    consumer = Consumer(env, Path(work) / f"{label}.log")
     try:
         return consumer.start(wait=wait)
     except Exception:

@@ -11,6 +11,7 @@ are killed with SIGKILL and never restarted. How long until host B finished ever
 ran twice (only rows A held may: at-least-once).
 """
 
+import os
 import signal
 import time
 from collections import Counter
@@ -24,12 +25,18 @@ NOOP = "benchmarks.noop_tasks.noop"
 
 
 def _start(work, sink, k, label, **extra):
-    """``k`` consumers, alternately on each host name, all ready; returns them."""
-    consumers = [
-        rig.start_consumer(work, sink.url, f"{label}-{i}", wait=False, host=HOSTS[i % 2], **extra) for i in range(k)
-    ]
-    for consumer in consumers:
-        consumer.wait_for_log(f"consumer {consumer.pid} ready", timeout=60)
+    """``k`` consumers (4 workers each), alternately on each host name, all ready; returns them."""
+    from testing.consumer import Consumer, consumer_env
+
+    env = consumer_env(os.environ["DATABASE_URL"], os.environ["HUEY_URL"], sink.url, HUEY_WORKERS=4, **extra)
+    consumers = [Consumer(env, work / f"{label}-{i}.log", host=HOSTS[i % 2]).start(wait=False) for i in range(k)]
+    try:
+        for consumer in consumers:
+            consumer.wait_for_log(f"consumer {consumer.pid} ready", timeout=60)
+    except Exception:
+        for consumer in consumers:
+            consumer.kill()  # never leave a consumer behind that did not come up in time
+        raise
     return consumers
 
 
