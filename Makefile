@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run setup postfix test test-fast test-pg-redis lint format browser nginx bench bench-quick faults faults-quick profile-drain clean test-django6
+.PHONY: run setup postfix test test-fast test-pg-redis lint format browser nginx bench bench-quick bench-scaling faults faults-quick profile-drain clean test-django6
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -93,6 +93,11 @@ bench: $(VENV)/.dev
 
 bench-quick: $(VENV)/.dev
 	BENCH_QUICK=1 $(BIN)/python -m benchmarks
+
+## bench-scaling: past one machine on PostgreSQL + Redis (under 8 minutes): throughput at 1, 2 and 4 consumer
+## processes on two host names, a host killed for good, the claim query at 1,000,000 rows (docs/scaling.md)
+bench-scaling: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.scaling
 
 ## postfix: Debian's postfix for faults scenario 12 (a real relay that says "slow down"), installed when missing and
 ## we are root; debconf's "No configuration" keeps the system's own instance unconfigured and stopped

@@ -28,8 +28,11 @@ def sqlite_url(path):
     return f"sqlite:///{path}"
 
 
-def setup(name):
-    """Fresh ``var/bench/<name>/``, a migrated template database, Django set up on a copy of it."""
+def setup(name, database=None):
+    """Fresh ``var/bench/<name>/``, a migrated template database, Django set up on a copy of it.
+
+    With ``database`` (a PostgreSQL ``DATABASE_URL`` of an empty database), Django is set up on that one instead,
+    migrated here."""
     (VAR / "static").mkdir(parents=True, exist_ok=True)
     work = VAR / name
     shutil.rmtree(work, ignore_errors=True)
@@ -46,9 +49,15 @@ def setup(name):
         STATIC_ROOT=str(VAR / "static"),
         PYTHONUNBUFFERED="1",
     )
-    if not TEMPLATE_DB.exists() or _migrations_newer():
-        _migrate_template()
-    shutil.copy(TEMPLATE_DB, work / "db.sqlite3")
+    if database:
+        import subprocess
+
+        os.environ["DATABASE_URL"] = database
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=os.environ, check=True)
+    else:
+        if not TEMPLATE_DB.exists() or _migrations_newer():
+            _migrate_template()
+        shutil.copy(TEMPLATE_DB, work / "db.sqlite3")
     import django
 
     django.setup()

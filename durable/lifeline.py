@@ -6,7 +6,9 @@ and how long a due row may wait before the sweep wakes a worker for it (a lost w
 monitor thread (``durable.monitor``) renews the leases of every registered kind while they are held.
 
 Who calls what: a consumer at start (``durable.tasks.start``) calls ``start`` (recover, then
-give back at exit); the periodic ``durable.sweep`` calls ``sweep`` on one consumer each minute;
+give back at exit, and ``watch_leases`` in its monitor thread every quarter of the shortest lease, so the
+rows of a consumer that died on another host wait at most 1.25 leases); the periodic ``durable.sweep``
+calls ``sweep`` on one consumer each minute;
 the queue class calls ``queue_is_back`` after an outage (``mysite.consumer_events.StopAware``).
 """
 
@@ -51,10 +53,34 @@ def register(leases, wake, stale_after, at_exit=None):
 
 
 def start():
-    """At consumer start: recover every kind's rows held by dead consumers of this host; give back ours at exit."""
+    """At consumer start: recover every kind's rows held by dead consumers of this host; give back ours at exit;
+    watch for leases that lapse (``watch_leases``)."""
     atexit.register(give_back)
+    MONITOR.add_duty("durable.watch_leases", watch_leases, first_in=watch_interval())
     MONITOR.ensure_running()
     return recover()
+
+
+def watch_interval():
+    """A quarter of the shortest lease, at least 1 s."""
+    return max(min((kind.leases.seconds for kind in KINDS.values()), default=60) / 4, 1.0)
+
+
+def watch_leases():
+    """In every consumer's monitor thread, each ``watch_interval()``: take back rows whose lease expired (their
+    holder died or hung, on any host) and wake workers for them. One indexed read per kind when none did; the
+    take-back is fenced, so consumers that see the same row take it once. Returns the seconds to the next look."""
+    for kind in KINDS.values():
+        if _take_back_expired(kind):
+            _wake_due(kind, 0)
+    return watch_interval()
+
+
+def _take_back_expired(kind):
+    taken = len(kind.leases.sweep())
+    if taken:
+        logger.warning("sweeper: %s %s taken back from an expired lease", taken, kind.name)
+    return taken
 
 
 def recover():
@@ -73,9 +99,7 @@ def sweep():
     """Take back rows whose lease expired; wake workers for due rows no wake-up reached. Returns how many of both."""
     found = 0
     for kind in KINDS.values():
-        taken = len(kind.leases.sweep())
-        if taken:
-            logger.warning("sweeper: %s %s taken back from an expired lease", taken, kind.name)
+        taken = _take_back_expired(kind)
         stale = kind.leases.due(kind.stale_after()).count()
         if stale:
             logger.warning(

@@ -24,20 +24,29 @@ def database_url(settings_dict):
     raise ValueError(f"no DATABASE_URL form for {engine}")
 
 
-class Consumer:
-    """One consumer process; its output goes to ``log_path``."""
+def as_host(host):
+    """The command prefix that runs a process under the host name ``host``: its own UTS namespace
+    (``unshare --uts``, root; else inside a user namespace of its own), same network and pids as ours.
+    ``exec`` keeps the pid: the process is the one ``Popen`` started."""
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    return ["unshare", *user, "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"', host]
 
-    def __init__(self, env, log_path, args=()):
+
+class Consumer:
+    """One consumer process; its output goes to ``log_path``. With ``host``, it runs under that host name."""
+
+    def __init__(self, env, log_path, args=(), host=None):
         self.env = env
         self.log_path = Path(log_path)
         self.args = list(args)
+        self.host = host
         self.proc = None
 
     def start(self, wait=True, timeout=30.0):
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()/kill()
         self._mark = self.log_path.stat().st_size
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "run_huey", *self.args],
+            [*(as_host(self.host) if self.host else []), sys.executable, "manage.py", "run_huey", *self.args],
             cwd=BASE_DIR,
             env=self.env,
             stdout=self._log,

@@ -182,7 +182,9 @@ def _env(settings, queue, email_url, extra):
 
 @pytest.fixture
 def start_consumer(transactional_db, tmp_path, request, settings):
-    """Factory: ``start_consumer(email_url=..., **env)`` starts a real consumer; all are stopped after the test.
+    """Factory: ``start_consumer(email_url=..., host=None, **env)`` starts a real consumer; all are stopped after
+    the test. With ``host``, it runs under that host name (``testing.consumer.as_host``): another machine
+    as far as the consumer can tell, on the same loopback.
 
     It talks to the test database and to the queue this test uses, and writes files where the test's
     settings say (``MEDIA_ROOT``, ``REPORTS_ROOT``, ``EMAIL_FILE_PATH``: under ``tmp_path``).
@@ -190,9 +192,9 @@ def start_consumer(transactional_db, tmp_path, request, settings):
     started = []
     url = request.getfixturevalue("queue_url") if "queue_url" in request.fixturenames else None
 
-    def start(email_url="memorymail://", queue=None, args=(), wait=True, **extra):
+    def start(email_url="memorymail://", queue=None, args=(), wait=True, host=None, **extra):
         env = _env(settings, queue or url, email_url, extra)
-        consumer = Consumer(env, tmp_path / f"consumer-{len(started)}.log", args).start(wait=wait)
+        consumer = Consumer(env, tmp_path / f"consumer-{len(started)}.log", args, host).start(wait=wait)
         started.append(consumer)
         return consumer
 
