@@ -24,17 +24,25 @@ def test_a_transaction_queues_one_wake_up_however_many_rows(queue_url):
     assert wake_up.args == (["durable", "outbox"],)
 
 
-def test_each_transaction_has_its_own_wake_up_and_a_rolled_back_one_none(queue_url):
+def test_a_wake_up_waiting_in_the_queue_stands_for_the_commits_after_it(queue_url):
     with pytest.raises(RuntimeError), transaction.atomic():
         send_mail("Rolled back", "Body", "from@example.com", ["to@example.com"])
         raise RuntimeError("the view failed")
+    assert HUEY.pending_count() == 0  # a rolled-back transaction wakes no one
     for _ in range(2):
         with transaction.atomic():
             send_mail("Kept", "Body", "from@example.com", ["to@example.com"])
             send_mail("Kept too", "Body", "from@example.com", ["to@example.com"])
+    assert HUEY.pending_count() == 1  # the consumer that runs the first finds the second's rows too
 
+    HUEY.storage.take_wakeup(["outbox"])  # a consumer starts on it (before it looks at the rows)
+    durable_tasks.noop.enqueue()
+    assert HUEY.pending_count() == 2  # another kind: a wake-up of its own
+    durable_tasks.noop.enqueue()
     assert HUEY.pending_count() == 2
-    assert Message.objects.count() == 4
+    send_mail("After", "Body", "from@example.com", ["to@example.com"])
+    assert HUEY.pending_count() == 3  # the outbox's wake-up was taken: the next commit wakes again
+    assert Message.objects.count() == 5
 
 
 @pytest.mark.consumer
@@ -63,3 +71,35 @@ def test_no_wake_up_while_a_consumer_drains_and_none_lost_when_it_stops(queue_ur
     assert sorted(subjects) == sorted([f"backlog {i}" for i in range(15)] + ["while draining"])  # each once
     wait_until(lambda: Message.objects.filter(status="sent").count() == 16, message="every row recorded sent")
     assert len(smtp_server.messages) == 16
+
+
+@pytest.mark.consumer
+@pytest.mark.slow
+def test_durable_tasks_skip_their_wake_up_while_a_consumer_drains_and_none_is_lost_when_it_stops(
+    queue_url, start_consumer, tmp_path
+):
+    """One consumer runs a backlog of short tasks (its draining marker up); the other is idle. A task queued
+    meanwhile enqueues nothing; the draining consumer is stopped half-way, and the idle one runs the rest."""
+    from durable.models import Task
+
+    path = str(tmp_path / "runs.txt")
+    env = {"HUEY_WORKERS": 2, "DURABLE_BATCH_SECONDS": 2, "DURABLE_WAKE_AFTER_SECONDS": 3600}  # no sweeper
+    consumers = [start_consumer(**env), start_consumer(**env)]
+    with transaction.atomic():
+        for i in range(100):
+            durable_tasks.slow.enqueue(path, 0.02, tag=str(i))
+    wait_until(lambda: HUEY.is_draining("durable"), message="a consumer drains the tasks")
+
+    queued_before = HUEY.pending_count()
+    durable_tasks.slow.enqueue(path, 0.02, tag="late")
+    assert HUEY.pending_count() == queued_before  # no wake-up: the draining consumer will see the row
+
+    running = Task.objects.filter(status="running").values_list("claimed_by", flat=True).first()
+    drainer = next(c for c in consumers if running and running.endswith(f":{c.pid}"))
+    drainer.stop()  # SIGINT: it gives back what it has not run, and hands over a wake-up
+    wait_until(lambda: Task.objects.filter(status="successful").count() == 101, timeout=60, message="all ran")
+
+    ends = [line.split()[1:] for line in open(path) if line.startswith("end")]
+    assert sorted(tag for tag, _ in ends) == sorted([str(i) for i in range(100)] + ["late"])  # each once
+    idle = next(c for c in consumers if c is not drainer)
+    assert [tag for tag, pid in ends if pid == str(idle.pid)]  # the rest was the idle consumer's
