@@ -8,6 +8,7 @@ durable tasks are ``benchmarks.noop_tasks.noop`` (rows, leases, an attempt row e
 """
 
 import signal
+import time
 from pathlib import Path
 
 from benchmarks import rig
@@ -76,3 +77,29 @@ if __name__ == "__main__":  # python -m benchmarks.noop_drain [n] [rounds]: both
     for name, url in (("SQLite", rig.sqlite_url(work / "queue.sqlite3")), ("Redis", rig.REDIS_URL)):
         res = run(work, url, n, rounds)
         print(name, {k: [(round(r["rate"] or 0), round(r["cpu_us"])) for r in v] for k, v in res.items()})
+
+
+def memory(work, queue_url, n):
+    """Consumer RSS (MB) while it drains ``n`` durable no-ops queued beforehand: at 10 % done, peak, at the end."""
+    from benchmarks.noop_tasks import noop
+    from durable import call, enqueue_many
+    from durable.models import Task
+
+    rig.use_database(Path(work) / "noop-memory.sqlite3")
+    rig.use_queue(queue_url)
+    for start in range(0, n, 5000):
+        enqueue_many([call(noop, i) for i in range(start, min(n, start + 5000))])
+    consumer = rig.start_consumer(work, "dummymail://", "noop-memory")
+    samples = []  # (tasks done, RSS)
+    try:
+        deadline = time.monotonic() + max(120, n / 100)
+        while time.monotonic() < deadline:
+            done = Task.objects.filter(status="successful").count()
+            samples.append((done, rig.rss_mb(consumer.pid)))
+            if done >= n:
+                break
+            time.sleep(0.5)
+    finally:
+        consumer.stop(signal.SIGINT, timeout=30)
+    at_tenth = next(rss for done, rss in samples if done >= n / 10)
+    return {"at_tenth": at_tenth, "peak": max(rss for _, rss in samples), "end": samples[-1][1], "done": samples[-1][0]}
