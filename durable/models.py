@@ -139,9 +139,10 @@ class Task(Leased):
             written = LEASES.finish_each(outcomes, memo)
             attempts = [TaskAttempt.of(row, TaskAttempt.Outcome.SUCCESSFUL, None, ended[row.pk]) for row in written]
             sql.insert_many(attempts, ATTEMPT_FIELDS, memo)
-            for row in written:
-                if row.flow_id:  # a batch's member: its flow counts it with this outcome (issue 17)
-                    flow_member_ended(row, cls.Status.SUCCESSFUL, returned[row.pk])
+            # Their flows move on with these outcomes (issue 17), once per flow: all its members here are written,
+            # so the last one's end sees the others' (a chain has one step queued at a time).
+            for row in {row.flow_id: row for row in written if row.flow_id}.values():
+                flow_member_ended(row, cls.Status.SUCCESSFUL, returned[row.pk])
         return attempts
 
     @classmethod
