@@ -61,13 +61,14 @@ def _pickup(table, work, name, url, p):
     plain, plain_rss = task_pickup.plain(work, url, p["pickups"])
     table.row(
         "11 issue 18",
-        f"idle pickup of a task, enqueue() returned to its start, p95, {name}",
+        f"idle pickup of a task, enqueue() called to its start, p95, {name}",
         percentile(ours, 95),
         "ms",
         f"plain {'Redis' if name == 'Redis' else 'Sqlite'}Huey, p95",
         percentile(plain, 95),
         target=("<=", percentile(plain, 95), "ms"),
     )
+    table.note(f"Idle pickup {name}, p50: {percentile(ours, 50):.2f} ms ours, {percentile(plain, 50):.2f} ms plain Huey.")
     table.row(
         "11 issue 18",
         f"consumer RSS idle, {name}",

@@ -1,4 +1,4 @@
-"""Idle pickup of a task: ``enqueue()`` on an idle consumer to the task's start, ours against plain Huey's.
+"""Idle pickup of a task: ``enqueue()`` called on an idle consumer to the task's start, ours against plain Huey's.
 
 Ours: a durable no-op (``benchmarks.noop_tasks.noop``) on the site's consumer (``run_huey``, 4 workers); its
 start is the row's ``last_attempted_at``. Plain Huey: a stock ``RedisHuey``/``SqliteHuey`` consumer
@@ -17,7 +17,7 @@ from benchmarks import rig
 
 
 def durable(work, queue_url, n, idle=0.5):
-    """ms from ``noop.enqueue()`` returning to the task's start, ``n`` times on an idle consumer; and its idle RSS."""
+    """ms from calling ``noop.enqueue()`` to the task's start, ``n`` times on an idle consumer; and its idle RSS."""
     from benchmarks.noop_tasks import noop
     from durable.models import Task
 
@@ -29,8 +29,8 @@ def durable(work, queue_url, n, idle=0.5):
         samples = []
         for i in range(n):
             time.sleep(idle)
-            pk = noop.enqueue(i).id
             sent = time.time()
+            pk = noop.enqueue(i).id
             rig.wait_for(lambda pk=pk: Task.objects.filter(pk=pk, status="successful").exists(), timeout=30)
             started = Task.objects.get(pk=pk).last_attempted_at.timestamp()
             samples.append((started - sent) * 1000)
@@ -41,7 +41,7 @@ def durable(work, queue_url, n, idle=0.5):
 
 
 def plain(work, queue_url, n, idle=0.5):
-    """The same with plain Huey: ms from the enqueue returning to the no-op's start; and the consumer's idle RSS."""
+    """The same with plain Huey: ms from calling the enqueue to the no-op's start; and the consumer's idle RSS."""
     from benchmarks.plain_huey import build
 
     if queue_url.startswith("sqlite:"):
@@ -64,8 +64,8 @@ def plain(work, queue_url, n, idle=0.5):
             samples = []
             for i in range(n):
                 time.sleep(idle)
-                result = noop(i)
                 sent = time.time()
+                result = noop(i)
                 samples.append((result.get(blocking=True, timeout=30, backoff=1, max_delay=0.001) - sent) * 1000)
             rss = rig.rss_mb(proc.pid)
         finally:

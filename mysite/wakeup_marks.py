@@ -2,7 +2,7 @@
 
 A commit's wake-up is skipped when a consumer drains each kind it names (a draining marker is up) or when
 a wake-up for each is still waiting in the queue (a pending mark, set with it and taken down by the consumer
-as it starts on it, before it looks at the rows). The storages of ``mysite.queue`` mix these in.
+once it has run it, before it looks at the rows once more). The storages of ``mysite.queue`` mix these in.
 """
 
 import os

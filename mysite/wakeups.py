@@ -9,8 +9,8 @@ every kind it queued, and a consumer runs the handler each app registered with `
 A consumer draining a kind keeps a marker up (``HUEY.draining(kind)``): a Redis key with a short
 expiry it refreshes while it sends, or, on the SQLite queue, an abstract socket bound while it drains
 (gone with the process). A commit whose every kind is being drained, or has a wake-up still waiting in the
-queue (a mark the consumer takes down as it starts on that wake-up), enqueues nothing. No wake-up is
-lost: the request checks the marker after its commit, and the consumer takes the marker down before
+queue (a mark the consumer takes down once it has run that wake-up, then looks again), enqueues nothing. No
+wake-up is lost: the request checks the marker after its commit, and the consumer takes the marker down before
 its last look for due rows, so either the request sees no marker or the consumer sees the row. A
 consumer that stops with rows still due hands them a real wake-up (``handover``) for the others.
 """
@@ -94,14 +94,23 @@ class Wakeups:
             return False
 
     def _run_wakeups(self, kinds):
-        from django.db import close_old_connections
+        """Run each kind's handler; then take the wake-up's mark down and run them once more.
 
+        The first run is not held up by the take (a round trip to Redis): a task starts sooner. A commit that
+        saw the mark and skipped its wake-up committed before the take, so the second run sees its rows.
+        """
+        self._run_handlers(kinds)
         take = getattr(self.storage, "take_wakeup", None)
-        if take is not None:
-            try:
-                take(kinds)  # before any look at the rows: a commit after this wakes again (module docstring)
-            except Exception as exc:  # noqa: BLE001 - its mark expires by itself (mysite.queue.PENDING_SECONDS)
-                logger.warning("could not take the wake-up mark of %s (%s: %s)", kinds, type(exc).__name__, exc)
+        if take is None:
+            return
+        try:
+            take(kinds)
+        except Exception as exc:  # noqa: BLE001 - its mark expires by itself (mysite.wakeup_marks.PENDING_SECONDS)
+            logger.warning("could not take the wake-up mark of %s (%s: %s)", kinds, type(exc).__name__, exc)
+        self._run_handlers(kinds)
+
+    def _run_handlers(self, kinds):
+        from django.db import close_old_connections
 
         for kind in kinds:
             handler = self._wake_handlers.get(kind)
