@@ -68,7 +68,9 @@ def _pickup(table, work, name, url, p):
         percentile(plain, 95),
         target=("<=", percentile(plain, 95), "ms"),
     )
-    table.note(f"Idle pickup {name}, p50: {percentile(ours, 50):.2f} ms ours, {percentile(plain, 50):.2f} ms plain Huey.")
+    table.note(
+        f"Idle pickup {name}, p50: {percentile(ours, 50):.2f} ms ours, {percentile(plain, 50):.2f} ms plain Huey."
+    )
     table.row(
         "11 issue 18",
         f"consumer RSS idle, {name}",
