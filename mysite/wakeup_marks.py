@@ -21,15 +21,16 @@ class SqliteWakeups:
     """The SQLite queue's wake-ups: skipped while a consumer drains their kinds (an abstract socket bound, see
     ``SocketMark``) or while one for them waits in the queue (a mark in Huey's kv table, ``take_wakeup`` clears it)."""
 
-    def enqueue_wakeup(self, data, kinds):
-        """Enqueue ``data`` unless each of ``kinds`` is drained or has a wake-up waiting; True when enqueued."""
+    def enqueue_wakeup(self, data, kinds, spreading=()):
+        """Enqueue ``data`` unless each of ``kinds`` is drained or (of ``spreading``) has a wake-up waiting; True
+        when enqueued."""
         kinds = [kind for kind in kinds if not self._draining_elsewhere(kind)]
-        if not kinds or self._all_pending(kinds):
+        if not kinds or (set(kinds) <= set(spreading) and self._all_pending(kinds)):
             return False
         expires = time.time() + PENDING_SECONDS
         with self.db(commit=True) as curs:
             curs.execute("insert into task (queue, data, priority) values (?, ?, 0)", (self.name, self.to_blob(data)))
-            marks = [(self._pending_queue, kind, expires) for kind in kinds]
+            marks = [(self._pending_queue, kind, expires) for kind in kinds if kind in spreading]
             curs.executemany("insert or replace into kv (queue, key, value) values (?, ?, ?)", marks)
         self.wake()
         return True
@@ -86,14 +87,20 @@ class RedisWakeups:
     """The Redis queue's wake-ups: skipped, in the enqueue's one round trip, while a consumer drains their kinds
     (a key it refreshes, ``RedisMark``) or while one for them waits in the queue (a key ``take_wakeup`` deletes)."""
 
-    # KEYS: the queue, then each kind's draining and pending keys; ARGV: the message, the pending keys' expiry (ms).
+    # KEYS: the queue, then each kind's draining and pending keys; ARGV: the message, the pending keys' expiry (ms),
+    # then for each kind "1" if one waiting wake-up stands for it ("spreading"), else "0".
     _ENQUEUE_UNLESS_DRAINING = """
     local wake = false
     for i = 2, #KEYS, 2 do
-        if redis.call('exists', KEYS[i], KEYS[i + 1]) == 0 then wake = true end
+        local spreads = ARGV[2 + i / 2] == '1'
+        if redis.call('exists', KEYS[i]) == 0 and not (spreads and redis.call('exists', KEYS[i + 1]) == 1) then
+            wake = true
+        end
     end
     if not wake then return 0 end
-    for i = 3, #KEYS, 2 do redis.call('set', KEYS[i], 1, 'px', ARGV[2]) end
+    for i = 2, #KEYS, 2 do
+        if ARGV[2 + i / 2] == '1' then redis.call('set', KEYS[i + 1], 1, 'px', ARGV[2]) end
+    end
     return redis.call('lpush', KEYS[1], ARGV[1])
     """
 
@@ -107,12 +114,14 @@ class RedisWakeups:
     def _pending_key(self, kind):
         return f"huey.wake-pending.{self.name}.{kind}"
 
-    def enqueue_wakeup(self, data, kinds):
-        """Enqueue ``data`` unless each of ``kinds`` is drained or has a wake-up waiting; True when enqueued."""
-        keys = [self.queue_key]
+    def enqueue_wakeup(self, data, kinds, spreading=()):
+        """Enqueue ``data`` unless each of ``kinds`` is drained or (of ``spreading``) has a wake-up waiting; True
+        when enqueued."""
+        keys, flags = [self.queue_key], []
         for kind in kinds:
             keys += [self._draining_key(kind), self._pending_key(kind)]
-        return bool(self._enqueue_unless_draining(keys=keys, args=[data, int(PENDING_SECONDS * 1000)]))
+            flags.append("1" if kind in spreading else "0")
+        return bool(self._enqueue_unless_draining(keys=keys, args=[data, int(PENDING_SECONDS * 1000), *flags]))
 
     def flush_queue(self):
         super().flush_queue()

@@ -9,7 +9,8 @@ every kind it queued, and a consumer runs the handler each app registered with `
 A consumer draining a kind keeps a marker up (``HUEY.draining(kind)``): a Redis key with a short
 expiry it refreshes while it sends, or, on the SQLite queue, an abstract socket bound while it drains
 (gone with the process). A commit whose every kind is being drained, or has a wake-up still waiting in the
-queue (a mark the consumer takes down once it has run that wake-up, then looks again), enqueues nothing. No
+queue (kinds whose handler wakes more workers itself, ``on_wake(kind, spreads=True)``: durable tasks; a mark
+the consumer takes down once it has run that wake-up, then looks again), enqueues nothing. No
 wake-up is lost: the request checks the marker after its commit, and the consumer takes the marker down before
 its last look for due rows, so either the request sees no marker or the consumer sees the row. A
 consumer that stops with rows still due hands them a real wake-up (``handover``) for the others.
@@ -34,15 +35,22 @@ class Wakeups:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._wake_handlers = {}
+        self._wake_handlers, self._spreading = {}, set()
         self._wake_task = self.task(name=WAKE_TASK)(self._run_wakeups)
         self._pending = threading.local()
 
-    def on_wake(self, kind):
-        """Decorator: the function (no arguments) a consumer runs when a wake-up names ``kind``."""
+    def on_wake(self, kind, spreads=False):
+        """Decorator: the function (no arguments) a consumer runs when a wake-up names ``kind``.
+
+        ``spreads``: the handler wakes more workers itself when more is due (``durable.claim``), so one wake-up
+        waiting in the queue stands for every commit after it; otherwise each commit brings its own (the outbox
+        spreads a burst over the workers that way).
+        """
 
         def decorator(fn):
             self._wake_handlers[kind] = fn
+            if spreads:
+                self._spreading.add(kind)
             return fn
 
         return decorator
@@ -83,7 +91,8 @@ class Wakeups:
             if self.immediate:
                 self.enqueue(task)
                 return True
-            return self.storage.enqueue_wakeup(self.serialize_task(task), kinds)
+            spreading = [kind for kind in kinds if kind in self._spreading]
+            return self.storage.enqueue_wakeup(self.serialize_task(task), kinds, spreading)
         except Exception as exc:  # noqa: BLE001 - the rows are safe; a sweeper wakes them
             logger.warning(
                 "could not enqueue a wake-up for %s (%s: %s); the sweeper will pick it up",
