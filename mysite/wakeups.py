@@ -110,13 +110,14 @@ class Wakeups:
         """
         self._run_handlers(kinds)
         take = getattr(self.storage, "take_wakeup", None)
-        if take is None:
+        marked = [kind for kind in kinds if kind in self._spreading]  # only these kinds' wake-ups leave a mark
+        if take is None or not marked:
             return
         try:
-            take(kinds)
+            take(marked)
         except Exception as exc:  # noqa: BLE001 - its mark expires by itself (mysite.wakeup_marks.PENDING_SECONDS)
-            logger.warning("could not take the wake-up mark of %s (%s: %s)", kinds, type(exc).__name__, exc)
-        self._run_handlers(kinds)
+            logger.warning("could not take the wake-up mark of %s (%s: %s)", marked, type(exc).__name__, exc)
+        self._run_handlers(marked)
 
     def _run_handlers(self, kinds):
         from django.db import close_old_connections

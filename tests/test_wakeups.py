@@ -89,7 +89,7 @@ def test_durable_tasks_skip_their_wake_up_while_a_consumer_drains_and_none_is_lo
     env = {"HUEY_WORKERS": 2, "DURABLE_BATCH_SECONDS": 2, "DURABLE_BATCH_SIZE": 2, "DURABLE_WAKE_AFTER_SECONDS": 3600}
     consumers = [start_consumer(**env), start_consumer(**env)]
     with transaction.atomic():
-        for i in range(100):
+        for i in range(300):  # 6 s of work or more: the stop comes long before its end
             durable_tasks.slow.enqueue(path, 0.02, tag=str(i))
     wait_until(lambda: HUEY.is_draining("durable"), timeout=60, interval=0.01, message="a consumer drains the tasks")
 
@@ -103,9 +103,9 @@ def test_durable_tasks_skip_their_wake_up_while_a_consumer_drains_and_none_is_lo
     )
     drainer = next(c for c in consumers if running.endswith(f":{c.pid}"))
     drainer.stop()  # SIGINT: it gives back what it has not run, and hands over a wake-up
-    wait_until(lambda: Task.objects.filter(status="successful").count() == 101, timeout=60, message="all ran")
+    wait_until(lambda: Task.objects.filter(status="successful").count() == 301, timeout=90, message="all ran")
 
     ends = [line.split()[1:] for line in open(path) if line.startswith("end")]
-    assert sorted(tag for tag, _ in ends) == sorted([str(i) for i in range(100)] + ["late"])  # each once
+    assert sorted(tag for tag, _ in ends) == sorted([str(i) for i in range(300)] + ["late"])  # each once
     idle = next(c for c in consumers if c is not drainer)
     assert [tag for tag, pid in ends if pid == str(idle.pid)]  # the rest was the idle consumer's
