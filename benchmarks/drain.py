@@ -71,7 +71,7 @@ def plain_huey(work, sink, queue_url, n, workers=4):
 
     if queue_url.startswith("sqlite:"):
         Path(queue_url.removeprefix("sqlite://")).unlink(missing_ok=True)
-    huey, send = build(queue_url)
+    huey, send, _ = build(queue_url)
     huey.storage.flush_all()
     sink.reset()
     for i in range(n):

@@ -31,7 +31,7 @@ def plain(queue_url, n, with_row):
 
     if queue_url.startswith("sqlite:"):
         Path(queue_url.removeprefix("sqlite://")).unlink(missing_ok=True)
-    huey, send = build(queue_url)
+    huey, send, _ = build(queue_url)
     huey.storage.flush_all()
     rig.clear_outbox()
 

@@ -69,6 +69,8 @@ class Table:
             "",
             f"Measured by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. {mode}",
             f"Parameters: {params}. Every baseline was measured in the same run.",
+            "One section alone: `python -m benchmarks --only goals` (or `--only tasks,flows`; the sections are",
+            "`benchmarks.__main__.SECTIONS`); it prints its rows and leaves this file as it is.",
             "",
             "## Machine",
             machine,

@@ -6,7 +6,7 @@ ROOT_URLCONF = "benchmarks.urls"
 
 # Section 7 compares backends of the standard Tasks API on the same database: ours (the default), Huey's
 # HueyBackend (at-most-once) and django-tasks-db's DatabaseBackend with its `db_worker`.
-INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "django_tasks_db", "benchmarks"]  # noqa: F405 - benchmarks: its tasks.py
 TASKS = {  # noqa: F405
     **TASKS,  # noqa: F405
     "huey": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend"},

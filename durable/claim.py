@@ -57,13 +57,21 @@ def ran(name, seconds):
     _took[name] = seconds
 
 
+LOOK_AHEAD = 500  # at most this many rows in one claim, however short their tasks
+
+
 def _short(name):
     return _took.get(name, float("inf")) <= settings.DURABLE_BATCH_SECONDS / settings.DURABLE_BATCH_SIZE
 
 
 def batch_size():
-    """DURABLE_BATCH_SIZE once a task was seen to be short (a claim then looks for a run of them), else 1."""
-    return settings.DURABLE_BATCH_SIZE if any(map(_short, list(_took))) else 1
+    """How many rows a claim looks at: 1 until a task was seen to be short, then as many of the shortest as run
+    in DURABLE_BATCH_SECONDS (at least DURABLE_BATCH_SIZE, at most LOOK_AHEAD)."""
+    took = [t for name, t in list(_took.items()) if _short(name)]
+    if not took:
+        return 1
+    fit = int(settings.DURABLE_BATCH_SECONDS / max(min(took), 1e-6))
+    return max(settings.DURABLE_BATCH_SIZE, min(fit, LOOK_AHEAD))
 
 
 # --- claim -------------------------------------------------------------------------------------
@@ -111,9 +119,13 @@ def claim(limit=1, only=None):
 
 
 def _short_run(head):
-    """How many rows of ``head`` ((pk, name) in claim order) one worker may hold at once: the short ones first."""
-    n = 0
+    """How many rows of ``head`` ((pk, name) in claim order) one worker may hold at once: the short ones at its
+    head, as many as are expected to run in DURABLE_BATCH_SECONDS."""
+    n, expected = 0, 0.0
     while n < len(head) and _short(head[n][1]):
+        expected += _took[head[n][1]]
+        if expected > settings.DURABLE_BATCH_SECONDS:
+            break
         n += 1
     return max(n, 1)
 
@@ -159,8 +171,8 @@ def _leave():
     with _in_run_lock:
         _in_run -= 1
         missed, _missed = _missed, False
-    if missed and not stopping():
-        wake()
+    if missed:
+        wake()  # (stopping: another consumer answers it)
 
 
 # --- dispatch ----------------------------------------------------------------------------------
@@ -173,6 +185,7 @@ def run_due():
     held goes back, and a wake-up comes a second later.
     """
     if stopping():
+        wake()  # a wake-up this consumer took off the queue as it stops: another consumer's to answer
         return 0
     if not _enter():
         # The task workers all run tasks; each claims again when its task ends, so this wake-up is not needed.
@@ -186,43 +199,86 @@ def run_due():
 
 def _run_due():
     MONITOR.ensure_running()
-    done = 0
+    done, drain = 0, _Draining()
     try:
         while not stopping():
             rows, more = claim_next()
             if not rows:
+                if drain.release():
+                    continue  # the marker is down: one more look catches rows whose commit skipped its wake-up
                 return done
             if more and _room():
                 wake()  # more may be due: let another worker join (none may while every task worker runs)
+            short = len(rows) > 1 or _short(rows[0].name)
+            if not short and drain.release() and _room():
+                wake()  # this worker runs a task not seen short: rows whose wake-up was skipped are another's
             ran_now = run_batch(rows)
             done += ran_now
             if ran_now < len(rows):
                 return done
+            if short:
+                drain.hold()
     except DatabaseError:
         logger.exception("the database failed this worker after %s tasks; trying again in 1 s", done)
         wake(delay=1)
+    finally:
+        if drain.release() and stopping():
+            wake()  # wake-ups skipped while this consumer drained now need another consumer
     return done
 
 
+class _Draining:
+    """This worker's hold on the ``"durable"`` draining marker (``mysite.wakeups``): up while it runs batches of
+    tasks seen to be short (it claims again within DURABLE_BATCH_SECONDS), so commits skip their wake-up; never
+    while it runs a task not seen short (an idle worker must be woken for a new row meanwhile)."""
+
+    def __init__(self):
+        self._context = self._marker = None
+
+    def hold(self):
+        if self._context is None:
+            draining = getattr(HUEY, "draining", None)  # another queue class: no marker
+            if draining is None:
+                return
+            self._context = draining("durable")
+            self._marker = self._context.__enter__()
+        self._marker.refresh()  # up at the first call, kept up after
+
+    def release(self):
+        """Let go of the marker; True if this worker held it (the caller then looks for due rows once more)."""
+        if self._context is None:
+            return False
+        context, self._context = self._context, None
+        context.__exit__(None, None, None)
+        return True
+
+
 def run_batch(rows):
-    """Run the claimed ``rows`` in order; give the rest back when stopping or past DURABLE_BATCH_SECONDS."""
+    """Run the claimed ``rows`` in order; give the rest back when stopping or past DURABLE_BATCH_SECONDS.
+
+    The successes of a batch are recorded together when it ends (one commit); each other outcome at once.
+    """
     began = time.monotonic()
-    for index, row in enumerate(rows):
-        if index and (stopping() or time.monotonic() - began > settings.DURABLE_BATCH_SECONDS):
-            given = LEASES.release(rows[index:])
-            logger.debug("gave back %s claimed tasks untried", given)
-            if not stopping():
-                wake()
-            return index
-        try:
-            retry_in = executor.run_one(row, noted=ran)
-        except Exception:
-            # The database (not the task) failed us: give what we hold back now rather than at lease expiry.
-            logger.warning("task %s: could not record its outcome; giving back %s rows", row.pk, len(rows) - index)
-            _give_back(rows[index:])
-            raise
-        if retry_in is not None:
-            wake(delay=retry_in)  # a wake-up at the retry's due time (the sweeper only catches what waited longer)
+    done = [] if len(rows) > 1 else None
+    index = 0
+    try:
+        for index, row in enumerate(rows):  # noqa: B007 - index: where a failure left off
+            if index and (stopping() or time.monotonic() - began > settings.DURABLE_BATCH_SECONDS):
+                executor.record_succeeded(done)
+                given = LEASES.release(rows[index:])
+                logger.debug("gave back %s claimed tasks untried", given)
+                if not stopping():
+                    wake()
+                return index
+            retry_in = executor.run_one(row, noted=ran, succeeded=done)
+            if retry_in is not None:
+                wake(delay=retry_in)  # a wake-up at the retry's due time (the sweeper only catches what waited longer)
+        executor.record_succeeded(done)
+    except Exception:
+        # The database (not the task) failed us: give what we hold back now rather than at lease expiry.
+        logger.warning("tasks of a batch of %s: could not record their outcome; giving them back", len(rows))
+        _give_back([r for r, _, _ in done or ()] + rows[index:])
+        raise
     return len(rows)
 
 

@@ -72,7 +72,9 @@ def cancel_ids(ids):
         )
         if queued:  # their chains and batches move on now, not at the next sweep: once per flow, its first member
             ended = TaskRow.objects.filter(pk__in=ids, status=TaskRow.Status.CANCELLED, finished_at=now)
-            firsts = ended.exclude(flow=None).values("flow_id").annotate(first=Min("id")).values_list("first", flat=True)
+            firsts = (
+                ended.exclude(flow=None).values("flow_id").annotate(first=Min("id")).values_list("first", flat=True)
+            )
             for row in TaskRow.objects.filter(pk__in=list(firsts)).only("pk", "flow_id"):
                 flow_member_ended(row, TaskRow.Status.CANCELLED)
         running = list(TaskRow.objects.filter(pk__in=ids, status=TaskRow.Status.RUNNING).values_list("pk", flat=True))

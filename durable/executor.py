@@ -16,6 +16,7 @@ from durable import backoff, control
 from durable.compat import Task, TaskContext, TaskResult, TaskResultStatus, normalize_json
 from durable.exceptions import TaskNotFound, TimeLimitExceeded
 from durable.leases import worker_id
+from durable.models import Task as TaskRow
 from durable.models import error_text
 from durable.monitor import MONITOR, absorb
 from durable.options import options_of
@@ -34,10 +35,12 @@ def resolve(name):
     return obj
 
 
-def run_one(row, noted=None):
+def run_one(row, noted=None, succeeded=None):
     """One attempt at ``row`` (held by this process, its attempt counted by the claim): call it, record the outcome.
 
     Returns the seconds until its retry is due (None: no retry). ``noted(name, seconds)`` hears how long it ran.
+    ``succeeded``: a list that takes ``(row, value, ended_at)`` of a success instead of recording it now (a
+    claimed batch records its successes together, ``record_succeeded``).
     """
     row.worker_ids = [*row.worker_ids, worker_id()]
     row.last_attempted_at = timezone.now()  # the claim set started_at (first attempt) already
@@ -62,6 +65,9 @@ def run_one(row, noted=None):
         if row.mark_cancelled(error, trace):
             logger.warning("task %s %s cancelled while running (attempt %s)", row.pk, row.name, row.attempts)
         return None
+    if error is None and succeeded is not None:
+        succeeded.append((row, value, timezone.now()))
+        return None
     if error is None:
         if row.mark_succeeded(value):
             logger.info("task %s %s succeeded in %.2f s (%s)", row.pk, row.name, took, tries)
@@ -85,6 +91,18 @@ def run_one(row, noted=None):
         )
         return delay
     return None
+
+
+def record_succeeded(done):
+    """Record the successes ``run_one`` set aside (``[(row, value, ended_at)]``) in one transaction; one log line."""
+    if not done:
+        return
+    written = TaskRow.record_succeeded(done)
+    if written:
+        names = ", ".join(sorted({row.name for row, _, _ in done}))
+        ids = ", ".join(str(a.task_id) for a in written)
+        logger.info("tasks %s (%s) succeeded (%s of a claimed batch)", ids, names, len(written))
+    done.clear()
 
 
 def _call(task, row, limit):

@@ -219,6 +219,28 @@ class Leases(TakeBack):
             )
         return bool(written)
 
+    def finish_each(self, outcomes, memo=None):
+        """``finish(row, **values)`` for each ``(row, values)`` of ``outcomes`` (plain values, one shape), as one
+        statement run for each; the rows written. A lost lease among them: each is written on its own instead.
+        ``memo``: values already prepared for the database (``durable.sql.update_many``)."""
+        pk, held = self.model._meta.pk.name, self.states.running
+        each = [
+            (
+                {**v, "lease_token": "", "lease_expires_at": None},
+                {pk: r.pk, "status": held, "lease_token": r.lease_token},
+            )
+            for r, v in outcomes
+        ]
+        db = router.db_for_write(self.model)
+        with transaction.atomic(using=db):
+            lost = sql.update_many(self.model, each, memo) != len(each)
+            transaction.set_rollback(lost, using=db)  # a lease lost among them: undone, and written one by one
+        if lost:
+            return [row for row, values in outcomes if self.finish(row, **values)]
+        for row, _ in outcomes:
+            self._drop(row.lease_token)
+        return [row for row, _ in outcomes]
+
     def finish_many(self, rows, **values):
         """Record one outcome on all ``rows`` (fenced, plain values): one UPDATE per lease token among them.
 

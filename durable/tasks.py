@@ -18,7 +18,7 @@ lifeline.register(LEASES, wake=lambda due: claim.wake(), stale_after=lambda: set
 
 
 if hasattr(HUEY, "on_wake"):  # a transaction's one wake-up (mysite.wakeups) names "durable" when it queued tasks
-    HUEY.on_wake("durable")(claim.run_due)
+    HUEY.on_wake("durable", spreads=True)(claim.run_due)  # run_due wakes more workers while more is due
 
 
 @db_periodic_task(crontab(), name="durable.sweep")

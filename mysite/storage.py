@@ -14,10 +14,10 @@ import time
 
 from huey.storage import RedisStorage, SqliteStorage
 
-from mysite.wakeups import Marker, RedisMark, SocketMark
+from mysite.wakeup_marks import RedisWakeups, SqliteWakeups
 
 
-class WakeupSqliteStorage(SqliteStorage):
+class WakeupSqliteStorage(SqliteWakeups, SqliteStorage):
     """SQLite queue whose consumer sleeps on a socket until work arrives."""
 
     blocking = True  # Huey's worker then calls dequeue() without sleeping itself.
@@ -51,34 +51,6 @@ class WakeupSqliteStorage(SqliteStorage):
         except OSError:
             return False
 
-    def enqueue_wakeup(self, data, kinds):
-        """Enqueue ``data`` (a wake-up) unless a consumer drains every one of ``kinds``; True when enqueued."""
-        if all(self._draining_elsewhere(kind) for kind in kinds):
-            return False
-        self.enqueue(data)
-        return True
-
-    def _draining_elsewhere(self, kind):
-        # A datagram reaches the socket only while a consumer is bound to it, i.e. drains ``kind`` (else: wake).
-        return self._send(self._draining_address(kind))
-
-    def _draining_address(self, kind):
-        return f"{self.wake_address}-draining-{kind}"
-
-    def mark_draining(self, kind):
-        """A marker for ``kind``: an abstract socket bound while this process drains it (gone if it dies)."""
-        return Marker.of(self, kind, SocketMark(self._draining_address(kind)))
-
-    def draining_now(self, kind):
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            probe.bind(self._draining_address(kind))
-        except OSError:
-            return True
-        finally:
-            probe.close()
-        return False
-
     def _listen(self):
         if self._listener_pid == os.getpid():
             return self._listener
@@ -110,31 +82,5 @@ class WakeupSqliteStorage(SqliteStorage):
         return super().dequeue()
 
 
-class WakeupRedisStorage(RedisStorage):
+class WakeupRedisStorage(RedisWakeups, RedisStorage):
     """Redis queue whose wake-ups are skipped, in the same round trip, while a consumer drains their kinds."""
-
-    _ENQUEUE_UNLESS_DRAINING = """
-    for i = 2, #KEYS do
-        if redis.call('exists', KEYS[i]) == 0 then return redis.call('lpush', KEYS[1], ARGV[1]) end
-    end
-    return 0
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._enqueue_unless_draining = self.conn.register_script(self._ENQUEUE_UNLESS_DRAINING)
-
-    def _draining_key(self, kind):
-        return f"huey.draining.{self.name}.{kind}"
-
-    def enqueue_wakeup(self, data, kinds):
-        """Enqueue ``data`` (a wake-up) unless a consumer drains every one of ``kinds``; True when enqueued."""
-        keys = [self.queue_key, *(self._draining_key(k) for k in kinds)]
-        return bool(self._enqueue_unless_draining(keys=keys, args=[data]))
-
-    def mark_draining(self, kind):
-        """A marker for ``kind``: a key that expires unless this process refreshes it while it drains."""
-        return Marker.of(self, kind, RedisMark(self.conn, self._draining_key(kind)))
-
-    def draining_now(self, kind):
-        return bool(self.conn.exists(self._draining_key(kind)))

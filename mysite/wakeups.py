@@ -8,17 +8,16 @@ every kind it queued, and a consumer runs the handler each app registered with `
 
 A consumer draining a kind keeps a marker up (``HUEY.draining(kind)``): a Redis key with a short
 expiry it refreshes while it sends, or, on the SQLite queue, an abstract socket bound while it drains
-(gone with the process). A commit whose every kind is being drained enqueues nothing. No wake-up is
-lost: the request checks the marker after its commit, and the consumer takes the marker down before
+(gone with the process). A commit whose every kind is being drained, or has a wake-up still waiting in the
+queue (kinds whose handler wakes more workers itself, ``on_wake(kind, spreads=True)``: durable tasks; a mark
+the consumer takes down once it has run that wake-up, then looks again), enqueues nothing. No
+wake-up is lost: the request checks the marker after its commit, and the consumer takes the marker down before
 its last look for due rows, so either the request sees no marker or the consumer sees the row. A
 consumer that stops with rows still due hands them a real wake-up (``handover``) for the others.
 """
 
 import logging
-import os
-import socket
 import threading
-import time
 from contextlib import contextmanager
 
 logger = logging.getLogger(__name__)
@@ -36,15 +35,22 @@ class Wakeups:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._wake_handlers = {}
+        self._wake_handlers, self._spreading = {}, set()
         self._wake_task = self.task(name=WAKE_TASK)(self._run_wakeups)
         self._pending = threading.local()
 
-    def on_wake(self, kind):
-        """Decorator: the function (no arguments) a consumer runs when a wake-up names ``kind``."""
+    def on_wake(self, kind, spreads=False):
+        """Decorator: the function (no arguments) a consumer runs when a wake-up names ``kind``.
+
+        ``spreads``: the handler wakes more workers itself when more is due (``durable.claim``), so one wake-up
+        waiting in the queue stands for every commit after it; otherwise each commit brings its own (the outbox
+        spreads a burst over the workers that way).
+        """
 
         def decorator(fn):
             self._wake_handlers[kind] = fn
+            if spreads:
+                self._spreading.add(kind)
             return fn
 
         return decorator
@@ -85,7 +91,8 @@ class Wakeups:
             if self.immediate:
                 self.enqueue(task)
                 return True
-            return self.storage.enqueue_wakeup(self.serialize_task(task), kinds)
+            spreading = [kind for kind in kinds if kind in self._spreading]
+            return self.storage.enqueue_wakeup(self.serialize_task(task), kinds, spreading)
         except Exception as exc:  # noqa: BLE001 - the rows are safe; a sweeper wakes them
             logger.warning(
                 "could not enqueue a wake-up for %s (%s: %s); the sweeper will pick it up",
@@ -96,6 +103,23 @@ class Wakeups:
             return False
 
     def _run_wakeups(self, kinds):
+        """Run each kind's handler; then take the wake-up's mark down and run them once more.
+
+        The first run is not held up by the take (a round trip to Redis): a task starts sooner. A commit that
+        saw the mark and skipped its wake-up committed before the take, so the second run sees its rows.
+        """
+        self._run_handlers(kinds)
+        take = getattr(self.storage, "take_wakeup", None)
+        marked = [kind for kind in kinds if kind in self._spreading]  # only these kinds' wake-ups leave a mark
+        if take is None or not marked:
+            return
+        try:
+            take(marked)
+        except Exception as exc:  # noqa: BLE001 - its mark expires by itself (mysite.wakeup_marks.PENDING_SECONDS)
+            logger.warning("could not take the wake-up mark of %s (%s: %s)", marked, type(exc).__name__, exc)
+        self._run_handlers(marked)
+
+    def _run_handlers(self, kinds):
         from django.db import close_old_connections
 
         for kind in kinds:
@@ -131,88 +155,3 @@ class Wakeups:
         """True while some consumer keeps ``kind``'s draining marker up (for tests and the operations page)."""
         check = getattr(self.storage, "draining_now", None)
         return bool(check and check(kind))
-
-
-# --- Draining markers (the queue storages in ``mysite.queue`` make them) -----------------------
-
-
-class SocketMark:
-    """The SQLite queue's marker: an abstract socket bound while this process drains (the kernel drops it with us)."""
-
-    def __init__(self, address):
-        self.address, self.sock = address, None
-
-    def up(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            sock.bind(self.address)
-        except OSError:
-            sock.close()  # another consumer process drains it: its marker stands for us too
-            return
-        sock.setblocking(False)
-        self.sock = sock
-
-    def refresh(self):
-        while self.sock is not None:  # read what commits sent meanwhile, so their datagrams keep getting through
-            try:
-                self.sock.recv(16)
-            except OSError:
-                return
-
-    def down(self):
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-
-
-class RedisMark:
-    """The Redis queue's marker: a key that expires ``TTL_MS`` after this process last refreshed it."""
-
-    TTL_MS = 5000  # a consumer killed while draining leaves its marker this long at most
-
-    def __init__(self, conn, key):
-        self.conn, self.key, self.set_at = conn, key, 0.0
-
-    def up(self):
-        self.conn.set(self.key, os.getpid(), px=self.TTL_MS)
-        self.set_at = time.monotonic()
-
-    def refresh(self):
-        if time.monotonic() - self.set_at >= 1:
-            self.up()
-
-    def down(self):
-        self.conn.delete(self.key)
-
-
-class Marker:
-    """One process's draining marker for one kind, up while any of its workers drains that kind."""
-
-    _lock = threading.Lock()
-    _markers = {}
-
-    def __init__(self, mark):
-        self.mark, self.holders, self.up = mark, 0, False
-
-    @classmethod
-    def of(cls, storage, kind, mark):
-        with cls._lock:
-            marker = cls._markers.setdefault((id(storage), kind, os.getpid()), cls(mark))
-            marker.holders += 1
-        return marker
-
-    def refresh(self):
-        """Put the marker up (at the first call: after the first send, so it costs no pickup time) or keep it up."""
-        with self._lock:
-            if self.up:
-                self.mark.refresh()
-            elif self.holders:
-                self.mark.up()
-                self.up = True
-
-    def clear(self):
-        with self._lock:
-            self.holders -= 1
-            if self.holders == 0 and self.up:
-                self.mark.down()
-                self.up = False

@@ -1,5 +1,7 @@
 """benchmarks/stats.py: the percentiles every benchmark figure is built from."""
 
+import pytest
+
 from benchmarks.stats import fmt, median, percentile, ratio
 
 
@@ -20,3 +22,11 @@ def test_it_prints_figures_readably():
     assert fmt(1378.4, "e-mails/s") == "1,378 e-mails/s"
     assert fmt(0.4501, "ms") == "0.450 ms"
     assert fmt(None) == "n/a"
+
+
+def test_an_unknown_section_is_refused_with_the_names_to_choose_from():
+    from benchmarks.__main__ import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--only", "goals,nope"])
+    assert "unknown section(s) nope" in str(stopped.value) and "goals" in str(stopped.value)

@@ -232,15 +232,17 @@ def test_a_database_failure_while_recording_gives_the_rows_back_at_once(monkeypa
     ids = [durable_tasks.add.enqueue(i, i).id for i in range(3)]
     claim.ran("tests.durable_tasks.add", 0.0)  # a short task: claimed as a batch of 3
     held_before = claim.LEASES.held_tokens()
-    real_update = sql.update
+    real_update, real_update_many = sql.update, sql.update_many
 
     def locked(*args, **kwargs):
         raise OperationalError("database is locked")
 
     # Fault injection: the outcome's write fails as it does when another writer holds SQLite past the timeout.
     monkeypatch.setattr(sql, "update", locked)
+    monkeypatch.setattr(sql, "update_many", locked)  # a batch's successes are written together
     assert claim.run_due() == 0
     monkeypatch.setattr(sql, "update", real_update)
+    monkeypatch.setattr(sql, "update_many", real_update_many)
 
     rows = Task.objects.filter(pk__in=ids)
     assert {(r.status, r.attempts, r.lease_token) for r in rows} == {("queued", 0, "")}  # no lease to wait for

@@ -200,3 +200,29 @@ def test_the_daily_cleanup_deletes_flows_ended_past_the_retention(run_tasks, set
     assert sources["finished chains and batches"].count() == 1
     sources["finished chains and batches"].delete()
     assert list(Flow.objects.values_list("pk", flat=True)) == [int(running.id)]
+
+
+@pytest.mark.django_db
+def test_a_batch_of_short_tasks_recorded_together_calls_back_once(run_tasks, tmp_path, monkeypatch):
+    from durable import claim
+
+    short = {f"tests.durable_tasks.{name}": 0.0 for name in ("add", "noop", "note")}
+    monkeypatch.setattr(
+        claim, "_took", short
+    )  # seen to be short: claimed many at once, their successes recorded together
+    path = str(tmp_path / "calls")
+    with batch(
+        on_success=call(durable_tasks.note, path, "success"), on_finish=call(durable_tasks.note, path, "finish")
+    ) as b:
+        durable.enqueue_many([call(durable_tasks.add, i, 1) for i in range(30)])
+        chain(call(durable_tasks.add, 1, 1), call(durable_tasks.add, 2)).enqueue()
+
+    run_tasks()
+
+    assert sorted(lines(tmp_path / "calls")) == [f"finish {b.id}", f"success {b.id}"]
+    result = durable.get_batch(b.id)
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.counts == {"successful": 32}
+    assert (
+        Task.objects.filter(name__endswith="add").count()
+        == Task.objects.filter(attempt_log__outcome="successful", name__endswith="add").count()
+    )

@@ -63,3 +63,20 @@ def test_a_claim_takes_no_more_than_its_limit():
 
     assert len(leases().claim(limit=2)) == 2
     assert Task.objects.filter(status="running").count() == 2
+
+
+def test_finish_each_writes_each_row_its_own_values_and_leaves_a_lost_one_alone():
+    queue(3)
+    lease = leases()
+    rows = lease.claim(limit=3)
+    Task.objects.filter(pk=rows[1].pk).update(lease_token="taken-by-another")  # swept and claimed elsewhere
+
+    written = lease.finish_each([(row, {"status": "successful", "return_value": row.pk}) for row in rows])
+
+    assert [r.pk for r in written] == [rows[0].pk, rows[2].pk]
+    assert dict(Task.objects.filter(status="successful").values_list("pk", "return_value")) == {
+        rows[0].pk: rows[0].pk,
+        rows[2].pk: rows[2].pk,
+    }
+    assert Task.objects.get(pk=rows[1].pk).status == "running"  # the newer holder's row, untouched
+    assert lease.held_tokens() == []

@@ -24,7 +24,7 @@ def test_a_transaction_queues_one_wake_up_however_many_rows(queue_url):
     assert wake_up.args == (["durable", "outbox"],)
 
 
-def test_each_transaction_has_its_own_wake_up_and_a_rolled_back_one_none(queue_url):
+def test_each_transaction_has_its_own_e_mail_wake_up_and_a_rolled_back_one_none(queue_url):
     with pytest.raises(RuntimeError), transaction.atomic():
         send_mail("Rolled back", "Body", "from@example.com", ["to@example.com"])
         raise RuntimeError("the view failed")
@@ -33,8 +33,18 @@ def test_each_transaction_has_its_own_wake_up_and_a_rolled_back_one_none(queue_u
             send_mail("Kept", "Body", "from@example.com", ["to@example.com"])
             send_mail("Kept too", "Body", "from@example.com", ["to@example.com"])
 
-    assert HUEY.pending_count() == 2
+    assert HUEY.pending_count() == 2  # the outbox spreads a burst over the workers by its wake-ups
     assert Message.objects.count() == 4
+
+
+def test_a_durable_wake_up_waiting_in_the_queue_stands_for_the_commits_after_it(queue_url):
+    durable_tasks.noop.enqueue()
+    durable_tasks.noop.enqueue()
+    assert HUEY.pending_count() == 1  # the worker that runs it finds both, and wakes more workers while more is due
+
+    HUEY.storage.take_wakeup(["durable"])  # a consumer ran it: the next commit wakes again
+    durable_tasks.noop.enqueue()
+    assert HUEY.pending_count() == 2
 
 
 @pytest.mark.consumer
@@ -63,3 +73,39 @@ def test_no_wake_up_while_a_consumer_drains_and_none_lost_when_it_stops(queue_ur
     assert sorted(subjects) == sorted([f"backlog {i}" for i in range(15)] + ["while draining"])  # each once
     wait_until(lambda: Message.objects.filter(status="sent").count() == 16, message="every row recorded sent")
     assert len(smtp_server.messages) == 16
+
+
+@pytest.mark.consumer
+@pytest.mark.slow
+def test_durable_tasks_skip_their_wake_up_while_a_consumer_drains_and_none_is_lost_when_it_stops(
+    queue_url, start_consumer, tmp_path
+):
+    """One consumer runs a backlog of short tasks (its draining marker up); the other is idle. A task queued
+    meanwhile enqueues nothing; the draining consumer is stopped half-way, and the idle one runs the rest."""
+    from durable.models import Task
+
+    path = str(tmp_path / "runs.txt")
+    # Short: under 1 s (DURABLE_BATCH_SECONDS / DURABLE_BATCH_SIZE) however loaded the machine; no sweeper.
+    env = {"HUEY_WORKERS": 2, "DURABLE_BATCH_SECONDS": 2, "DURABLE_BATCH_SIZE": 2, "DURABLE_WAKE_AFTER_SECONDS": 3600}
+    consumers = [start_consumer(**env), start_consumer(**env)]
+    with transaction.atomic():
+        for i in range(300):  # 6 s of work or more: the stop comes long before its end
+            durable_tasks.slow.enqueue(path, 0.02, tag=str(i))
+    wait_until(lambda: HUEY.is_draining("durable"), timeout=60, interval=0.01, message="a consumer drains the tasks")
+
+    queued_before = HUEY.pending_count()
+    durable_tasks.slow.enqueue(path, 0.02, tag="late")
+    assert HUEY.pending_count() == queued_before  # no wake-up: the draining consumer will see the row
+
+    running = wait_until(
+        lambda: Task.objects.filter(status="running").values_list("claimed_by", flat=True).first(),
+        message="a task held",
+    )
+    drainer = next(c for c in consumers if running.endswith(f":{c.pid}"))
+    drainer.stop()  # SIGINT: it gives back what it has not run, and hands over a wake-up
+    wait_until(lambda: Task.objects.filter(status="successful").count() == 301, timeout=90, message="all ran")
+
+    ends = [line.split()[1:] for line in open(path) if line.startswith("end")]
+    assert sorted(tag for tag, _ in ends) == sorted([str(i) for i in range(300)] + ["late"])  # each once
+    idle = next(c for c in consumers if c is not drainer)
+    assert [tag for tag, pid in ends if pid == str(idle.pid)]  # the rest was the idle consumer's
