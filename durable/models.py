@@ -2,7 +2,7 @@
 imported here from modules named for them (``flow_models``, ``stops``, ``slots``, ``tally``)."""
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import models, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
