@@ -106,16 +106,26 @@ def claim(limit=1, only=None):
         return claimable(limits.narrow(due))
 
     for _ in range(2):
-        rows = LEASES.claim(limit=limit, where=narrow)
-        over, wait = limits.over(rows)
-        if over:
-            LEASES.release(over)
+        kept, over, wait = _claim_checked(limit, narrow)
         if wait:
             wake(delay=wait)  # a rate's window opens: for the rows given back, or the keys the claim left out
-        kept = [row for row in rows if row not in over]
         if kept or not over:
             return kept
     return []
+
+
+def _claim_checked(limit, narrow):
+    """One claim whose rows over their key's limits go back in its transaction: ``(kept, over, wait)``."""
+    seen = {}
+
+    def check(rows):
+        seen["over"], seen["wait"] = limits.over(rows)
+        return seen["over"]
+
+    kept = LEASES.claim(limit=limit, where=narrow, check=check)
+    if not seen:  # nothing won: no check ran, but the claim may have left out keys whose rate reopens
+        check([])
+    return kept, seen["over"], seen["wait"]
 
 
 def _short_run(head):

@@ -126,14 +126,14 @@ class Leases(TakeBack):
 
     # --- claim ------------------------------------------------------------------------
 
-    def claim(self, limit=1, where=None):
+    def claim(self, limit=1, where=None, check=None):
         """Take up to ``limit`` due rows (in ``order_by`` order) for this process; return them.
 
-        ``where(queryset) -> queryset`` narrows the due rows (a queue, a concurrency cap). One
-        UPDATE whose WHERE picks the rows (``id IN (SELECT ... LIMIT n)``), then one SELECT of
-        what it won. On SQLite the statement holds the write lock, so concurrent claimers take
-        the next rows instead of racing for the same ones; on PostgreSQL the pick is
-        ``FOR UPDATE SKIP LOCKED`` for the same effect. Two claimers never hold the same row.
+        ``where(queryset) -> queryset`` narrows the due rows (a queue, a concurrency cap). One UPDATE whose
+        WHERE picks the rows (``id IN (SELECT ... LIMIT n)``), then one SELECT of what it won. On SQLite the
+        statement holds the write lock, so concurrent claimers take the next rows; on PostgreSQL the pick is
+        ``FOR UPDATE SKIP LOCKED`` for the same effect. Two claimers never hold the same row. ``check(rows)
+        -> rows`` runs before the claim commits; the rows it returns go back untried (``durable.limits``).
         """
         objects = self._objects()
         conn = connections[objects.db]
@@ -153,21 +153,31 @@ class Leases(TakeBack):
             }
             return pick, values
 
-        if conn.features.has_select_for_update_skip_locked:
-            # The ids first, as a list: inside UPDATE ... IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
-            # PostgreSQL may run the subquery more than once and claim more than ``limit`` rows.
-            with transaction.atomic(using=objects.db):
-                pick, values = claim_at(timezone.now())
-                ids = list(pick.select_for_update(skip_locked=True).values_list("pk", flat=True))
-                won = objects.filter(pk__in=ids, status=self.states.queued).update(**values) if ids else 0
-        else:
-            with sql.serialized(self.model):
-                pick, values = claim_at(timezone.now())
-                won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
-        if not won:
-            return []
-        self._hold(token, won)
-        return list(objects.filter(status=self.states.running, lease_token=token).order_by(*self.order_by))
+        with sql.serialized(self.model), transaction.atomic(using=objects.db):
+            pick, values = claim_at(timezone.now())
+            if conn.features.has_select_for_update_skip_locked:
+                # The ids first, as a list: inside UPDATE ... IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
+                # PostgreSQL may run the subquery more than once and claim more than ``limit`` rows.
+                pick = list(pick.select_for_update(skip_locked=True).values_list("pk", flat=True))
+            won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
+            rows = objects.filter(status=self.states.running, lease_token=token).order_by(*self.order_by)
+            rows = self._checked(token, list(rows), check) if won else []
+        if rows:
+            self._hold(token, len(rows))
+        return rows
+
+    def _checked(self, token, rows, check):
+        """``rows`` less those ``check`` gives back (in the claim's transaction)."""
+        back = check(rows) if check is not None else ()
+        if back:
+            self._objects().filter(pk__in=[r.pk for r in back], lease_token=token).update(**self._untried())
+        return [row for row in rows if row not in back]
+
+    def _untried(self):
+        """The fields of a row given back untried: queued, due as it was, the claim's attempt uncounted."""
+        values = {"status": self.states.queued, "lease_token": "", "lease_expires_at": None, **self.release_values()}
+        values["attempts"] = F("attempts") - 1
+        return values
 
     def claim_values(self, now):
         """More fields a claim sets (expressions welcome)."""
@@ -274,8 +284,7 @@ class Leases(TakeBack):
         """Give ``rows`` back untried (queued, due as they were); an attempt counted by the claim is uncounted."""
         if not rows:
             return 0
-        values.update(status=self.states.queued, lease_token="", lease_expires_at=None, **self.release_values())
-        values["attempts"] = F("attempts") - 1
+        values.update(self._untried())
         given = 0
         for token in {r.lease_token for r in rows}:
             ids = [r.pk for r in rows if r.lease_token == token]

@@ -31,6 +31,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connections, router
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -145,40 +146,53 @@ def over(rows):
 
 
 def _over(keyed):
+    """Runs in the claim's transaction (``durable.claim``): the rows other claims committed count first, and
+    claims of one key check one at a time (SQLite: the claim holds the write lock; PostgreSQL: a lock per key and
+    rate scope, ``_serialize``), so two consumers claiming at once never both keep a row over the limit."""
     global _seen_until
     if not keyed:
         return set(), None
     _seen_until = time.monotonic() + 60
+    scopes = defaultdict(list)  # (scope, is_prefix) -> the rows a rate counts there
+    for row in keyed:
+        if rate(row.name):
+            scopes[scope(row.name, row.group)].append(row)
+    _serialize({row.group for row in keyed} | {where[0] for where in scopes})
     out, wait = set(), None
     now = timezone.now()
     for key in {row.group for row in keyed}:
-        mine = [row for row in keyed if row.group == key]
-        keep = set(
-            TaskRow.objects.filter(status=TaskRow.Status.RUNNING, group=key)
-            .order_by("claimed_at", "id")
-            .values_list("id", flat=True)[: cap(mine[0].name, key)]
-        )
-        out |= {row.pk for row in mine if row.pk not in keep}
+        mine = sorted((row for row in keyed if row.group == key), key=lambda row: (row.claimed_at, row.pk))
+        others = TaskRow.objects.filter(status=TaskRow.Status.RUNNING, group=key).exclude(pk__in=[r.pk for r in mine])
+        room = max(cap(mine[0].name, key) - others.count(), 0)
+        out |= {row.pk for row in mine[room:]}
         if _options(mine[0].name).ordered:
             # Checked on the committed rows too: a consumer that had not imported the task yet claimed without
             # ``in_order``. An earlier row unfinished stays so until it ends: this check cannot race.
             head = _unfinished().filter(group=key).order_by("id").values_list("id", flat=True).first()
             out |= {row.pk for row in mine if row.pk != head}
-    scopes = defaultdict(list)  # (scope, is_prefix) -> the rows a rate counts there
-    for row in keyed:
-        if rate(row.name):
-            scopes[scope(row.name, row.group)].append(row)
     for where, mine in scopes.items():
         starts, seconds = rate(mine[0].name)
         _periods_seen.add(seconds)
+        mine = sorted((row for row in mine if row.pk not in out), key=lambda row: (row.claimed_at, row.pk))
         # Counted from the earliest of these claims: every window of ``seconds`` keeps at most ``starts``.
-        since = min(row.claimed_at for row in mine) - timedelta(seconds=seconds)
-        recent = _started(since).filter(_in_scope(where)).order_by("claimed_at", "id")
-        first = list(recent.values_list("id", "claimed_at"))
-        allowed = {pk for pk, _ in first[:starts]}
-        late = {row.pk for row in mine if row.pk not in allowed}
+        since = min((row.claimed_at for row in mine), default=now) - timedelta(seconds=seconds)
+        others = _started(since).filter(_in_scope(where)).exclude(pk__in=[r.pk for r in keyed])
+        first = others.order_by("claimed_at").values_list("claimed_at", flat=True).first()
+        late = {row.pk for row in mine[max(starts - others.count(), 0) :]}
         if late:
             out |= late
-            opens = (first[0][1] + timedelta(seconds=seconds) - now).total_seconds() if first else 0
+            start = min(first, mine[0].claimed_at) if first else mine[0].claimed_at
+            opens = (start + timedelta(seconds=seconds) - now).total_seconds()
             wait = max(min(wait or opens, opens), 0.05)
     return out, wait
+
+
+def _serialize(names):
+    """On PostgreSQL, a transaction lock per key and rate scope, taken in order (no deadlock): the next claim of
+    the same key waits for this one to commit, then sees its rows. SQLite's claim already holds the write lock."""
+    conn = connections[router.db_for_write(TaskRow)]
+    if conn.vendor != "postgresql":
+        return
+    with conn.cursor() as cursor:
+        for name in sorted(names):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"durable.limits:{name}"])

@@ -72,6 +72,51 @@ def test_a_claim_takes_one_task_per_key_at_concurrency_one_and_gives_the_rest_ba
 
 
 @pytest.mark.django_db(transaction=True)
+def test_two_claims_of_one_key_at_once_keep_one_row(tmp_path, monkeypatch):
+    """Claim A checks its key and waits before committing while claim B checks the same key: B must see A's
+    row (on PostgreSQL B waits for A's lock; on SQLite for the write lock), so one runs, not two. The race two
+    consumers met on PostgreSQL when the check ran after the claim had committed."""
+    import threading
+
+    from django.db import connection
+
+    from durable import limits
+
+    for _ in range(2):
+        durable_tasks.per_customer.enqueue(str(tmp_path / "m"), 1)
+    real_over, a_checked, b_checked = limits.over, threading.Event(), threading.Event()
+
+    def over(rows):
+        result = real_over(rows)
+        if threading.current_thread().name == "claim-a":
+            a_checked.set()
+            b_checked.wait(timeout=2)  # B checks now unless it waits for A (it must): then A commits first
+        else:
+            b_checked.set()
+        return result
+
+    monkeypatch.setattr(limits, "over", over)
+    won = {}
+
+    def claim_as(name):
+        try:
+            won[name] = claim.claim(1)
+        finally:
+            connection.close()
+
+    a = threading.Thread(target=claim_as, args=("a",), name="claim-a")
+    a.start()
+    assert a_checked.wait(timeout=10)
+    b = threading.Thread(target=claim_as, args=("b",), name="claim-b")
+    b.start()
+    a.join(timeout=30)
+    b.join(timeout=30)
+    assert len(won["a"]) == 1 and won["b"] == []
+    assert Task.objects.filter(status=Task.Status.RUNNING).count() == 1
+    assert Task.objects.filter(status=Task.Status.QUEUED, attempts=0).count() == 1  # given back untried
+
+
+@pytest.mark.django_db(transaction=True)
 def test_over_its_rate_a_task_waits_queued_with_a_wake_up_for_when_the_window_opens(queue_url, tmp_path):
     path = str(tmp_path / "marks")
     ids = [durable_tasks.per_host.enqueue(path, "example.org").id for _ in range(6)]
