@@ -7,10 +7,11 @@
     def sync_customer(customer_id): ...
 
 A task's key is its ``group`` (a name, or a callable of its arguments, run at enqueue) and is stored on its
-row. Both limits are checked right after a claim, against the rows themselves, so they hold whatever the
-consumers, hosts, queue storage or database: of a key's running rows, the first ``concurrency`` by claim time
-keep theirs; of the rows of a key claimed within the rate's period (and not given back), the first N keep
-theirs. The others go back to the queue untried, and a wake-up is scheduled for when the rate's window has
+row. Both limits are checked in the claim's transaction, one claim of a key at a time, against the rows
+themselves, so they hold whatever the consumers, hosts, queue storage or database: a claimed row keeps its
+place while the key's other running rows leave room under ``concurrency``, and while the rows claimed within
+the rate's period (not given back) leave room under N. The others go back to the queue untried, and a
+wake-up is scheduled for when the rate's window has
 room, so a task over its key's cap or rate waits as a queued row, never holding a worker. While grouped
 tasks were claimed in the last minute, claims also leave out the keys that are full (no row claimed and given
 back over and over); otherwise that query is skipped.
