@@ -9,11 +9,11 @@ caller's transaction with multi-row INSERTs (as many rows per statement as the d
 wakes the consumers once, when that transaction commits. A bad call anywhere: ``InvalidTask``, nothing written.
 """
 
-import copy
 import sqlite3
 from dataclasses import dataclass, field
 
 from django.db import connections, router, transaction
+from django.db.models.base import ModelState
 
 from durable.backend import json_arguments, wake_on_commit
 from durable.compat import InvalidTask, Task
@@ -92,7 +92,8 @@ def enqueue_many(calls):
 def _row(c, model):
     """``model`` (the task's row without arguments) with the arguments of ``c``, checked as ``enqueue`` checks them."""
     args, kwargs = json_arguments(c.task, c.args, c.kwargs)
-    row = copy.copy(model)
+    row = TaskRow.__new__(TaskRow)  # a copy of ``model``'s fields: copy.copy pickles its way there, 4x the time
+    row.__dict__.update(model.__dict__, _state=ModelState())
     row.args, row.kwargs, row.unique_key = args, kwargs, options_of(c.task).key_for(args, kwargs)
     return row
 
