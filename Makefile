@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run setup postfix test test-fast test-pg-redis lint format browser nginx bench bench-quick bench-scaling faults faults-quick profile-drain clean test-django6
+.PHONY: run setup postfix test test-fast test-pg-redis screenshots lint format browser nginx bench bench-quick bench-scaling faults faults-quick profile-drain clean test-django6
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,11 @@ test-pg-redis: $(VENV)/.dev browser nginx
 ## on SQLite whatever DATABASE_URL/HUEY_URL say (Redis queue tests still run when Redis answers)
 test-fast: $(VENV)/.dev
 	env -u DATABASE_URL -u HUEY_URL $(BIN)/pytest -n 2 -q -m "not consumer and not browser and not slow"
+
+## screenshots: the browser tests, saving their screenshots as docs/*.png (any other run keeps them in each test's
+## temporary folder, so the suite leaves the tree clean); commit the pictures you meant to change
+screenshots: $(VENV)/.dev browser
+	SCREENSHOTS=docs $(BIN)/pytest -n 2 -m browser
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

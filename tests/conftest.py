@@ -1,6 +1,9 @@
 pytest_plugins = ["testing.plugin"]
 
 # --- reports (issue 3) --------------------------------------------------------
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 
 
@@ -69,3 +72,14 @@ def pytest_runtest_setup(item):
             + " (make test-fast leaves those out)",
             pytrace=False,
         )
+
+
+# --- screenshots (issue 19): a run of the suite leaves docs/*.png as they are ------------------------------------
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.fixture
+def screenshots(tmp_path):
+    """The folder a browser test saves its screenshots in: its own ``tmp_path``, or ``docs/`` when the run was
+    asked to refresh the documentation's pictures (``SCREENSHOTS=docs``, which ``make screenshots`` sets)."""
+    return DOCS if os.environ.get("SCREENSHOTS") == "docs" else tmp_path

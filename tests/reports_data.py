@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from django.contrib.auth.models import Permission, User
+from django.db import connection
 
 from notifications.models import Message
 
@@ -46,18 +47,31 @@ def outbox(day, recipients, status="sent", subject="Hi", hour=12):
 
 
 def many_outbox(n, day="2026-03-01", batch=5000):
-    """``n`` sent e-mails on ``day``, fast (bulk INSERT)."""
-    when = at(day)
-    for start in range(0, n, batch):
-        Message.objects.bulk_create(
-            Message(
-                status="sent",
-                from_email="noreply@example.com",
-                recipients=[f"user{i}@example.com"],
-                subject=f"Message {i}",
-                raw=b"x",
-                created_at=when,
-                sent_at=when,
-            )
-            for i in range(start, min(n, start + batch))
-        )
+    """``n`` sent e-mails on ``day`` (``user<i>@example.com``, ``Message <i>``), fast.
+
+    The rows are what ``Message.objects.bulk_create`` writes (every field's value prepared by the field itself),
+    in one ``executemany`` per batch without a model instance per row: the 40,000 of a report test took 3 s of
+    CPU through the ORM, a second this way, and the suite runs a dozen of them beside each other.
+    """
+    template = Message(
+        status="sent", from_email="noreply@example.com", recipients=[], subject="", raw=b"x", created_at=at(day)
+    )
+    template.sent_at = template.created_at
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(template, True), connection) for f in fields]
+    names = [f.attname for f in fields]
+    to, subject = names.index("recipients"), names.index("subject")
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(Message._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, n, batch):
+            rows = []
+            for i in range(start, min(n, start + batch)):
+                row = list(values)
+                row[to] = fields[to].get_db_prep_save([f"user{i}@example.com"], connection)
+                row[subject] = f"Message {i}"
+                rows.append(row)
+            cursor.executemany(sql, rows)

@@ -1,19 +1,17 @@
 """End to end in headless Chromium: sign in, ask for a report, watch the bar reach 100 %, download it.
 
 The site runs in a real gunicorn process and the report in a real consumer, both on the test database.
-Set SAVE_SCREENSHOTS=1 to refresh docs/report-page.png.
+`make screenshots` refreshes docs/report-page.png and docs/report-page-running.png.
 """
 
 import contextlib
 import csv
-import os
 import time
 from pathlib import Path
 
 import pytest
 
 from reports.models import Report
-from testing.consumer import BASE_DIR
 from testing.plugin import _ci
 from tests.reports_data import READS_OUTBOX, many_outbox, user
 
@@ -59,12 +57,12 @@ def site(start_site, queue_url):
 
 
 @pytest.mark.parametrize("queue_url", ["sqlite"], indirect=True)
-def test_a_user_generates_watches_and_downloads_a_report(chromium, site, start_report_consumer, tmp_path):
+def test_a_user_generates_watches_and_downloads_a_report(chromium, site, start_report_consumer, screenshots):
     many_outbox(ROWS, day="2026-03-01")
     user("ada", perms=READS_OUTBOX)
     start_report_consumer(REPORTS_PROGRESS_INTERVAL_SECONDS=0.2)
     with chromium() as browser:
-        seen, rows, filename, line = watch_and_download(browser, site, tmp_path)
+        seen, rows, filename, line = watch_and_download(browser, site, screenshots)
 
     assert any(0 < p < 100 for p in seen), seen  # the bar moved without a reload
     assert f"Done: {ROWS:,} rows" in line  # 200,000: thousands separated
@@ -75,7 +73,7 @@ def test_a_user_generates_watches_and_downloads_a_report(chromium, site, start_r
     assert Report.objects.get().status == "done"
 
 
-def watch_and_download(browser, site, tmp_path):
+def watch_and_download(browser, site, screenshots):
     page = browser.new_page(viewport={"width": 1000, "height": 700}, accept_downloads=True)
     page.goto(f"{site}/accounts/login/")
     page.fill("#id_username", "ada")
@@ -93,8 +91,8 @@ def watch_and_download(browser, site, tmp_path):
     while time.monotonic() < deadline:
         try:
             value = int(page.eval_on_selector("#bar", "bar => bar.value"))
-            if 30 <= value <= 70 and not any(30 <= v <= 70 for v in seen) and os.environ.get("SAVE_SCREENSHOTS"):
-                page.screenshot(path=str(BASE_DIR / "docs" / "report-page-running.png"), full_page=True)
+            if 30 <= value <= 70 and not any(30 <= v <= 70 for v in seen):
+                page.screenshot(path=str(screenshots / "report-page-running.png"), full_page=True)
             seen.add(value)
             if page.query_selector("#download"):
                 break
@@ -104,9 +102,7 @@ def watch_and_download(browser, site, tmp_path):
     page.wait_for_selector("#download", timeout=60_000)
     assert page.eval_on_selector("#bar", "bar => bar.value") == 100
     line = page.inner_text("#line")
-    page.screenshot(path=str(tmp_path / "report-page.png"), full_page=True)
-    if os.environ.get("SAVE_SCREENSHOTS"):
-        page.screenshot(path=str(BASE_DIR / "docs" / "report-page.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "report-page.png"), full_page=True)
 
     with page.expect_download() as info:
         page.click("#download")

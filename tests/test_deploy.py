@@ -160,6 +160,15 @@ def production_env(tmp_path):
     return env
 
 
+def answers(port):
+    """True once something answers HTTP on ``port`` (any status)."""
+    try:
+        get(f"http://127.0.0.1:{port}/static/admin/css/base.css")
+    except OSError:  # refused, reset, or no answer within get's timeout
+        return False
+    return True
+
+
 def get(url, **headers):
     request = urllib.request.Request(url, headers={"Host": "mysite.example.com", **headers})
     try:
@@ -189,7 +198,9 @@ def web(tmp_path):
     proc = subprocess.Popen(argv, cwd=BASE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     urllib.request.install_opener(urllib.request.build_opener(NoRedirect))
     try:
-        wait_until(lambda: port_answers(port), timeout=30, message="gunicorn to listen")
+        # The master listens before its workers have loaded the site (seconds each on a busy machine): a first
+        # request then waited past its own timeout. Ready is a worker's answer, whatever it says.
+        wait_until(lambda: answers(port), timeout=90, interval=0.5, message="a gunicorn worker to answer")
         proc.port = port
         yield proc
     finally:

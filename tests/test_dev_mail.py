@@ -1,8 +1,6 @@
 """The development mail page: outbox and every e-mail template rendered, staff only, gone when DEBUG is off."""
 
 import importlib
-import os
-import shutil
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,7 +9,6 @@ from django.urls import Resolver404, clear_url_caches, resolve
 
 import mysite.urls
 from notifications.models import Message
-from testing.consumer import BASE_DIR
 from tests.reports_data import grant
 from tests.test_browser_reports import chromium  # noqa: F401 - the shared browser fixture
 
@@ -110,10 +107,10 @@ def debug_site(start_site):
 @pytest.mark.consumer
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_a_developer_sees_the_welcome_email_in_the_browser(chromium, debug_site, tmp_path):  # noqa: F811
+def test_a_developer_sees_the_welcome_email_in_the_browser(chromium, debug_site, screenshots):  # noqa: F811
     User.objects.create_user("ops", "ops@example.com", "a-Long-pass-42", is_staff=True)
     queue_invoice()
-    shot = tmp_path / "mail-preview.png"
+    shot = screenshots / "mail-preview.png"
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1000, "height": 900})
         page.goto(f"{debug_site}/admin/login/?next=/dev/mail/")
@@ -133,8 +130,6 @@ def test_a_developer_sees_the_welcome_email_in_the_browser(chromium, debug_site,
     assert "ann" in html_text and "mysite.example.com" in html_text
     assert plain_text.startswith("Hello ann,")
     assert shot.stat().st_size > 5000
-    if os.environ.get("SAVE_SCREENSHOTS"):
-        shutil.copy(shot, BASE_DIR / "docs" / "mail-preview.png")
 
 
 # --- issue 20, finding 8: the outbox admin's rules hold here too -------------------------------------------------

@@ -151,6 +151,7 @@ COMMANDS = {
     "python -m benchmarks.faults 12": BENCH,
     "make test TEST_WORKERS=2": SUITE,
     "make test-fast": SUITE,
+    "make screenshots": "not run: it runs the browser tests of this suite again (they run in it), saving docs/*.png",
     ".venv/bin/pytest -n 4": SUITE,
     '.venv/bin/pytest -m "not consumer and not browser and not slow"': SUITE,
     ".venv/bin/pytest tests/test_signup.py": SUITE_PART,

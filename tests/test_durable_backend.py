@@ -139,7 +139,9 @@ def test_it_fails_after_max_attempts_with_the_error_recorded(tmp_path):
     assert (tmp_path / "marks").read_text().count("attempt") == 3
 
 
-@pytest.mark.django_db
+# Transactional, as a consumer runs: the monitor that enforces the limit writes on its own connection, and an open
+# test transaction held SQLite's write lock against it (the limit of 1 s fired after the 20 s busy timeout, once).
+@pytest.mark.django_db(transaction=True)
 def test_a_time_limit_really_stops_the_work(tmp_path):
     marks = tmp_path / "marks"
     result = durable_tasks.too_long.enqueue(str(marks))

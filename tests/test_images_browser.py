@@ -1,10 +1,9 @@
 """In headless Chromium: upload a phone photo, see "processing", then the picture, upright, without reloading.
 
 The site runs in a real gunicorn process and the task in a real consumer, both on the test database.
-Set SAVE_SCREENSHOTS=1 to refresh docs/images-page.png.
+`make screenshots` refreshes docs/images-page.png.
 """
 
-import os
 import socket
 
 import pytest
@@ -12,7 +11,6 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
-from testing.consumer import BASE_DIR
 from tests import images_data as data
 from tests.test_browser_reports import chromium  # noqa: F401 - the fixture
 
@@ -25,7 +23,13 @@ def site(start_site):
     return start_site().url
 
 
-def test_the_page_shows_processing_then_the_picture_without_a_reload(chromium, site, start_consumer, tmp_path):  # noqa: F811
+def test_the_page_shows_processing_then_the_picture_without_a_reload(
+    chromium,  # noqa: F811 - the fixture imported above
+    site,
+    start_consumer,
+    tmp_path,
+    screenshots,
+):
     User.objects.create_user("ada", "ada@example.com", "a-Long-pass-42")
     photo = tmp_path / "IMG_0001.JPG"
     photo.write_bytes(data.phone_photo(1600, 1200, orientation=6))
@@ -58,9 +62,7 @@ def test_the_page_shows_processing_then_the_picture_without_a_reload(chromium, s
         still_same_page = page.evaluate("window.notReloaded === true")
         width, height = page.evaluate("[picture.naturalWidth, picture.naturalHeight]")
         state = page.inner_text("#picture-state")
-        page.screenshot(path=str(tmp_path / "images-page.png"), full_page=True)
-        if os.environ.get("SAVE_SCREENSHOTS"):
-            page.screenshot(path=str(BASE_DIR / "docs" / "images-page.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "images-page.png"), full_page=True)
         page.click("text=mysite")
         page.wait_for_function("() => { const a = document.querySelector('img.avatar'); return a && a.complete; }")
         home_avatar = page.evaluate("document.querySelector('img.avatar').naturalWidth")

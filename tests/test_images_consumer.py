@@ -48,6 +48,10 @@ def test_kill_9_mid_processing_and_the_picture_still_appears(client, queue_url, 
         lambda: client.get("/images/status/").json()["state"] == "ready", timeout=60, message="the picture to appear"
     )
     picture.refresh_from_db()
+    # The picture is ready as the task's last step; the task's outcome commits just after (seen under load).
+    wait_until(
+        lambda: Task.objects.exclude(status="running").filter(pk=picture.task_id).exists(), message="the task's outcome"
+    )
     task = Task.objects.get(pk=picture.task_id)
     assert task.status == "successful" and task.attempts == 2
     assert list(task.attempt_log.values_list("error_class", flat=True)) == ["durable.exceptions.ConsumerLost", ""]

@@ -1,12 +1,12 @@
 """The operations page and the admin outbox at 1280 px and on a phone (390 px), in headless Chromium.
 
 Nothing overlaps and no column is cut: every table fits its box or scrolls inside it on purpose. The
-screenshots go to docs/ (docs/operations-1280.png and the rest), small enough to keep in git.
+screenshots go to the test's tmp_path, or to docs/ (docs/operations-1280.png and the rest, small enough to keep in
+git) with `make screenshots`.
 """
 
 import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,7 +20,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 WIDTHS = {"1280": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 # Boxes and their children that must not overflow: (container, what is inside it).
@@ -95,10 +94,10 @@ def clipped(page, selector):
 
 
 @pytest.mark.parametrize("size", WIDTHS)
-def test_the_operations_page_reads_well(browser, live_server, size):
+def test_the_operations_page_reads_well(browser, live_server, size, screenshots):
     page = signed_in(browser, live_server, WIDTHS[size])
     page.goto(f"{live_server.url}/operations/")
-    page.screenshot(path=str(DOCS / f"operations-{size}.png"), full_page=True)
+    page.screenshot(path=str(screenshots / f"operations-{size}.png"), full_page=True)
 
     assert overlaps(page, ".ops-grid > .module") == []
     assert clipped(page, "#content-main th, #content-main td") == []
@@ -108,10 +107,10 @@ def test_the_operations_page_reads_well(browser, live_server, size):
 
 
 @pytest.mark.parametrize("size", WIDTHS)
-def test_the_admin_outbox_shows_every_column(browser, live_server, size):
+def test_the_admin_outbox_shows_every_column(browser, live_server, size, screenshots):
     page = signed_in(browser, live_server, WIDTHS[size])
     page.goto(f"{live_server.url}/admin/notifications/message/")
-    page.screenshot(path=str(DOCS / f"admin-outbox-{size}.png"), full_page=True)
+    page.screenshot(path=str(screenshots / f"admin-outbox-{size}.png"), full_page=True)
 
     assert clipped(page, "#result_list th, #result_list td") == []
     shown = [h.strip().lower() for h in page.locator("#result_list thead th:visible").all_inner_texts()]

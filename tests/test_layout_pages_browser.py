@@ -2,7 +2,8 @@
 
 Admin change lists show every column at 1280 px; a failed task's page is as wide as the screen; task names on
 the operations page break between words; the webhook URL field shows a URL; row counts have thousands
-separators; a refusal ("damaged") goes once a later upload is made. The screenshots go to docs/.
+separators; a refusal ("damaged") goes once a later upload is made. The screenshots go to the test's tmp_path,
+or to docs/ with `make screenshots`.
 """
 
 import shutil
@@ -143,23 +144,26 @@ def page_width(page):
     return page.evaluate("document.documentElement.scrollWidth")
 
 
-def shoot(page, name, height=None):
-    """A screenshot for docs/ (its first ``height`` pixels when given), in 64 colours: a few tens of kilobytes."""
+def shoot(page, folder, name, height=None):
+    """A screenshot in ``folder`` (its first ``height`` pixels when given); for docs/, in 64 colours: a few tens of
+    kilobytes."""
     from PIL import Image
 
-    path = DOCS / f"{name}.png"
+    path = folder / f"{name}.png"
     if height:
         width = page.viewport_size["width"]
         height = min(height, page.evaluate("document.documentElement.scrollHeight"))
         page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height})
     else:
         page.screenshot(path=str(path), full_page=True)
+    if folder != DOCS:
+        return
     with Image.open(path) as image:
         image.convert("RGB").quantize(64).save(path, optimize=True)
 
 
 @pytest.mark.parametrize("changelist", CHANGE_LISTS)
-def test_admin_change_lists_show_every_column_at_1280_px(browser, live_server, changelist):
+def test_admin_change_lists_show_every_column_at_1280_px(browser, live_server, changelist, screenshots):
     page = signed_in(browser, live_server, "1280")
     page.goto(f"{live_server.url}/admin/{changelist}/")
 
@@ -173,18 +177,18 @@ def test_admin_change_lists_show_every_column_at_1280_px(browser, live_server, c
     if changelist == "durable/task":
         names = page.locator("#result_list td.field-name")
         assert [n.evaluate(BREAKS_JS) for n in names.all() if set(n.evaluate(BREAKS_JS)) - set("._ ")] == []
-        shoot(page, "admin-tasks-1280")
+        shoot(page, screenshots, "admin-tasks-1280")
         phone = signed_in(browser, live_server, "phone")
         phone.goto(f"{live_server.url}/admin/{changelist}/")
         assert page_width(phone) <= 390
-        shoot(phone, "admin-tasks-phone")
+        shoot(phone, screenshots, "admin-tasks-phone")
 
 
 @pytest.mark.parametrize("size", WIDTHS)
-def test_a_failed_tasks_page_is_as_wide_as_the_screen(browser, live_server, rows, size):
+def test_a_failed_tasks_page_is_as_wide_as_the_screen(browser, live_server, rows, size, screenshots):
     page = signed_in(browser, live_server, size)
     page.goto(f"{live_server.url}/admin/durable/task/{rows['failed'].pk}/change/")
-    shoot(page, f"admin-task-failed-{size}", height=2000 if size == "1280" else 3000)
+    shoot(page, screenshots, f"admin-task-failed-{size}", height=2000 if size == "1280" else 3000)
 
     width = WIDTHS[size]["width"]
     assert page_width(page) <= width  # it was 1,989 px: traceback lines did not wrap
@@ -237,13 +241,13 @@ def test_task_names_on_the_operations_page_break_between_words(browser, live_ser
 
 
 @pytest.mark.parametrize("size", WIDTHS)
-def test_the_webhook_url_field_shows_a_url(browser, live_server, size):
+def test_the_webhook_url_field_shows_a_url(browser, live_server, size, screenshots):
     page = signed_in(browser, live_server, size)
     page.goto(f"{live_server.url}/admin/webhooks/endpoint/add/")
     page.fill("#id_name", "Team chat")
     page.fill("#id_url", HOOK)
     page.locator("#id_url").blur()
-    shoot(page, f"admin-webhook-{size}")
+    shoot(page, screenshots, f"admin-webhook-{size}")
 
     field = page.evaluate(
         """() => { const u = document.querySelector('#id_url'), r = u.getBoundingClientRect();
@@ -258,10 +262,10 @@ def test_the_webhook_url_field_shows_a_url(browser, live_server, size):
 
 
 @pytest.mark.parametrize("size", WIDTHS)
-def test_row_counts_have_thousands_separators(browser, live_server, rows, size):
+def test_row_counts_have_thousands_separators(browser, live_server, rows, size, screenshots):
     page = signed_in(browser, live_server, size)
     page.goto(f"{live_server.url}{rows['report'].get_absolute_url()}")
-    shoot(page, f"report-done-{size}")
+    shoot(page, screenshots, f"report-done-{size}")
 
     line = page.locator("#line")
     assert line.inner_text().replace("\xa0", " ").startswith("Done: 23,470 rows, 1.2 MB")
@@ -274,7 +278,7 @@ def test_row_counts_have_thousands_separators(browser, live_server, rows, size):
 
 
 @pytest.mark.parametrize("size", WIDTHS)
-def test_a_damaged_upload_is_no_longer_shown_after_a_later_upload(browser, live_server, rows, size):
+def test_a_damaged_upload_is_no_longer_shown_after_a_later_upload(browser, live_server, rows, size, screenshots):
     photo, not_a_picture = rows["photo"], rows["not_a_picture"]
     page = signed_in(browser, live_server, size, username="ada")
     page.goto(f"{live_server.url}/images/")
@@ -288,7 +292,7 @@ def test_a_damaged_upload_is_no_longer_shown_after_a_later_upload(browser, live_
     assert page.locator("#picture-state").bounding_box()["height"] < 40  # no line of stale error
     page.reload()
     assert page.inner_text("#picture-state") == ""
-    shoot(page, f"picture-{size}")
+    shoot(page, screenshots, f"picture-{size}")
 
     page.set_input_files("#id_picture", str(not_a_picture))  # refused at the form: that is the news
     page.click("#upload")
