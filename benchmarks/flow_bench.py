@@ -40,10 +40,14 @@ def drain(work, queue_url, n, in_batch):
             noop.enqueue(i)
     consumer = rig.start_consumer(work, "dummymail://", "flows-drain")
     try:
-        rig.wait_for(lambda: Task.objects.filter(status="successful").count() >= n, timeout=max(60, n / 20))
+        rig.wait_for(
+            lambda: Task.objects.filter(name="benchmarks.noop_tasks.noop", status="successful").count() >= n,
+            timeout=max(60, n / 20),
+        )
     finally:
         consumer.stop(signal.SIGINT, timeout=30)
-    ends = sorted(t.timestamp() for t in Task.objects.values_list("finished_at", flat=True) if t)
+    noops = Task.objects.filter(name="benchmarks.noop_tasks.noop").values_list("finished_at", flat=True)
+    ends = sorted(t.timestamp() for t in noops if t)
     return (len(ends) - 1) / (ends[-1] - ends[0]) if len(ends) > 1 and ends[-1] > ends[0] else None
 
 
@@ -59,7 +63,7 @@ def hand_over(work, queue_url, steps):
     try:
         time.sleep(3)  # start-up work done
         flow = chain(call(noop, 0), *[call(noop) for _ in range(steps - 1)]).enqueue()
-        rig.wait_for(lambda: Task.objects.filter(status="successful").count() >= steps, timeout=60)
+        rig.wait_for(lambda: Task.objects.filter(flow_id=flow.id, status="successful").count() >= steps, timeout=60)
     finally:
         consumer.stop(signal.SIGINT, timeout=30)
     rows = list(Task.objects.filter(flow_id=flow.id).order_by("id").values_list("last_attempted_at", "finished_at"))
