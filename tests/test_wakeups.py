@@ -89,12 +89,12 @@ def test_durable_tasks_skip_their_wake_up_while_a_consumer_drains_and_none_is_lo
     env = {"HUEY_WORKERS": 2, "DURABLE_BATCH_SECONDS": 2, "DURABLE_BATCH_SIZE": 2, "DURABLE_WAKE_AFTER_SECONDS": 3600}
     consumers = [start_consumer(**env), start_consumer(**env)]
     with transaction.atomic():
-        for i in range(300):  # 6 s of work or more: the stop comes long before its end
-            durable_tasks.slow.enqueue(path, 0.02, tag=str(i))
+        for i in range(300):  # 15 s of work, 4 s or more on four workers: the stop comes long before its end
+            durable_tasks.slow.enqueue(path, 0.05, tag=str(i))
     wait_until(lambda: HUEY.is_draining("durable"), timeout=60, interval=0.01, message="a consumer drains the tasks")
 
     queued_before = HUEY.pending_count()
-    durable_tasks.slow.enqueue(path, 0.02, tag="late")
+    durable_tasks.slow.enqueue(path, 0.05, tag="late")
     assert HUEY.pending_count() == queued_before  # no wake-up: the draining consumer will see the row
 
     running = wait_until(
