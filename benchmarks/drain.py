@@ -88,11 +88,7 @@ def plain_huey(work, sink, queue_url, n, workers=4):
         )
         arrived = sink.wait_for(n, timeout=max(120, n / 20))
         peak = rig.rss_mb(proc.pid, "VmHWM")
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        rig.interrupt(proc)
     huey.storage.flush_all()
     return {"rate": throughput(sink), "arrived": arrived, "duplicates": duplicates(sink), "peak_rss_mb": peak}
 

@@ -6,6 +6,8 @@ Everything a consumer needs travels in its environment (``DATABASE_URL``, ``HUEY
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -123,6 +125,15 @@ def start_consumer(work, email_url, label="consumer", workers=4, wait=True, **ex
     except Exception:
         consumer.kill()  # never leave a consumer behind that did not come up in time
         raise
+
+
+def interrupt(proc, timeout=30):
+    """Stop a plain Huey consumer (a ``subprocess.Popen``) gracefully; kill it if it has not ended in ``timeout`` s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def clear_outbox():

@@ -69,10 +69,6 @@ def plain(work, queue_url, n, idle=0.5):
                 samples.append((result.get(blocking=True, timeout=30, backoff=1, max_delay=0.001) - sent) * 1000)
             rss = rig.rss_mb(proc.pid)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            rig.interrupt(proc)
     huey.storage.flush_all()
     return samples, rss
