@@ -7,8 +7,8 @@ queryset of one) and for "all matching this filter" alike: one code path.
 A filter's rows are walked by primary key in chunks of ``CHUNK`` ids (keyset, never all in memory), each chunk one
 transaction with one UPDATE per state, not a statement per row. Cancel is ``durable.control.cancel_ids``, the
 one ``durable.cancel`` calls too: a queued (or waiting) task ends cancelled at once; a running one gets a
-``CancelRequest`` row and its consumer stops it within a second or two. A chain or batch whose member was cancelled while queued is
-settled by the sweep (``durable.flows.settle``).
+``CancelRequest`` row and its consumer stops it within a second or two. A chain or batch whose member was cancelled
+while queued moves on at once (``durable.flows``), as when a member ends in a worker.
 
 Retry skips, and counts as "could not": tasks not failed or cancelled, a chain's steps (a step's input is the
 step before it: the chain would not go on), and a task whose unique key a queued or running task holds now.
@@ -119,12 +119,8 @@ def retry(result_id):
 
 def one(result_id):
     """The queryset of the one task ``result_id``; ``TaskResultDoesNotExist`` when there is none."""
-    try:
-        pk = int(result_id)
-    except (TypeError, ValueError):
-        raise TaskResultDoesNotExist(f"no task with id {result_id!r}") from None
-    rows = Task.objects.filter(pk=pk)
-    if not 0 < pk < 2**63 or not rows.exists():  # past a database integer: no such task, not an overflow
+    rows = Task.objects.filter(pk=control.task_pk(result_id))
+    if not rows.exists():
         raise TaskResultDoesNotExist(f"no task with id {result_id!r}")
     return rows
 

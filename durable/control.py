@@ -45,12 +45,7 @@ def cancel(result_id):
     Returns True if the task was queued or running (it ends cancelled), False if it had already finished.
     ``TaskResultDoesNotExist`` for an id that names no task.
     """
-    try:
-        pk = int(result_id)
-    except (TypeError, ValueError):
-        pk = 0
-    if not 0 < pk < 2**63:  # past a database integer: no such task, not an overflow
-        raise TaskResultDoesNotExist(f"no task with id {result_id!r}")
+    pk = task_pk(result_id)
     with transaction.atomic():
         queued, running = cancel_ids([pk])
         if not (queued or running) and not TaskRow.objects.filter(pk=pk).exists():
@@ -60,6 +55,17 @@ def cancel(result_id):
     elif running:
         logger.warning("task %s: cancel asked while it runs; its consumer stops it", pk)
     return bool(queued or running)
+
+
+def task_pk(result_id):
+    """``result_id`` as a task's primary key; ``TaskResultDoesNotExist`` when it cannot name one."""
+    try:
+        pk = int(result_id)
+    except (TypeError, ValueError):
+        pk = 0
+    if not 0 < pk < 2**63:  # past a database integer: no such task, not an overflow
+        raise TaskResultDoesNotExist(f"no task with id {result_id!r}")
+    return pk
 
 
 def cancel_ids(ids):
