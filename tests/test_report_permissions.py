@@ -97,7 +97,8 @@ def test_the_consumer_fails_a_report_whose_owner_lost_the_permission(client, sta
     report.refresh_from_db()
     assert "not allowed to run the “E-mail log” report over everyone's data" in report.error
     assert not report.file
-    assert f"report {report.pk} failed" in consumer.log()
+    # The line is logged after the outcome commits: waited for, not read at the instant the row says failed.
+    wait_until(lambda: f"report {report.pk} failed" in consumer.log(), message="the consumer to log the failure")
     assert "not allowed" in client.get(f"/reports/{report.pk}/").content.decode()
 
 
