@@ -24,7 +24,8 @@ class Dripper:
     def __init__(self):
         self.server = socket.create_server(("127.0.0.1", 0))
         self.stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.serving = threading.Thread(target=self._serve, daemon=True)
+        self.serving.start()
 
     def url(self):
         return f"http://127.0.0.1:{self.server.getsockname()[1]}/hook"
@@ -56,6 +57,7 @@ def dripper():
     server = Dripper()
     yield server
     server.stop.set()
+    server.serving.join(timeout=5)  # out of accept() (it times out every 0.2 s) before its socket is closed
     server.server.close()
 
 
