@@ -98,8 +98,8 @@ def marks(settings, kind):
         return []
 
 
-def start_two(start_consumer):
-    return [start_consumer(DJANGO_SETTINGS_MODULE="tests.settings_periodic", HUEY_WORKERS=2) for _ in range(2)]
+def start_two(start_consumer, **env):
+    return [start_consumer(DJANGO_SETTINGS_MODULE="tests.settings_periodic", HUEY_WORKERS=2, **env) for _ in range(2)]
 
 
 TICK = "durable.tasks.durable.tick"
@@ -151,20 +151,23 @@ def test_two_consumers_run_a_periodic_task_once_per_minute(queue_url, start_cons
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_restart_after_a_missed_slot_catches_up_once_or_skips(start_consumer, settings):
-    while not 3 <= timezone.now().minute <= 57:  # the top of the hour is past its grace, the next one far
-        time.sleep(5)
-    first = start_consumer(DJANGO_SETTINGS_MODULE="tests.settings_periodic")
+    # The hourly tasks' minute, half an hour from now: their latest slot is past its grace, the next one far away.
+    now = timezone.now()
+    minute = (now.minute + 30) % 60
+    env = dict(DJANGO_SETTINGS_MODULE="tests.settings_periodic", PERIODIC_HOURLY_MINUTE=minute)
+    first = start_consumer(**env)
     # Its start-up hook declares the periodic tasks; on a busy machine that can come after "consumer started".
     wait_until(lambda: Periodic.objects.filter(name=HOURLY).exists(), message="the consumer to see the periodic task")
     first.stop()
     assert not Task.objects.exists()  # seen, not run
-    top = periodic.minute_of(timezone.now()).replace(minute=0)
+    top = periodic.minute_of(now).replace(minute=minute)
+    top -= timedelta(hours=1) if top > now else timedelta(0)  # the latest slot, about 30 minutes ago
     Periodic.objects.filter(name__in=[HOURLY, HOURLY_SKIP]).update(last_slot=top - timedelta(hours=1))  # down an hour
 
-    consumers = start_two(start_consumer)
+    consumers = start_two(start_consumer, PERIODIC_HOURLY_MINUTE=minute)
     wait_until(lambda: Task.objects.filter(name=HOURLY, status="successful").exists(), message="the catch-up run")
     ticks_done(consumers, each=1)
-    consumers.append(start_consumer(DJANGO_SETTINGS_MODULE="tests.settings_periodic"))  # and one more restart
+    consumers.append(start_consumer(**env))  # and one more restart
     ticks_done(consumers, each=1)  # its start-up tick too
 
     assert Task.objects.filter(name=HOURLY).count() == len(marks(settings, "hourly")) == 1
