@@ -69,7 +69,7 @@ def main(argv):
     finally:
         sink.stop()
         slow.stop()
-    table.note(f"Whole run: {time.monotonic() - started:.0f} s.")
+    table.note(f"Whole run: {time.monotonic() - started:.0f} s; load average at the end {machine.load()}.")
     print(table.text())
     if only == set(SECTIONS):
         table.write(rig.BASE_DIR / "docs" / "benchmarks.md")

@@ -32,4 +32,21 @@ def describe():
         "SQLite": sqlite3.sqlite_version,
         "Redis": redis.removeprefix("v="),
         "aiosmtpd": version("aiosmtpd"),
+        "Commit": _commit(),
+        "Load average at the start (1, 5, 15 min)": load(),
     }
+
+
+def load():
+    """The load average now, as ``uptime`` prints it: say it beside any figure quoted."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _commit():
+    """The code measured: the short commit, ``+changes`` when the work tree differs from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head.stdout.strip() + (" +changes" if dirty.stdout.strip() else "")
