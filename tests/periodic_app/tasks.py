@@ -10,7 +10,6 @@ from huey import crontab
 from durable.compat import task
 from durable.periodic import periodic
 
-
 # The minute of the hour the hourly tasks run at: the restart test picks one half an hour from its own start, so
 # the latest slot is past its grace and the next one far, whatever the time it runs at.
 HOURLY_MINUTE = os.environ.get("PERIODIC_HOURLY_MINUTE", "0")
