@@ -35,8 +35,10 @@ def test_the_consumer_logs_one_json_object_per_line(start_consumer, smtp_server)
     sent, ended = ended()
 
     assert sent["outcome"] == "sent" and sent["duration"] >= 0
-    assert sent["task"] == "mysite.wakeups.wake" and sent["task_id"]  # who wrote it: the commit's wake-up
-    assert ended["task"] == "mysite.wakeups.wake" and ended["duration"] >= 0
+    # Who wrote it: the commit's wake-up, or (a consumer whose start-up look at the outbox came after the commit, seen
+    # on a loaded machine) the outbox's own delivery task; its outcome line names the same task.
+    assert sent["task"] in ("mysite.wakeups.wake", "notifications.tasks.deliver") and sent["task_id"]
+    assert ended["task"] == sent["task"] and ended["duration"] >= 0
     assert ended["logger"] == "operations.logs" and ended["level"] == "INFO"
     assert {"time", "process", "thread", "message"} <= ended.keys()
 
