@@ -112,9 +112,7 @@ class Task(Leased):
 
     def mark_cancelled(self, error, trace):
         """Record this attempt stopped by ``durable.cancel``: the task ends cancelled, its request is spent."""
-        written = self.record(TaskAttempt.Outcome.CANCELLED, error, trace, status=self.Status.CANCELLED)
-        CancelRequest.objects.filter(task_id=self.pk).delete()
-        return written
+        return self.record(TaskAttempt.Outcome.CANCELLED, error, trace, status=self.Status.CANCELLED)
 
     def record(self, outcome, error=None, trace="", **values):
         """The one place an attempt's outcome is written: the row (fenced on its lease) and its attempt row.
@@ -136,6 +134,8 @@ class Task(Leased):
                 sql.insert(attempt, ATTEMPT_FIELDS)
                 if self.flow_id:  # a chain's hand-over or a batch's callbacks commit with this outcome (issue 17)
                     flow_member_ended(self, values["status"], values.get("return_value"))
+                if values["status"] == self.Status.CANCELLED:  # its request is spent, in the same commit
+                    CancelRequest.objects.filter(task_id=self.pk).delete()
         return written
 
     @classmethod
