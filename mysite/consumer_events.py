@@ -29,15 +29,13 @@ class StopAware:
             return stop(graceful)
 
         self.consumer.stop = stop_and_wake
-        set_handlers = self.consumer._set_signal_handlers
-
-        def set_handlers_and_say():
-            # Huey logs "consumer started" before its workers run and sets its signal handlers last: a SIGINT
-            # before then is a KeyboardInterrupt with no graceful stop. Whoever signals it can wait for this line.
-            set_handlers()
-            logger.info("consumer %s ready: SIGINT stops it gracefully", os.getpid())
-
-        self.consumer._set_signal_handlers = set_handlers_and_say
+        # Huey sets its signal handlers last, once its workers run: a SIGINT while they start (a reloaded consumer
+        # Ctrl-C'd at once, seen under load) was a KeyboardInterrupt traceback with no graceful stop. Set here, in the
+        # main thread before the consumer starts, they only note the signal, and the consumer's loop stops gracefully
+        # as soon as it runs; Huey's own call later would undo a first SIGINT's "a second one interrupts".
+        self.consumer._set_signal_handlers()
+        self.consumer._set_signal_handlers = lambda: None
+        logger.info("consumer %s ready: SIGINT stops it gracefully", os.getpid())
         return self.consumer
 
     def stopping(self):
