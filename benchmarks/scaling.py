@@ -39,16 +39,12 @@ def _fresh_database(url):
         admin.execute(f'CREATE DATABASE "{name}"')
 
 
-def load():
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def curve(work, sink):
     rows = []
     for k in (1, 2, 4):
         mail = scaling_drain.point(work, sink, "e-mail", k, MAILS)
         tasks = scaling_drain.point(work, sink, "tasks", k, TASKS)
-        rows.append((k, mail, tasks, load()))
+        rows.append((k, mail, tasks, machine.load()))
         print(f"  {k} consumers: {mail['rate']:.0f} e-mails/s, {tasks['rate']:.0f} tasks/s", flush=True)
     lines = [
         f"{MAILS:,} e-mails / {TASKS:,} no-op tasks a point; each consumer process at 4 workers, alternately on "
@@ -126,7 +122,7 @@ def main():
 
     began, sink = time.monotonic(), Sink().start()
     report = [
-        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average at the start {load()} "
+        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average at the start {machine.load()} "
         f"({os.cpu_count()} cores).",
         "",
         *(f"- {k}: {v}" for k, v in {**machine.describe(), "PostgreSQL": postgres}.items()),
@@ -138,7 +134,7 @@ def main():
     finally:
         sink.stop()
     report += ["### The claim query as the tables grow", "", *claims(work), ""]
-    report.append(f"Took {time.monotonic() - began:.0f} s; load average at the end {load()}.")
+    report.append(f"Took {time.monotonic() - began:.0f} s; load average at the end {machine.load()}.")
     text = "\n".join(report)
     (rig.VAR / "scaling.md").write_text(text + "\n")
     print(text)
