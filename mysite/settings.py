@@ -473,8 +473,9 @@ WEBHOOKS_MAX_RESPONSE_BYTES = env.int("WEBHOOKS_MAX_RESPONSE_BYTES", default=655
 WEBHOOKS_RETENTION_DAYS = env.int("WEBHOOKS_RETENTION_DAYS", default=30)
 
 # --- Under pressure (issue 10, part 4) ---------------------------------------------------
-# A write that fails for want of space answers 503 with a page that says so (not a 500).
-MIDDLEWARE += ["operations.middleware.DiskFullMiddleware"]
+# A write that fails for want of space answers 503 with a page that says so (not a 500); an admin list's
+# year filter no date can hold (?created_at__year=0) answers 400 (not a 500).
+MIDDLEWARE += ["operations.middleware.DiskFullMiddleware", "operations.admin_dates.AdminDateFiltersMiddleware"]
 # /health/ fails when the SQLite database's filesystem has less than this share free (percent).
 OPERATIONS_DISK_FREE_MIN_PERCENT = env.float("OPERATIONS_DISK_FREE_MIN_PERCENT", default=5)
 
