@@ -20,7 +20,7 @@ from testing.isolation import (
     _private_paths,
     django_db_modify_db_settings,
 )
-from testing.processes import start_consumer, start_site
+from testing.processes import pytest_runtest_makereport, start_consumer, start_site
 from testing.queues import _private_queue, current_queue_url, queue_url, redis_url, use_queue, with_queue_name
 from testing.services import ci, own_redis, require_service, smtp_server, wait_until
 
@@ -39,6 +39,7 @@ __all__ = [
     "deliver_now",
     "django_db_modify_db_settings",
     "own_redis",
+    "pytest_runtest_makereport",
     "queue_url",
     "redis_url",
     "require_service",

@@ -1,4 +1,8 @@
-"""Real processes a test starts on its own database, queue and folders: consumers (``run_huey``) and gunicorn."""
+"""Real processes a test starts on its own database, queue and folders: consumers (``run_huey``) and gunicorn.
+
+A test that fails shows the last lines each of its processes logged (``pytest_runtest_makereport``): a failure
+seen only in CI can be read from CI's output.
+"""
 
 import pytest
 
@@ -69,3 +73,18 @@ def start_site(transactional_db, tmp_path, request, settings):
     yield start
     for site in started:
         site.stop()
+
+
+LOG_TAIL_LINES = 40
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that started processes: their logs' last lines go in its report, one section each."""
+    report = yield
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and report.when == "call" and tmp_path is not None:
+        for log in sorted([*tmp_path.glob("consumer-*.log"), *tmp_path.glob("gunicorn-*.log")]):
+            lines = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+            report.sections.append((f"last {len(lines)} lines of {log.name}", "\n".join(lines)))
+    return report

@@ -87,6 +87,7 @@ def test_durable_tasks_skip_their_wake_up_while_a_consumer_drains_and_none_is_lo
     path = str(tmp_path / "runs.txt")
     # Short: under 1 s (DURABLE_BATCH_SECONDS / DURABLE_BATCH_SIZE) however loaded the machine; no sweeper.
     env = {"HUEY_WORKERS": 2, "DURABLE_BATCH_SECONDS": 2, "DURABLE_BATCH_SIZE": 2, "DURABLE_WAKE_AFTER_SECONDS": 3600}
+    env["LOG_LEVEL"] = "DEBUG"  # a failure (seen once in CI, under load) shows the last hand-over in its report
     consumers = [start_consumer(**env), start_consumer(**env)]
     with transaction.atomic():
         for i in range(300):  # 15 s of work, 4 s or more on four workers: the stop comes long before its end
