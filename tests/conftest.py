@@ -9,12 +9,26 @@ import pytest  # noqa: E402
 
 @pytest.fixture
 def start_report_consumer(start_consumer):
-    """A real consumer saving report progress often (the plugin keeps its files under the test's tmp_path)."""
+    """A real consumer saving report progress often (the plugin keeps its files under the test's tmp_path); it
+    knows the ``test-paced`` report type (``tests.report_app``) besides the site's."""
 
     def start(**env):
-        return start_consumer(**{"REPORTS_PROGRESS_INTERVAL_SECONDS": 0.1, **env})
+        return start_consumer(
+            **{"DJANGO_SETTINGS_MODULE": "tests.settings_reports", "REPORTS_PROGRESS_INTERVAL_SECONDS": 0.1, **env}
+        )
 
     return start
+
+
+@pytest.fixture
+def paced_report():
+    """The ``test-paced`` report type registered in this process too (``tests.report_app``), for the test's time."""
+    from reports import registry
+    from tests.report_app.types import Paced
+
+    registry.register(Paced)
+    yield registry.get(Paced.slug)
+    registry._types.pop(Paced.slug)
 
 
 # --- rate limits (issue 12) -----------------------------------------------------------
