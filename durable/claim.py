@@ -86,6 +86,13 @@ def claim_next():
         return claim(1), True  # no look ahead: more may be due
     due = claimable(limits.narrow(LEASES.due()))
     head = list(due.order_by(*LEASES.order_by).values_list("pk", "name")[: batch_size()])
+    if not head:
+        # Nothing due: no claim, so no write transaction (on SQLite, the database's write lock) for nothing. What
+        # a claim of no rows would still do: a wake-up for when a key's rate reopens (durable.limits).
+        _, wait = limits.over([])
+        if wait:
+            wake(delay=wait)
+        return [], False
     run = [pk for pk, name in head[: _short_run(head)]]
     rows = claim(len(run), only=run) if len(run) > 1 else []
     rows = rows or claim(1)
