@@ -1,14 +1,13 @@
 """Claiming and dispatch: a free task worker claims what it starts now, and runs it (``durable.executor``).
 
-``run_due`` (the Huey wake-up ``durable.run_due``) loops: claim, run, until nothing is due. A
-worker claims one row, so a claimed row is a row that runs and "running" means running.
-Batches are kept for tasks this process has seen to be short (their last run took under
-DURABLE_BATCH_SECONDS / DURABLE_BATCH_SIZE): a claim takes the run of such rows at the head of
-the queue, in order, and never puts a row behind one that is slow or not yet seen. What a
+``run_due`` (the Huey wake-up ``durable.run_due``) loops: claim, run, until nothing is due. A worker claims one
+row, so a claimed row is a row that runs and "running" means running. Batches are kept for tasks this process has
+seen to be short (their last run took under DURABLE_BATCH_SECONDS / DURABLE_BATCH_SIZE): a claim takes the run of
+such rows at the head of the queue, in order, and never puts a row behind one that is slow or not yet seen. What a
 batch still holds past DURABLE_BATCH_SECONDS (a short task turned slow) goes back at once.
 
-Durable tasks never take every worker of a consumer: ``task_workers()`` of them may run tasks,
-the rest stay free for e-mail (a Huey task of its own).
+Durable tasks never take every worker of a consumer: ``task_workers()`` of them may run tasks, the rest stay free
+for e-mail (a Huey task of its own).
 """
 
 import logging
@@ -34,10 +33,8 @@ def wakeup():
 
 
 def wake(delay=None):
-    """Wake a worker (enqueue ``durable.run_due``, ``delay`` seconds ahead); a queue that is down is logged, never raised.
-
-    The row is committed either way: the sweeper (``durable.lifeline``) wakes a consumer for it later.
-    """
+    """Wake a worker (enqueue ``durable.run_due``, ``delay`` s ahead); a queue that is down is logged, never raised:
+    the row is committed either way, and the sweeper (``durable.lifeline``) wakes a consumer for it later."""
     try:
         if delay:
             wakeup.schedule(delay=delay)
@@ -86,9 +83,7 @@ def claim_next():
         return claim(1), True  # no look ahead: more may be due
     due = claimable(limits.narrow(LEASES.due()))
     head = list(due.order_by(*LEASES.order_by).values_list("pk", "name")[: batch_size()])
-    if not head:
-        # Nothing due: no claim, so no write transaction (on SQLite, the database's write lock) for nothing. What
-        # a claim of no rows would still do: a wake-up for when a key's rate reopens (durable.limits).
+    if not head:  # claim nothing (an empty write transaction, SQLite's lock); a key whose rate reopens still wakes
         _, wait = limits.over([])
         if wait:
             wake(delay=wait)
@@ -196,11 +191,8 @@ def _leave():
 
 
 def run_due():
-    """Claim and run due tasks until none is due or the consumer stops; how many ran.
-
-    A database that fails (locked past its timeout, gone) ends the run, not the work: what was
-    held goes back, and a wake-up comes a second later.
-    """
+    """Claim and run due tasks until none is due or the consumer stops; how many ran. A database that fails (locked
+    past its timeout, gone) ends the run, not the work: what was held goes back, and a wake-up comes a second later."""
     if stopping():
         wake()  # a wake-up this consumer took off the queue as it stops: another consumer's to answer
         return 0
