@@ -97,3 +97,24 @@ def screenshots(tmp_path):
     """The folder a browser test saves its screenshots in: its own ``tmp_path``, or ``docs/`` when the run was
     asked to refresh the documentation's pictures (``SCREENSHOTS=docs``, which ``make screenshots`` sets)."""
     return DOCS if os.environ.get("SCREENSHOTS") == "docs" else tmp_path
+
+
+# --- order (issue 19): tests that mostly wait start first, at the head of each xdist worker's share -------------
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` mostly wait (for the next minute, a lease, a stopping consumer) rather than compute.
+    Each xdist worker starts its share with some of them, so their waits overlap the others' work instead of
+    being what the run ends on. ``--dist worksteal`` first hands each worker a contiguous share of this order
+    (``len(pending) // workers left``, in turn), then balances by stealing from the ends."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if workers < 2 or not slow:
+        return
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    ordered, left = [], len(items)
+    for k in range(workers):
+        share = left // (workers - k)
+        mine = slow[k::workers]
+        take = max(share - len(mine), 0)
+        ordered += mine + rest[:take]
+        rest, left = rest[take:], left - share
+    items[:] = ordered + rest
