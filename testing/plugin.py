@@ -5,6 +5,7 @@ Enable with ``pytest_plugins = ["testing.plugin"]`` in your ``conftest.py``;
 the modules named for what they do, and are all here, under the names the docs give them.
 
 - ``testing.isolation``: each test process's own test database, each test's own files and mail backend
+- ``testing.flush``: a transactional test's flush restores content types and permissions in one INSERT each
 - ``testing.queues``: each test's own empty queue (SQLite or Redis); ``queue_url``, ``redis_url``, ``use_queue``
 - ``testing.services``: ``smtp_server``, ``own_redis``, ``require_service``, ``wait_until``
 - ``testing.processes``: ``start_consumer``, ``start_site``
@@ -13,6 +14,7 @@ the modules named for what they do, and are all here, under the names the docs g
 """
 
 from testing.dead_consumers import DeadConsumer, dead_consumer, dead_task_consumer
+from testing.flush import _flush_snapshot, _quick_flush
 from testing.in_process import deliver_now, run_periodic, run_tasks
 from testing.isolation import (
     _nothing_held_after_the_test,
@@ -32,6 +34,8 @@ __all__ = [
     "_outbox_backend",
     "_private_paths",
     "_private_queue",
+    "_quick_flush",
+    "_flush_snapshot",
     "ci",
     "current_queue_url",
     "dead_consumer",
