@@ -74,10 +74,10 @@ test-pg-redis: $(VENV)/.dev browser nginx
 	HUEY_URL=$${REDIS_URL:-redis://127.0.0.1:6379/14} \
 	$(BIN)/pytest $(PARALLEL)
 
-## test-fast: the edit-test loop, well under a minute: no consumer or other process, no Chromium, nothing slow,
+## test-fast: the edit-test loop, well under a minute: no consumer or other process (manage.py, openssl), no Chromium, nothing slow,
 ## on SQLite whatever DATABASE_URL/HUEY_URL say (Redis queue tests still run when Redis answers)
 test-fast: $(VENV)/.dev
-	env -u DATABASE_URL -u HUEY_URL $(BIN)/pytest -n 2 -q -m "not consumer and not browser and not slow"
+	env -u DATABASE_URL -u HUEY_URL $(BIN)/pytest -n 2 -q -m "not consumer and not browser and not slow and not process"
 
 ## screenshots: the browser tests, saving their screenshots as docs/*.png (any other run keeps them in each test's
 ## temporary folder, so the suite leaves the tree clean); commit the pictures you meant to change

@@ -53,6 +53,7 @@ def test_it_is_quiet_when_the_consumer_does_the_work(settings):
     assert checks.check_immediate() == []
 
 
+@pytest.mark.process
 def test_it_errs_on_sqlite_without_wal(tmp_path):
     result = manage("check", "--database", "default", DATABASE_URL="sqlite://:memory:", EMAIL_URL="dummymail://")
 
@@ -61,6 +62,7 @@ def test_it_errs_on_sqlite_without_wal(tmp_path):
     assert "HINT: Use a database file" in result.stderr
 
 
+@pytest.mark.process
 def test_the_sites_sqlite_database_is_in_wal(tmp_path):
     result = manage(
         "check", "--database", "default", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", EMAIL_URL="dummymail://"
@@ -101,6 +103,7 @@ def test_it_errs_on_a_sqlite_queue_whose_folder_went_away(tmp_path):
     assert error.id == "operations.E004" and "does not exist" in error.msg
 
 
+@pytest.mark.process
 def test_the_unreachable_queue_check_runs_with_deploy(tmp_path, own_redis):
     own_redis.stop()
     env = {k: v.replace("/srv/mysite", str(tmp_path)) for k, v in env_example().items()}
@@ -113,6 +116,7 @@ def test_the_unreachable_queue_check_runs_with_deploy(tmp_path, own_redis):
     assert manage("check", **{**env, "HUEY_URL": own_redis.url}).returncode == 0  # only with --deploy
 
 
+@pytest.mark.process
 def test_a_sqlite_queue_in_a_missing_folder_is_one_clear_line(tmp_path):
     result = manage("check", HUEY_URL=f"sqlite:///{tmp_path / 'nowhere' / 'huey.sqlite3'}", DEBUG="true")
 
@@ -121,6 +125,7 @@ def test_a_sqlite_queue_in_a_missing_folder_is_one_clear_line(tmp_path):
     assert line.startswith("Configuration error: HUEY_URL=") and line.endswith("/nowhere does not exist")
 
 
+@pytest.mark.process
 def test_check_deploy_is_clean_with_the_production_settings_of_env_example(tmp_path):
     # Every value from .env.example; only the /srv/mysite paths move to a folder this test may write.
     # The one silenced check is security.W021 (HSTS preload), silenced in .env.example: preloading is the owner's call.

@@ -154,7 +154,7 @@ COMMANDS = {
     "make test-fast": SUITE,
     "make screenshots": "not run: it runs the browser tests of this suite again (they run in it), saving docs/*.png",
     ".venv/bin/pytest -n 4": SUITE,
-    '.venv/bin/pytest -m "not consumer and not browser and not slow"': SUITE,
+    '.venv/bin/pytest -m "not consumer and not browser and not slow and not process"': SUITE,
     ".venv/bin/pytest tests/test_signup.py": SUITE_PART,
     ".venv/bin/pytest tests/test_signup.py::test_a_wrong_confirmation_link_is_a_400": SUITE_PART,
     ".venv/bin/pytest -k refused -x": SUITE_PART,

@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
+
+pytestmark = pytest.mark.process  # each test starts a Python process of its own
 
 SQLITE_SITE = {"DATABASE_URL": "sqlite:////tmp/lean-test.sqlite3", "HUEY_URL": "sqlite:////tmp/lean-test-huey.sqlite3"}
 # psycopg and redis: the site does not use them; the others load where they are used (an upload, a webhook

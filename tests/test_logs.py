@@ -43,6 +43,7 @@ def test_the_consumer_logs_one_json_object_per_line(start_consumer, smtp_server)
     assert {"time", "process", "thread", "message"} <= ended.keys()
 
 
+@pytest.mark.process
 @pytest.mark.django_db(transaction=True)
 def test_the_web_logs_json_too_and_text_stays_the_default():
     script = (

@@ -14,12 +14,14 @@ PROMTOOL = shutil.which("promtool")  # Debian: apt-get install prometheus
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (Debian package prometheus)")
 
 
+@pytest.mark.process
 @needs_promtool
 def test_the_alert_rules_are_valid_prometheus_rules():
     done = subprocess.run([PROMTOOL, "check", "rules", "mysite-alerts.yml"], cwd=MONITORING, capture_output=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.process
 @needs_promtool
 def test_each_alert_fires_on_the_series_it_is_written_for():
     done = subprocess.run([PROMTOOL, "test", "rules", "mysite-alerts.test.yml"], cwd=MONITORING, capture_output=True)

@@ -9,6 +9,8 @@ import pytest
 
 BASE = Path(__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.process  # each test starts a Python process of its own
+
 
 def manage(*args, **env):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}

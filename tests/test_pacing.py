@@ -33,6 +33,7 @@ class WindowLimit:
         return "250 OK"
 
 
+@pytest.mark.slow  # three windows of the relay's 1.5 s
 @pytest.mark.parametrize(
     "reply",
     ["452 4.7.1 Too many messages, slow down", "421 4.7.0 Try again later, closing connection"],

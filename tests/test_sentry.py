@@ -130,6 +130,7 @@ def test_the_scrubber_filters_secret_keys_and_addresses_anywhere():
     assert out["extra"] == {"EMAIL_HOST_PASSWORD": "[Filtered]", "note": "from [email]"}
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("dsn, active", [("", False), ("https://public@127.0.0.1:9/1", True)])
 def test_sentry_dsn_turns_it_on_and_empty_leaves_it_off(dsn, active):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}

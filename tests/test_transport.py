@@ -12,7 +12,7 @@ from notifications.models import Message
 from notifications.transport import Transport
 from testing.smtp import RecordingHandler, _free_port
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process]  # openssl makes the CA
 
 
 def openssl(*args, cwd):
