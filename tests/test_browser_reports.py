@@ -56,6 +56,7 @@ def site(start_site, queue_url):
     return start_site().url
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("queue_url", ["sqlite"], indirect=True)
 def test_a_user_generates_watches_and_downloads_a_report(chromium, site, start_report_consumer, screenshots):
     many_outbox(ROWS, day="2026-03-01")

@@ -43,6 +43,7 @@ def test_sign_up_answers_at_once_and_the_confirmation_email_arrives(client, queu
     wait_until(lambda: statuses() == {"sent": 1}, message="the row to be marked sent")
 
 
+@pytest.mark.slow
 def test_kill_9_mid_batch_loses_nothing(queue_url, start_consumer, smtp_server):
     total = 300
     for i in range(total):
@@ -64,6 +65,7 @@ def test_kill_9_mid_batch_loses_nothing(queue_url, start_consumer, smtp_server):
     assert duplicates <= min(in_flight, 4 * settings.NOTIFICATIONS_RECORD_EVERY)
 
 
+@pytest.mark.slow
 def test_sigint_mid_drain_stops_in_seconds_and_sends_nothing_twice(queue_url, start_consumer, smtp_server):
     """What a deploy does: SIGINT while mail flows. The workers stop claiming, record what they sent, give back the rest."""
     import time

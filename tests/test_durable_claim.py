@@ -20,6 +20,7 @@ def started_tags(path):
     return {line.split()[1] for line in lines if line.startswith("start")}
 
 
+@pytest.mark.slow
 def test_a_task_shown_running_is_running_and_none_waits_behind_another(queue_url, start_consumer, tmp_path):
     path = tmp_path / "marks"
     warm = [durable_tasks.add.enqueue(i, i).id for i in range(60)]  # short tasks: the workers learn to batch

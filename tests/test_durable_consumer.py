@@ -26,6 +26,7 @@ def statuses(ids):
     return list(Task.objects.filter(pk__in=ids).values_list("status", flat=True))
 
 
+@pytest.mark.slow
 def test_kill_9_while_tasks_run_loses_none_and_they_run_again_at_restart(queue_url, start_consumer, tmp_path):
     path = tmp_path / "marks"
     ids = [durable_tasks.slow.enqueue(str(path), 1.5, tag=str(i)).id for i in range(12)]
@@ -70,6 +71,7 @@ def test_a_task_that_kills_its_consumer_every_time_ends_failed(queue_url, start_
     assert list(TaskAttempt.objects.filter(task=row).values_list("outcome", flat=True)) == ["lost", "failed"]
 
 
+@pytest.mark.slow
 def test_sigint_stops_the_consumer_in_seconds_with_nothing_run_twice(queue_url, start_consumer, tmp_path):
     path = tmp_path / "marks"
     ids = [durable_tasks.slow.enqueue(str(path), 0.3, tag=str(i)).id for i in range(40)]

@@ -97,6 +97,7 @@ def test_progress_moves_while_a_long_report_runs(client, queue_url, start_report
     assert report.row_count == LONG and report.progress == 100
 
 
+@pytest.mark.slow
 def test_a_consumer_killed_mid_report_is_recovered(client, queue_url, start_report_consumer, paced_report):
     client.force_login(user("ada"))
     first = start_report_consumer()

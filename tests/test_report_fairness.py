@@ -61,6 +61,7 @@ def test_the_next_report_is_the_oldest_of_the_user_with_the_fewest_running(setti
     assert [bob_1.pk, *claimed(4)] == [bob_1.pk, cy_1.pk, ada_queued[0].pk, bob_2.pk, ada_queued[1].pk]
 
 
+@pytest.mark.slow
 @pytest.mark.consumer
 @pytest.mark.django_db(transaction=True)
 def test_150_reports_from_one_user_do_not_delay_another_users_report(client, start_report_consumer, settings):
