@@ -22,6 +22,7 @@ from durable import executor, limits
 from durable.models import LEASES, claimable
 from durable.monitor import MONITOR
 from durable.startup import stopping
+from durable.stops import uncancelled
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def claim_next():
     """
     if batch_size() == 1:
         return claim(1), True  # no look ahead: more may be due
-    due = claimable(limits.narrow(LEASES.due()))
+    due = uncancelled(limits.narrow(LEASES.due()))  # LEASES.due() leaves paused queues out already
     head = list(due.order_by(*LEASES.order_by).values_list("pk", "name")[: batch_size()])
     if not head:  # claim nothing (an empty write transaction, SQLite's lock); a key whose rate reopens still wakes
         _, wait = limits.over([])

@@ -36,6 +36,11 @@ def unpaused(queryset):
     return queryset.exclude(queue_name__in=PausedQueue.objects.values("name"))
 
 
+def uncancelled(queryset):
+    """Task rows less those asked to cancel (``durable.cancel``): one subquery in the caller's statement."""
+    return queryset.exclude(pk__in=CancelRequest.objects.values("task_id"))
+
+
 def claimable(queryset):
     """Task rows a worker may claim: not in a paused queue, not asked to cancel (``durable.cancel``)."""
-    return unpaused(queryset).exclude(pk__in=CancelRequest.objects.values("task_id"))
+    return uncancelled(unpaused(queryset))
