@@ -11,9 +11,10 @@ import json
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
+from durable import sql
 from durable.claim import task_workers, wake
 from durable.compat import (
     BaseTaskBackend,
@@ -34,6 +35,8 @@ from durable.validation import check_arguments
 
 logger = logging.getLogger(__name__)
 
+# The columns a new row has (every concrete field but the id, which the database gives).
+COLUMNS = [f for f in TaskRow._meta.concrete_fields if not f.primary_key]
 STATUS = {
     TaskRow.Status.QUEUED: TaskResultStatus.READY,
     TaskRow.Status.RUNNING: TaskResultStatus.RUNNING,
@@ -61,7 +64,7 @@ class DurableBackend(BaseTaskBackend):
             if existing is not None:
                 return self.to_result(existing, task)
         else:
-            row.save(using=db, force_insert=True)
+            _insert(row, db)
         wake_on_commit(db)
         return self.to_result(row, task)
 
@@ -197,6 +200,14 @@ def _isolation_checks():
             "(DURABLE_GROUP_LIMITS) add up to fewer than HUEY_WORKERS.",
             id="durable.W002",
         )
+
+
+def _insert(row, db):
+    """INSERT ``row`` as ``save(force_insert=True)`` would, with the statement's text made once (``durable.sql``)."""
+    conn = connections[db]
+    values = [f.get_db_prep_save(f.pre_save(row, True), conn) for f in COLUMNS]
+    (row.pk,) = sql.insert_returning_pks(TaskRow, COLUMNS, [values])
+    row._state.adding, row._state.db = False, db
 
 
 def _insert_unique(row, db):

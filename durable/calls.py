@@ -9,20 +9,18 @@ caller's transaction with multi-row INSERTs (as many rows per statement as the d
 wakes the consumers once, when that transaction commits. A bad call anywhere: ``InvalidTask``, nothing written.
 """
 
-import sqlite3
 from dataclasses import dataclass, field
 
 from django.db import connections, router, transaction
 from django.db.models.base import ModelState
 
-from durable.backend import json_arguments, wake_on_commit
+from durable import sql
+from durable.backend import COLUMNS, json_arguments, wake_on_commit
 from durable.compat import InvalidTask, Task
 from durable.models import Task as TaskRow
 from durable.options import options_of
 from durable.validation import check_arguments
 
-# The columns a new row has (every concrete field but the id, which the database gives).
-COLUMNS = [f for f in TaskRow._meta.concrete_fields if not f.primary_key]
 ARGS, KWARGS = (COLUMNS.index(TaskRow._meta.get_field(name)) for name in ("args", "kwargs"))
 
 
@@ -78,7 +76,7 @@ def enqueue_many(calls):
     with transaction.atomic(using=db):
         plain = [i for i, row in enumerate(rows) if not row.unique_key]
         params = [_params(rows[i], models[calls[i].task][1], conn) for i in plain]
-        for i, pk in zip(plain, insert_returning_ids(params, db), strict=True):
+        for i, pk in zip(plain, sql.insert_returning_pks(TaskRow, COLUMNS, params), strict=True):
             rows[i].pk = pk
             results[i] = calls[i].task.get_backend().to_result(rows[i], calls[i].task)
         for i, c in enumerate(calls):
@@ -104,34 +102,3 @@ def _params(row, prepared, conn):
     params[ARGS] = COLUMNS[ARGS].get_db_prep_save(row.args, conn)
     params[KWARGS] = COLUMNS[KWARGS].get_db_prep_save(row.kwargs, conn)
     return params
-
-
-def insert_returning_ids(params, db):
-    """INSERT new ``Task`` rows (each a list of ``COLUMNS`` values) with as few statements as the database allows.
-
-    Django's ``bulk_create`` caps SQLite at 999 parameters a statement (39 rows of 25 columns); SQLite
-    3.32+ takes 32,766 by default, so 10,000 rows are 8 INSERTs instead of 257. Returns the new ids in order.
-    """
-    conn = connections[db]
-    quote = conn.ops.quote_name
-    head = "INSERT INTO {} ({}) VALUES ".format(
-        quote(TaskRow._meta.db_table), ", ".join(quote(f.column) for f in COLUMNS)
-    )
-    one = "({})".format(", ".join(["%s"] * len(COLUMNS)))
-    tail = f" RETURNING {quote(TaskRow._meta.pk.column)}"
-    size = max(_max_params(conn) // len(COLUMNS), 1)
-    ids = []
-    with conn.cursor() as cursor:
-        for start in range(0, len(params), size):
-            chunk = params[start : start + size]
-            cursor.execute(head + ", ".join([one] * len(chunk)) + tail, [v for row in chunk for v in row])
-            ids += [pk for (pk,) in cursor.fetchall()]
-    return ids
-
-
-def _max_params(conn):
-    """Parameters one statement may bind on ``conn``'s database."""
-    if conn.vendor == "sqlite":
-        conn.ensure_connection()
-        return conn.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    return 65535 if conn.vendor == "postgresql" else conn.features.max_query_params or 999
