@@ -156,8 +156,7 @@ def insert_returning_pks(model, fields, rows):
     with conn.cursor() as cursor:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
-            statement = head + one + tail if len(chunk) == 1 else head + ", ".join([one] * len(chunk)) + tail
-            cursor.execute(statement, [v for row in chunk for v in row])
+            cursor.execute(head + ", ".join([one] * len(chunk)) + tail, [v for row in chunk for v in row])
             pks += [pk for (pk,) in cursor.fetchall()]
     return pks
 

@@ -2,7 +2,7 @@
 
 Django empties every table after a transactional test (``TransactionTestCase``, pytest-django's
 ``transaction=True``) and then sends ``post_migrate`` for every app: ``create_contenttypes`` and
-``create_permissions`` query and re-insert them app by app, which was a quarter of the fast suite's time. Here
+``create_permissions`` query and re-insert them app by app, which was a sixth of the fast suite's test time. Here
 the rows the migrations made are kept once per test process and written back as they were, with the same ids,
 the moment the flush sends its signal; nothing else in the database differs from Django's own way.
 """
@@ -51,13 +51,18 @@ def _flush_snapshot(django_db_setup, django_db_blocker):
         post_migrate.connect(handler, dispatch_uid=uid)
 
 
+_DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+
+
 @pytest.fixture(autouse=True)
 def _quick_flush(request):
-    """Only a test with a transactional database flushes; the others leave the signal as Django has it."""
-    if "transactional_db" in request.fixturenames or _transactional(request.node):
+    """A test that uses the database takes the snapshot first (once per process; a test that is not transactional
+    never flushes, so the swapped signal is idle for it). A test without the database leaves it alone."""
+    if request.node.get_closest_marker("django_db") or _DATABASE_FIXTURES & set(request.fixturenames):
         request.getfixturevalue("_flush_snapshot")
-
-
-def _transactional(node):
-    marker = node.get_closest_marker("django_db")
-    return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
