@@ -15,11 +15,12 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connections, router
+from django.utils import timezone
 from huey.contrib.djhuey import HUEY, db_task
 
-from durable import executor, limits
-from durable.models import LEASES, claimable
+from durable import batching, executor, limits, sql
+from durable.models import LEASES, Task, claimable
 from durable.monitor import MONITOR
 from durable.startup import stopping
 from durable.stops import uncancelled
@@ -45,33 +46,6 @@ def wake(delay=None):
         logger.warning("could not wake a consumer (%s: %s); the sweeper will", type(exc).__name__, exc)
 
 
-# --- which tasks are short: batched claims only for those -------------------------------------
-
-_took = {}  # task name -> seconds its last run in this process took
-
-
-def ran(name, seconds):
-    """Note how long a run of task ``name`` took (``executor.run_one`` calls it)."""
-    _took[name] = seconds
-
-
-LOOK_AHEAD = 500  # at most this many rows in one claim, however short their tasks
-
-
-def _short(name):
-    return _took.get(name, float("inf")) <= settings.DURABLE_BATCH_SECONDS / settings.DURABLE_BATCH_SIZE
-
-
-def batch_size():
-    """How many rows a claim looks at: 1 until a task was seen to be short, then as many of the shortest as run
-    in DURABLE_BATCH_SECONDS (at least DURABLE_BATCH_SIZE, at most LOOK_AHEAD)."""
-    took = [t for name, t in list(_took.items()) if _short(name)]
-    if not took:
-        return 1
-    fit = int(settings.DURABLE_BATCH_SECONDS / max(min(took), 1e-6))
-    return max(settings.DURABLE_BATCH_SIZE, min(fit, LOOK_AHEAD))
-
-
 # --- claim -------------------------------------------------------------------------------------
 
 
@@ -80,19 +54,31 @@ def claim_next():
 
     Returns ``(rows, more)``: ``more`` is False when the claim saw that nothing else is due (no wake-up needed).
     """
-    if batch_size() == 1:
+    if batching.batch_size() == 1:
         return claim(1), True  # no look ahead: more may be due
-    due = uncancelled(limits.narrow(LEASES.due()))  # LEASES.due() leaves paused queues out already
-    head = list(due.order_by(*LEASES.order_by).values_list("pk", "name")[: batch_size()])
+    head = _head(batching.batch_size())
     if not head:  # claim nothing (an empty write transaction, SQLite's lock); a key whose rate reopens still wakes
         _, wait = limits.over([])
         if wait:
             wake(delay=wait)
         return [], False
-    run = [pk for pk, name in head[: _short_run(head)]]
+    run = [pk for pk, name in head[: batching.short_run(head)]]
     rows = claim(len(run), only=run) if len(run) > 1 else []
     rows = rows or claim(1)
-    return rows, len(head) > len(rows) or len(head) == batch_size()
+    return rows, len(head) > len(rows) or len(head) == batching.batch_size()
+
+
+def _head(n):
+    """``(pk, name)`` of the first ``n`` rows a claim would take, in order (one statement per shape)."""
+    shape = limits.shape()
+
+    def build(now):
+        due = LEASES.due(now=now)  # paused queues left out already
+        due = limits.in_order(due) if shape is not None else limits.narrow(due)
+        return uncancelled(due).order_by(*LEASES.order_by).values_list("pk", "name")[:n].query
+
+    conn, now = connections[router.db_for_write(Task)], timezone.now()  # the database LEASES claims on
+    return sql.statement(conn, None if shape is None else ("head", shape, n), build, now=now).rows({"now": now})
 
 
 def claim(limit=1, only=None):
@@ -104,12 +90,8 @@ def claim(limit=1, only=None):
     its limits, one more claim leaves their keys out, so the other due tasks still run.
     """
 
-    def narrow(due):
-        due = due if only is None else due.filter(pk__in=only)
-        return claimable(limits.narrow(due))
-
     for _ in range(2):
-        kept, over, wait = _claim_checked(limit, narrow)
+        kept, over, wait = _claim_checked(limit, only)
         if wait:
             wake(delay=wait)  # a rate's window opens: for the rows given back, or the keys the claim left out
         if kept or not over:
@@ -117,30 +99,24 @@ def claim(limit=1, only=None):
     return []
 
 
-def _claim_checked(limit, narrow):
+def _claim_checked(limit, only):
     """One claim whose rows over their key's limits go back in its transaction: ``(kept, over, wait)``."""
     seen = {}
+    shape = limits.shape() if only is None else None  # the claim's statement is made once per shape
+
+    def narrow(due):
+        if shape is not None:
+            return claimable(limits.in_order(due))  # what limits.narrow does for this shape, whatever happens meanwhile
+        return claimable(limits.narrow(due if only is None else due.filter(pk__in=only)))
 
     def check(rows):
         seen["over"], seen["wait"] = limits.over(rows)
         return seen["over"]
 
-    kept = LEASES.claim(limit=limit, where=narrow, check=check)
+    kept = LEASES.claim(limit=limit, where=narrow, check=check, shape=shape)
     if not seen:  # nothing won: no check ran, but the claim may have left out keys whose rate reopens
         check([])
     return kept, seen["over"], seen["wait"]
-
-
-def _short_run(head):
-    """How many rows of ``head`` ((pk, name) in claim order) one worker may hold at once: the short ones at its
-    head, as many as are expected to run in DURABLE_BATCH_SECONDS."""
-    n, expected = 0, 0.0
-    while n < len(head) and _short(head[n][1]):
-        expected += _took[head[n][1]]
-        if expected > settings.DURABLE_BATCH_SECONDS:
-            break
-        n += 1
-    return max(n, 1)
 
 
 # --- room for e-mail: durable tasks never take every worker of a consumer ---------------------
@@ -219,7 +195,7 @@ def _run_due():
                 return done
             if more and _room():
                 wake()  # more may be due: let another worker join (none may while every task worker runs)
-            short = len(rows) > 1 or _short(rows[0].name)
+            short = len(rows) > 1 or batching.short(rows[0].name)
             if not short and drain.release() and _room():
                 wake()  # this worker runs a task not seen short: rows whose wake-up was skipped are another's
             ran_now = run_batch(rows)
@@ -280,7 +256,7 @@ def run_batch(rows):
                 if not stopping():
                     wake()
                 return index
-            retry_in = executor.run_one(row, noted=ran, succeeded=done)
+            retry_in = executor.run_one(row, noted=batching.ran, succeeded=done)
             if retry_in is not None:
                 wake(delay=retry_in)  # a wake-up at the retry's due time (the sweeper only catches what waited longer)
         executor.record_succeeded(done)

@@ -1,6 +1,6 @@
 """The one lease mechanism: claim rows for this process, renew, finish fenced, give back.
 
-Generic over any model with the ``Leased`` fields (below). A claim is one conditional UPDATE
+Generic over any model with the ``Leased`` fields (``durable.leased``). A claim is one conditional UPDATE
 that stamps every row it takes with a fresh ``lease_token`` (the fencing token) and a lease
 expiry; every later write of the holder carries the token in its WHERE clause, so a holder that
 lost its lease (swept, and claimed by another consumer) changes nothing: its late write matches
@@ -14,10 +14,9 @@ import logging
 import os
 import threading
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connections, models, router, transaction
+from django.db import connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -30,40 +29,6 @@ logger = logging.getLogger(__name__)
 def worker_id():
     """This process as a holder: ``host:pid``."""
     return f"{HOST}:{os.getpid()}"
-
-
-@dataclass(frozen=True)
-class States:
-    """Which ``status`` values of a model mean queued, held (running) and failed."""
-
-    queued: str
-    running: str
-    failed: str
-
-
-class Leased(models.Model):
-    """The fields ``durable.leases.Leases`` needs: where a row stands and who holds it until when.
-
-    A subclass gives ``status`` its choices and names its queued/running/failed values in ``STATES``.
-    """
-
-    STATES: States
-
-    status = models.CharField(max_length=16)
-    due_at = models.DateTimeField(default=timezone.now, help_text="Not to be tried before this.")
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-
-    # Set while a consumer holds the row; a lease past its expiry means the holder died or hung.
-    lease_token = models.CharField(
-        max_length=32, blank=True, help_text="Fencing token: new at every claim; the holder's writes carry it."
-    )
-    claimed_by = models.CharField(max_length=128, blank=True, help_text="host:pid of the last holder.")
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
 
 
 class Leases(TakeBack):
@@ -126,7 +91,7 @@ class Leases(TakeBack):
 
     # --- claim ------------------------------------------------------------------------
 
-    def claim(self, limit=1, where=None, check=None):
+    def claim(self, limit=1, where=None, check=None, shape=None):
         """Take up to ``limit`` due rows (in ``order_by`` order) for this process; return them.
 
         ``where(queryset) -> queryset`` narrows the due rows (a queue, a concurrency cap). One UPDATE whose
@@ -134,34 +99,48 @@ class Leases(TakeBack):
         statement holds the write lock, so concurrent claimers take the next rows; on PostgreSQL the pick is
         ``FOR UPDATE SKIP LOCKED`` for the same effect. Two claimers never hold the same row. ``check(rows)
         -> rows`` runs before the claim commits; the rows it returns go back untried (``durable.limits``).
+        ``shape``: a key for what ``where`` does, the same at every call with it: the statements are then made
+        once (``durable.sql.statement``) instead of at each claim.
         """
         objects = self._objects()
         conn = connections[objects.db]
         token = uuid.uuid4().hex
 
-        def claim_at(now):  # the time is read once the claim may write: claimed_at follows the order of claims
+        def pick(now):
             due = objects.filter(status=self.states.queued, due_at__lte=now)
-            pick = (due if where is None else where(due)).order_by(*self.order_by).values("pk")[:limit]
-            values = {
-                "status": self.states.running,
-                "lease_token": token,
-                "claimed_by": worker_id(),
-                "claimed_at": now,
-                "lease_expires_at": now + timedelta(seconds=self.seconds),
-                "attempts": F("attempts") + 1,
-                **self.claim_values(now),
-            }
-            return pick, values
+            return (due if where is None else where(due)).order_by(*self.order_by).values("pk")[:limit]
 
-        with sql.serialized(self.model), transaction.atomic(using=objects.db):
-            pick, values = claim_at(timezone.now())
+        def update(ids, now, expires, token, holder):
+            values = {"status": self.states.running, "lease_token": token, "claimed_by": holder, "claimed_at": now}
+            values.update(lease_expires_at=expires, attempts=F("attempts") + 1, **self.claim_values(now))
+            return sql.update_query(objects.filter(pk__in=ids, status=self.states.queued), values)
+
+        def won(token):
+            return objects.filter(status=self.states.running, lease_token=token).order_by(*self.order_by).query
+
+        key = None if shape is None else (self, shape, limit)
+        with sql.serialized(self.model), transaction.atomic(using=objects.db), conn.cursor() as cursor:
+            now = timezone.now()  # read once the claim may write: claimed_at follows the order of claims
+            values = {"now": now, "expires": now + timedelta(seconds=self.seconds), "token": token}
+            values["holder"] = worker_id()
             if conn.features.has_select_for_update_skip_locked:
                 # The ids first, as a list: inside UPDATE ... IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
                 # PostgreSQL may run the subquery more than once and claim more than ``limit`` rows.
-                pick = list(pick.select_for_update(skip_locked=True).values_list("pk", flat=True))
-            won = objects.filter(pk__in=pick, status=self.states.queued).update(**values)
-            rows = objects.filter(status=self.states.running, lease_token=token).order_by(*self.order_by)
-            rows = self._checked(token, list(rows), check) if won else []
+                locked = sql.statement(
+                    conn,
+                    key and ("locked", *key),
+                    lambda now: pick(now).select_for_update(skip_locked=True).query,
+                    now=now,
+                )
+                ids = [pk for (pk,) in locked.execute(cursor, {"now": now}).fetchall()]
+                claim = ids and sql.statement(conn, None, lambda **v: update(ids, **v), **values)  # [] if none
+            else:
+                claim = sql.statement(conn, key and ("claim", *key), lambda **v: update(pick(v["now"]), **v), **values)
+            if claim and claim.execute(cursor, values).rowcount:
+                rows = sql.statement(conn, (self, "won"), won, token=token).objects(self.model, {"token": token})
+                rows = self._checked(token, rows, check)
+            else:
+                rows = []
         if rows:
             self._hold(token, len(rows))
         return rows
@@ -187,9 +166,9 @@ class Leases(TakeBack):
         """More fields a release sets (expressions see the row before the release)."""
         return {}
 
-    def due(self, seconds=0):
-        """The queued rows due ``seconds`` ago or earlier."""
-        since = timezone.now() - timedelta(seconds=seconds)
+    def due(self, seconds=0, now=None):
+        """The queued rows due ``seconds`` before ``now`` (default: now) or earlier."""
+        since = (now or timezone.now()) - timedelta(seconds=seconds)
         return self._objects().filter(status=self.states.queued, due_at__lte=since)
 
     # --- while held ---------------------------------------------------------------------

@@ -10,7 +10,8 @@ from django.utils import timezone
 from durable import sql
 from durable.exceptions import ConsumerLost
 from durable.flow_models import Flow, flow_member_ended, on_flow_member_ended  # noqa: F401 - the app's models
-from durable.leases import Leased, Leases, States  # noqa: F401 - Leased: the apps' leased rows import it here
+from durable.leased import Leased, States  # noqa: F401 - Leased: the apps' leased rows import it here
+from durable.leases import Leases
 from durable.slots import Periodic  # noqa: F401
 from durable.stops import CancelRequest, PausedQueue, claimable, unpaused  # noqa: F401
 from durable.tally import Tally  # noqa: F401
@@ -248,9 +249,9 @@ class TaskLeases(Leases):
         )
         self.order_by = ("-priority", "due_at", "id")
 
-    def due(self, seconds=0):
+    def due(self, seconds=0, now=None):
         """The due rows, less those of paused queues: they wait on purpose (``durable.pause``)."""
-        return unpaused(super().due(seconds))
+        return unpaused(super().due(seconds, now))
 
     def claim_values(self, now):
         return {"started_at": Coalesce("started_at", Value(now)), "last_attempted_at": now}

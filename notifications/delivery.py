@@ -44,7 +44,7 @@ def claim(ids=(), limit=None):
             return rows
     if not in_claim_order(due).exists():
         return []
-    return LEASES.claim(limit=limit, where=_in_claim_order_filter)
+    return LEASES.claim(limit=limit, where=_in_claim_order_filter, shape="in claim order")  # statements made once
 
 
 def in_claim_order(queryset):

@@ -9,7 +9,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from durable.leases import Leases, States
+from durable.leased import States
+from durable.leases import Leases
 from durable.models import Leased
 from notifications import composed
 from operations.signals import site_event

@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from durable import claim
+from durable import batching, claim
 from durable.backend import DurableBackend
 from durable.compat import InvalidTask, TaskResultDoesNotExist, TaskResultStatus, task_backends
 from durable.leases import worker_id
@@ -232,7 +232,7 @@ def test_a_database_failure_while_recording_gives_the_rows_back_at_once(monkeypa
     from durable import sql
 
     ids = [durable_tasks.add.enqueue(i, i).id for i in range(3)]
-    claim.ran("tests.durable_tasks.add", 0.0)  # a short task: claimed as a batch of 3
+    batching.ran("tests.durable_tasks.add", 0.0)  # a short task: claimed as a batch of 3
     held_before = claim.LEASES.held_tokens()
     real_update, real_update_many = sql.update, sql.update_many
 

@@ -204,12 +204,10 @@ def test_the_daily_cleanup_deletes_flows_ended_past_the_retention(run_tasks, set
 
 @pytest.mark.django_db
 def test_a_batch_of_short_tasks_recorded_together_calls_back_once(run_tasks, tmp_path, monkeypatch):
-    from durable import claim
+    from durable import batching
 
     short = {f"tests.durable_tasks.{name}": 0.0 for name in ("add", "noop", "note")}
-    monkeypatch.setattr(
-        claim, "_took", short
-    )  # seen to be short: claimed many at once, their successes recorded together
+    monkeypatch.setattr(batching, "_took", short)  # seen to be short: claimed many at once, recorded together
     path = str(tmp_path / "calls")
     with batch(
         on_success=call(durable_tasks.note, path, "success"), on_finish=call(durable_tasks.note, path, "finish")

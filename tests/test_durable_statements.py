@@ -1,0 +1,110 @@
+"""A claim's statements made once per shape (``durable.sql.statement``): each call runs with its own values."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from durable import sql
+from durable.leases import Leases
+from durable.models import Task
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def queue(*due_in_hours):
+    now = timezone.now()
+    rows = [
+        Task(name="tests.durable_tasks.add", args=[i, 1], due_at=now + timedelta(hours=h))
+        for i, h in enumerate(due_in_hours)
+    ]
+    return [t.pk for t in Task.objects.bulk_create(rows)]
+
+
+def due_before(now):
+    return Task.objects.filter(due_at__lte=now).order_by("id").values_list("pk").query
+
+
+def unused(**values):
+    raise AssertionError("built again: the statement was not kept")
+
+
+def test_a_kept_statement_runs_with_the_values_of_each_call():
+    past, future = queue(-1, 1)
+    now = timezone.now()
+
+    first = sql.statement(connection, "due before", due_before, now=now)
+    later = sql.statement(connection, "due before", unused, now=now)  # the same shape: not built again
+
+    assert first.rows({"now": now}) == [(past,)]
+    assert later.rows({"now": now + timedelta(hours=2)}) == [(past,), (future,)]
+    assert later.rows({"now": now - timedelta(hours=2)}) == []
+
+
+def test_a_value_made_from_a_slot_is_not_kept_and_the_query_is_built_at_each_call():
+    (earlier,) = queue(-3)
+    now = timezone.now()
+
+    def two_hours_before(now):
+        return Task.objects.filter(due_at__lte=now - timedelta(hours=2)).values_list("pk").query
+
+    assert sql.statement(connection, "made from now", two_hours_before, now=now).rows({"now": now}) == [(earlier,)]
+    four_hours_back = now - timedelta(hours=4)
+    assert (
+        sql.statement(connection, "made from now", two_hours_before, now=four_hours_back).rows({"now": four_hours_back})
+        == []
+    )
+    with pytest.raises(AssertionError, match="built again"):
+        sql.statement(connection, "made from now", unused, now=now)
+
+
+def test_rows_read_through_a_kept_statement_are_what_the_orm_reads():
+    queue(-1)
+    Task.objects.update(worker_ids=["host:1"], return_value={"é": [1, 2]})
+
+    def everything(token):
+        return Task.objects.exclude(lease_token=token).query
+
+    (read,) = sql.statement(connection, "all rows", everything, token="x").objects(Task, {"token": "x"})
+    (expected,) = Task.objects.all()
+    assert {f.attname: getattr(read, f.attname) for f in Task._meta.concrete_fields} == {
+        f.attname: getattr(expected, f.attname) for f in Task._meta.concrete_fields
+    }
+    assert read.due_at.tzinfo is not None and read.worker_ids == ["host:1"]
+
+
+def test_a_claim_with_a_shape_builds_its_query_once_and_still_takes_each_row_once():
+    leases = Leases(Task, Task.STATES, seconds=60, max_attempts=3)
+    ids = queue(-1, -1, -1)
+    built = []
+
+    def where(due):
+        built.append(due)
+        return due.exclude(name="")
+
+    taken = [[row.pk for row in leases.claim(where=where, shape="not nameless")] for _ in range(4)]
+
+    assert taken == [[ids[0]], [ids[1]], [ids[2]], []]
+    assert len(built) == 2  # twice at the first claim (to find where its values go), never again
+    assert Task.objects.filter(status="running", attempts=1).count() == 3
+    assert len(set(Task.objects.values_list("lease_token", flat=True))) == 3
+
+
+def test_each_thread_keeps_its_own_statements():
+    ids = queue(-1, -1)
+    now = timezone.now()
+    assert sql.statement(connection, "threads", due_before, now=now).rows({"now": now}) == [(i,) for i in ids]
+    seen = []
+
+    def other():
+        try:
+            seen.extend(sql.statement(connection, "threads", due_before, now=now).rows({"now": now}))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(timeout=30)
+    assert seen == [(i,) for i in ids]
