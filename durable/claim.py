@@ -78,7 +78,7 @@ def _head(n):
         return uncancelled(due).order_by(*LEASES.order_by).values_list("pk", "name")[:n].query
 
     conn, now = connections[router.db_for_write(Task)], timezone.now()  # the database LEASES claims on
-    return sql.statement(conn, None if shape is None else ("head", shape, n), build, now=now).rows({"now": now})
+    return sql.statement(conn, None if shape is None else ("head", shape, n), build, now=now).rows(conn, {"now": now})
 
 
 def claim(limit=1, only=None):

@@ -137,7 +137,7 @@ class Leases(TakeBack):
             else:
                 claim = sql.statement(conn, key and ("claim", *key), lambda **v: update(pick(v["now"]), **v), **values)
             if claim and claim.execute(cursor, values).rowcount:
-                rows = sql.statement(conn, (self, "won"), won, token=token).objects(self.model, {"token": token})
+                rows = sql.statement(conn, (self, "won"), won, token=token).objects(conn, self.model, {"token": token})
                 rows = self._checked(token, rows, check)
             else:
                 rows = []

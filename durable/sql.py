@@ -181,41 +181,50 @@ def _max_params(conn):
 # --- a query's statement made once per shape, run many times ------------------------------------
 
 _STAND_IN_TIME = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
-_kept = threading.local()  # .statements: (alias, vendor, key) -> Statement or None, per thread as its connection is
+_statements = {}  # (alias, vendor, key) -> Statement, or None: that shape cannot be kept
 
 
 class Statement:
     """The SQL Django compiled for a query, with the places its changing values (``slots``) take among the
     parameters. A claim builds the same query every time but for its time and token; compiling it cost five
-    times the statement itself (an idle pickup, in-process, cProfile)."""
+    times the statement itself (an idle pickup, in-process, cProfile). It holds no connection: any thread runs it."""
 
-    def __init__(self, compiler, sql, params, slots):
-        self.compiler, self.sql, self.params, self.slots = compiler, sql, params, slots
-        select = getattr(compiler, "select", None) or []
-        self.converters = compiler.get_converters([col for col, _, _ in select]) if select else {}
-        self.names = [col.target.attname for col, _, _ in select]
+    def __init__(self, sql, params, slots, columns):
+        self.sql, self.params, self.slots, self.columns = sql, params, slots, columns
 
-    def bind(self, values):
+    def bind(self, conn, values):
         params = list(self.params)
         for name, positions in self.slots.items():
-            prepared = _prepared(values[name], self.compiler.connection)
+            prepared = _prepared(values[name], conn)
             for i in positions:
                 params[i] = prepared
         return params
 
     def execute(self, cursor, values):
-        cursor.execute(self.sql, self.bind(values))
+        cursor.execute(self.sql, self.bind(cursor.db, values))
         return cursor
 
-    def rows(self, values):
-        """Run a SELECT: its rows, their values converted as the ORM converts them."""
-        with self.compiler.connection.cursor() as cursor:
+    def rows(self, conn, values):
+        """Run a SELECT on ``conn``: its rows, their values converted as the ORM converts them."""
+        with conn.cursor() as cursor:
             rows = self.execute(cursor, values).fetchall()
-        return list(self.compiler.apply_converters(rows, self.converters)) if self.converters else rows
+        converters = [
+            (i, conn.ops.get_db_converters(c) + c.get_db_converters(conn), c) for i, c in enumerate(self.columns)
+        ]
+        converters = [(i, each, c) for i, each, c in converters if each]
+        if not converters:
+            return rows
+        rows = [list(row) for row in rows]
+        for row in rows:
+            for i, each, column in converters:
+                for convert in each:
+                    row[i] = convert(row[i], column, conn)
+        return rows
 
-    def objects(self, model, values):
-        """Run a SELECT of ``model``'s rows: the instances, as the ORM makes them."""
-        return [model.from_db(self.compiler.connection.alias, self.names, row) for row in self.rows(values)]
+    def objects(self, conn, model, values):
+        """Run a SELECT of ``model``'s rows on ``conn``: the instances, as the ORM makes them."""
+        names = [column.target.attname for column in self.columns]
+        return [model.from_db(conn.alias, names, row) for row in self.rows(conn, values)]
 
 
 def statement(conn, key, build, **values):
@@ -228,11 +237,10 @@ def statement(conn, key, build, **values):
     """
     if key is None:
         return _compiled(conn, build(**values), values, {})
-    statements = _kept.__dict__.setdefault("statements", {})
     try:
-        kept = statements[conn.alias, conn.vendor, key]
-    except KeyError:
-        kept = statements[conn.alias, conn.vendor, key] = _keep(conn, build, values)
+        kept = _statements[conn.alias, conn.vendor, key]
+    except KeyError:  # two threads may both make it: the same statement
+        kept = _statements[conn.alias, conn.vendor, key] = _keep(conn, build, values)
     return kept if kept is not None else _compiled(conn, build(**values), values, {})
 
 
@@ -246,7 +254,7 @@ def update_query(queryset, values):
 def _compiled(conn, query, values, slots):
     compiler = query.get_compiler(connection=conn)
     sql, params = compiler.as_sql()
-    return Statement(compiler, sql, tuple(params), slots)
+    return Statement(sql, tuple(params), slots, [column for column, _, _ in getattr(compiler, "select", None) or ()])
 
 
 def _keep(conn, build, values):

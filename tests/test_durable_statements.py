@@ -38,9 +38,9 @@ def test_a_kept_statement_runs_with_the_values_of_each_call():
     first = sql.statement(connection, "due before", due_before, now=now)
     later = sql.statement(connection, "due before", unused, now=now)  # the same shape: not built again
 
-    assert first.rows({"now": now}) == [(past,)]
-    assert later.rows({"now": now + timedelta(hours=2)}) == [(past,), (future,)]
-    assert later.rows({"now": now - timedelta(hours=2)}) == []
+    assert first.rows(connection, {"now": now}) == [(past,)]
+    assert later.rows(connection, {"now": now + timedelta(hours=2)}) == [(past,), (future,)]
+    assert later.rows(connection, {"now": now - timedelta(hours=2)}) == []
 
 
 def test_a_value_made_from_a_slot_is_not_kept_and_the_query_is_built_at_each_call():
@@ -50,10 +50,14 @@ def test_a_value_made_from_a_slot_is_not_kept_and_the_query_is_built_at_each_cal
     def two_hours_before(now):
         return Task.objects.filter(due_at__lte=now - timedelta(hours=2)).values_list("pk").query
 
-    assert sql.statement(connection, "made from now", two_hours_before, now=now).rows({"now": now}) == [(earlier,)]
+    assert sql.statement(connection, "made from now", two_hours_before, now=now).rows(connection, {"now": now}) == [
+        (earlier,)
+    ]
     four_hours_back = now - timedelta(hours=4)
     assert (
-        sql.statement(connection, "made from now", two_hours_before, now=four_hours_back).rows({"now": four_hours_back})
+        sql.statement(connection, "made from now", two_hours_before, now=four_hours_back).rows(
+            connection, {"now": four_hours_back}
+        )
         == []
     )
     with pytest.raises(AssertionError, match="built again"):
@@ -67,7 +71,7 @@ def test_rows_read_through_a_kept_statement_are_what_the_orm_reads():
     def everything(token):
         return Task.objects.exclude(lease_token=token).query
 
-    (read,) = sql.statement(connection, "all rows", everything, token="x").objects(Task, {"token": "x"})
+    (read,) = sql.statement(connection, "all rows", everything, token="x").objects(connection, Task, {"token": "x"})
     (expected,) = Task.objects.all()
     assert {f.attname: getattr(read, f.attname) for f in Task._meta.concrete_fields} == {
         f.attname: getattr(expected, f.attname) for f in Task._meta.concrete_fields
@@ -92,15 +96,17 @@ def test_a_claim_with_a_shape_builds_its_query_once_and_still_takes_each_row_onc
     assert len(set(Task.objects.values_list("lease_token", flat=True))) == 3
 
 
-def test_each_thread_keeps_its_own_statements():
+def test_a_statement_kept_in_one_thread_runs_in_another_on_that_threads_connection():
     ids = queue(-1, -1)
     now = timezone.now()
-    assert sql.statement(connection, "threads", due_before, now=now).rows({"now": now}) == [(i,) for i in ids]
+    assert sql.statement(connection, "threads", due_before, now=now).rows(connection, {"now": now}) == [
+        (i,) for i in ids
+    ]
     seen = []
 
     def other():
         try:
-            seen.extend(sql.statement(connection, "threads", due_before, now=now).rows({"now": now}))
+            seen.extend(sql.statement(connection, "threads", due_before, now=now).rows(connection, {"now": now}))
         finally:
             connection.close()
 
