@@ -102,18 +102,18 @@ def claim(limit=1, only=None):
 def _claim_checked(limit, only):
     """One claim whose rows over their key's limits go back in its transaction: ``(kept, over, wait)``."""
     seen = {}
-    shape = limits.shape() if only is None else None  # the claim's statement is made once per shape
+    shape = limits.shape()  # the claim's statement is made once per shape
 
     def narrow(due):
         if shape is not None:
             return claimable(limits.in_order(due))  # what limits.narrow does for this shape, whatever happens meanwhile
-        return claimable(limits.narrow(due if only is None else due.filter(pk__in=only)))
+        return claimable(limits.narrow(due))
 
     def check(rows):
         seen["over"], seen["wait"] = limits.over(rows)
         return seen["over"]
 
-    kept = LEASES.claim(limit=limit, where=narrow, check=check, shape=shape)
+    kept = LEASES.claim(limit=limit, where=narrow, check=check, shape=shape, among=only)
     if not seen:  # nothing won: no check ran, but the claim may have left out keys whose rate reopens
         check([])
     return kept, seen["over"], seen["wait"]

@@ -91,7 +91,9 @@ class Leases(TakeBack):
 
     # --- claim ------------------------------------------------------------------------
 
-    def claim(self, limit=1, where=None, check=None, shape=None):
+    AMONG_KEPT = 16  # a claim among more ids than this is compiled each time (one statement per count is kept)
+
+    def claim(self, limit=1, where=None, check=None, shape=None, among=None):
         """Take up to ``limit`` due rows (in ``order_by`` order) for this process; return them.
 
         ``where(queryset) -> queryset`` narrows the due rows (a queue, a concurrency cap). One UPDATE whose
@@ -99,43 +101,47 @@ class Leases(TakeBack):
         statement holds the write lock, so concurrent claimers take the next rows; on PostgreSQL the pick is
         ``FOR UPDATE SKIP LOCKED`` for the same effect. Two claimers never hold the same row. ``check(rows)
         -> rows`` runs before the claim commits; the rows it returns go back untried (``durable.limits``).
-        ``shape``: a key for what ``where`` does, the same at every call with it: the statements are then made
-        once (``durable.sql.statement``) instead of at each claim.
+        ``among``: the ids to take from (the rows a wake-up named). ``shape``: a key for what ``where`` does, the
+        same at every call with it: the statements are then made once (``durable.sql.statement``), not at each claim.
         """
         objects = self._objects()
         conn = connections[objects.db]
         token = uuid.uuid4().hex
+        among = None if among is None else list(among)
+        slots = [f"id{i}" for i in range(len(among or ()))]
 
-        def pick(now):
-            due = objects.filter(status=self.states.queued, due_at__lte=now)
+        def pick(v):
+            due = objects.filter(status=self.states.queued, due_at__lte=v["now"])
+            due = due if among is None else due.filter(pk__in=[v[slot] for slot in slots])
             return (due if where is None else where(due)).order_by(*self.order_by).values("pk")[:limit]
 
-        def update(ids, now, expires, token, holder):
-            values = {"status": self.states.running, "lease_token": token, "claimed_by": holder, "claimed_at": now}
-            values.update(lease_expires_at=expires, attempts=F("attempts") + 1, **self.claim_values(now))
+        def pick_locked(v):
+            return pick(v).select_for_update(skip_locked=True).query
+
+        def update(ids, v):
+            values = {"status": self.states.running, "lease_token": v["token"], "claimed_by": v["holder"]}
+            values.update(claimed_at=v["now"], lease_expires_at=v["expires"], attempts=F("attempts") + 1)
+            values.update(self.claim_values(v["now"]))
             return sql.update_query(objects.filter(pk__in=ids, status=self.states.queued), values)
 
         def won(token):
             return objects.filter(status=self.states.running, lease_token=token).order_by(*self.order_by).query
 
-        key = None if shape is None else (self, shape, limit)
+        if among == []:
+            return []
+        key = None if shape is None or len(slots) > self.AMONG_KEPT else (self, shape, limit, len(slots))
         with sql.serialized(self.model), transaction.atomic(using=objects.db), conn.cursor() as cursor:
             now = timezone.now()  # read once the claim may write: claimed_at follows the order of claims
-            values = {"now": now, "expires": now + timedelta(seconds=self.seconds), "token": token}
-            values["holder"] = worker_id()
+            picked = {"now": now, **dict(zip(slots, among or (), strict=True))}
+            values = {**picked, "expires": now + timedelta(seconds=self.seconds), "token": token, "holder": worker_id()}
             if conn.features.has_select_for_update_skip_locked:
                 # The ids first, as a list: inside UPDATE ... IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
                 # PostgreSQL may run the subquery more than once and claim more than ``limit`` rows.
-                locked = sql.statement(
-                    conn,
-                    key and ("locked", *key),
-                    lambda now: pick(now).select_for_update(skip_locked=True).query,
-                    now=now,
-                )
-                ids = [pk for (pk,) in locked.execute(cursor, {"now": now}).fetchall()]
-                claim = ids and sql.statement(conn, None, lambda **v: update(ids, **v), **values)  # [] if none
+                locked = sql.statement(conn, key and ("locked", *key), lambda **v: pick_locked(v), **picked)
+                ids = [pk for (pk,) in locked.execute(cursor, picked).fetchall()]
+                claim = ids and sql.statement(conn, None, lambda **v: update(ids, v), **values)  # [] if none
             else:
-                claim = sql.statement(conn, key and ("claim", *key), lambda **v: update(pick(v["now"]), **v), **values)
+                claim = sql.statement(conn, key and ("claim", *key), lambda **v: update(pick(v), v), **values)
             if claim and claim.execute(cursor, values).rowcount:
                 rows = sql.statement(conn, (self, "won"), won, token=token).objects(conn, self.model, {"token": token})
                 rows = self._checked(token, rows, check)

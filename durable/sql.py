@@ -230,7 +230,7 @@ class Statement:
 def statement(conn, key, build, **values):
     """The ``Statement`` of ``build(**values)`` (a ``Query``) on ``conn``, made once per ``key``, bound to ``values``.
 
-    ``values`` are the slots: datetimes or strings, the only things that may change between calls with one key.
+    ``values`` are the slots: datetimes, strings or integers (ids), the only things that may change between calls with one key.
     The query is compiled twice with stand-ins for them; a key whose two statements differ anywhere but in the
     slots (a value made from one, a time read inside ``build``) is compiled at every call instead. ``key=None``:
     compiled at this call, not kept.
@@ -276,10 +276,12 @@ def _keep(conn, build, values):
 
 
 def _stand_ins(values, n):
-    return {
-        name: _STAND_IN_TIME + timedelta(days=n, microseconds=i) if isinstance(v, datetime) else f"\x00{name} {n}"
-        for i, (name, v) in enumerate(values.items())
-    }
+    def stand_in(i, name, value):
+        if isinstance(value, datetime):
+            return _STAND_IN_TIME + timedelta(days=n, microseconds=i)
+        return -(10**12) - n * 10**6 - i if isinstance(value, int) else f"\x00{name} {n}"
+
+    return {name: stand_in(i, name, value) for i, (name, value) in enumerate(values.items())}
 
 
 def _prepared(value, conn):

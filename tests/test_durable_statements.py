@@ -114,3 +114,13 @@ def test_a_statement_kept_in_one_thread_runs_in_another_on_that_threads_connecti
     thread.start()
     thread.join(timeout=30)
     assert seen == [(i,) for i in ids]
+
+
+def test_a_claim_among_named_rows_takes_those_each_time_from_one_kept_statement():
+    leases = Leases(Task, Task.STATES, seconds=60, max_attempts=3)
+    first, second, third = queue(-3, -2, -1)
+
+    taken = [[r.pk for r in leases.claim(among=[pk], shape="named")] for pk in (third, first, third)]
+
+    assert taken == [[third], [first], []]  # the third is held already
+    assert [r.pk for r in leases.claim(limit=2, among=[second, third], shape="named")] == [second]
