@@ -119,7 +119,7 @@ def test_two_claims_of_one_key_at_once_keep_one_row(tmp_path, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_over_its_rate_a_task_waits_queued_with_a_wake_up_for_when_the_window_opens(queue_url, tmp_path):
     path = str(tmp_path / "marks")
-    ids = [durable_tasks.per_host.enqueue(path, "example.org").id for _ in range(6)]
+    ids = [durable_tasks.per_host_a_minute.enqueue(path, "example.org").id for _ in range(6)]
     other = durable_tasks.add.enqueue(1, 2)
 
     ran = claim.run_due()
