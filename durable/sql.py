@@ -3,7 +3,8 @@
 The ORM's queryset ``update()`` and ``save()`` cost several times the statement itself in Python
 (a no-op drain on SQLite, one thread, measured with cProfile: 323 tasks/s through the ORM, of which
 the statements were 8 %). Values still go through each field's ``get_db_prep_save``, so every
-database gets what Django would send. Only plain values: no expressions.
+database gets what Django would send. Only plain values: no expressions. A claim, which needs expressions and
+subqueries, is compiled by Django once per shape and then run with each call's values (``statement``).
 """
 
 import sqlite3
@@ -180,7 +181,12 @@ def _max_params(conn):
 
 # --- a query's statement made once per shape, run many times ------------------------------------
 
-_STAND_IN_TIME = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+# Two stand-ins for each kind of slot, unlike in every part (year to microsecond, weekday, parity, first and last
+# character), so a value made from a slot differs between the two statements and the shape is not kept.
+_STAND_IN_TIMES = (
+    datetime(2001, 2, 3, 4, 5, 6, 100, tzinfo=UTC),
+    datetime(2013, 11, 18, 19, 37, 48, 500001, tzinfo=UTC),
+)
 _statements = {}  # (alias, vendor, key) -> Statement, or None: that shape cannot be kept
 
 
@@ -230,10 +236,10 @@ class Statement:
 def statement(conn, key, build, **values):
     """The ``Statement`` of ``build(**values)`` (a ``Query``) on ``conn``, made once per ``key``, bound to ``values``.
 
-    ``values`` are the slots: datetimes, strings or integers (ids), the only things that may change between calls with one key.
-    The query is compiled twice with stand-ins for them; a key whose two statements differ anywhere but in the
-    slots (a value made from one, a time read inside ``build``) is compiled at every call instead. ``key=None``:
-    compiled at this call, not kept.
+    ``values`` are the slots: datetimes, strings or integers (ids), the only things that may change between calls
+    with one key, each passed to the query as it is. The query is compiled twice with stand-ins for them; a key
+    whose two statements differ anywhere but in the slots (a value made from one, a time read inside ``build``) is
+    compiled at every call instead. ``key=None``: compiled at this call, not kept.
     """
     if key is None:
         return _compiled(conn, build(**values), values, {})
@@ -278,8 +284,8 @@ def _keep(conn, build, values):
 def _stand_ins(values, n):
     def stand_in(i, name, value):
         if isinstance(value, datetime):
-            return _STAND_IN_TIME + timedelta(days=n, microseconds=i)
-        return -(10**12) - n * 10**6 - i if isinstance(value, int) else f"\x00{name} {n}"
+            return _STAND_IN_TIMES[n - 1] + timedelta(microseconds=i)
+        return -(10**12) - n * 1_000_003 - 2 * i if isinstance(value, int) else f"{n} {name}{'~' * n}{n}"
 
     return {name: stand_in(i, name, value) for i, (name, value) in enumerate(values.items())}
 

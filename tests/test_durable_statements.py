@@ -124,3 +124,16 @@ def test_a_claim_among_named_rows_takes_those_each_time_from_one_kept_statement(
 
     assert taken == [[third], [first], []]  # the third is held already
     assert [r.pk for r in leases.claim(limit=2, among=[second, third], shape="named")] == [second]
+
+
+@pytest.mark.parametrize("part", ["year", "month", "day", "hour", "minute", "week_day"])
+def test_a_part_of_a_slot_is_a_value_made_from_it_too(part):
+    now = timezone.now()
+
+    def of_this(now):
+        lookup = {"week_day": now.isoweekday() % 7 + 1}.get(part, getattr(now, part, None))
+        return Task.objects.filter(**{f"due_at__{part}": lookup}).values_list("pk").query
+
+    sql.statement(connection, ("part", part), of_this, now=now)
+    with pytest.raises(AssertionError, match="built again"):
+        sql.statement(connection, ("part", part), unused, now=now)
