@@ -1,5 +1,6 @@
-"""Slow work never holds up e-mail: a new e-mail reaches the relay within a second while long
-CPU-bound tasks occupy a real 4-worker consumer (docs/tasks.md, "Slow work and e-mail")."""
+"""Slow work never holds up e-mail: a new e-mail reaches the relay while long CPU-bound tasks occupy a real
+4-worker consumer, without waiting for one of them to end (docs/tasks.md, "Slow work and e-mail"). How fast it
+arrives meanwhile is measured by ``make bench`` (section 10), not asserted here."""
 
 import time
 
@@ -43,9 +44,7 @@ def occupy(start_consumer, smtp_server, stop_tasks, busy, **env):
 
 
 def send():
-    sent = time.time()
     send_mail("isolation", "Did you wait?", "site@example.com", ["ada@example.com"])
-    return sent
 
 
 @pytest.mark.consumer
@@ -58,15 +57,16 @@ def send():
     ],
     ids=["reserved-worker", "group-cap"],
 )
-def test_it_delivers_e_mail_within_a_second_while_long_tasks_occupy_the_workers(
+def test_it_delivers_e_mail_while_long_tasks_occupy_the_workers(
     queue_url, start_consumer, smtp_server, stop_tasks, env, busy
 ):
     occupy(start_consumer, smtp_server, stop_tasks, busy, **env)
 
-    sent = send()
-    wait_until(lambda: smtp_server.messages, timeout=10, message="the e-mail to arrive")
+    send()
+    wait_until(lambda: smtp_server.messages, timeout=LONG / 2, message="the e-mail to arrive while the tasks run")
 
-    assert smtp_server.messages[0].at - sent < 1.0
+    # Without the rule the e-mail waits until a long task ends (LONG s; the next test): here none had ended.
+    assert not Task.objects.filter(status=Task.Status.SUCCESSFUL).exists()
     assert running() == busy  # the long tasks still ran all along
     assert Task.objects.filter(status=Task.Status.QUEUED).count() == 20 - busy
 
