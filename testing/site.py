@@ -24,7 +24,9 @@ class Site:
     def start(self, timeout=30.0):
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "mysite.wsgi", "-b", f"127.0.0.1:{self.port}", *self.args],
+            # Each request in the log too: a failed test's report ends with its last lines (testing.processes).
+            [sys.executable, "-m", "gunicorn", "mysite.wsgi", "-b", f"127.0.0.1:{self.port}", "--access-logfile", "-"]
+            + self.args,
             cwd=BASE_DIR,
             env=self.env,
             stdout=self._log,
