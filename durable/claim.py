@@ -71,14 +71,16 @@ def claim_next():
 def _head(n):
     """``(pk, name)`` of the first ``n`` rows a claim would take, in order (one statement per shape)."""
     shape = limits.shape()
+    size = 1 << (n - 1).bit_length()  # read up to the next power of two: a few shapes however n varies
 
     def build(now):
         due = LEASES.due(now=now)  # paused queues left out already
         due = limits.in_order(due) if shape is not None else limits.narrow(due)
-        return uncancelled(due).order_by(*LEASES.order_by).values_list("pk", "name")[:n].query
+        return uncancelled(due).order_by(*LEASES.order_by).values_list("pk", "name")[:size].query
 
     conn, now = connections[router.db_for_write(Task)], timezone.now()  # the database LEASES claims on
-    return sql.statement(conn, None if shape is None else ("head", shape, n), build, now=now).rows(conn, {"now": now})
+    head = sql.statement(conn, None if shape is None else ("head", shape, size), build, now=now)
+    return head.rows(conn, {"now": now})[:n]
 
 
 def claim(limit=1, only=None):
