@@ -36,6 +36,18 @@ def slow(path, seconds, tag=""):
     return tag
 
 
+@task()
+def gated(path, gate, tag=""):
+    """Runs until the file ``gate`` exists (at most 120 s), marking start and end in ``path``: held for as long as
+    a test needs, however busy the machine."""
+    _mark(path, f"start {tag} {os.getpid()}")
+    deadline = time.monotonic() + 120
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _mark(path, f"end {tag} {os.getpid()}")
+    return tag
+
+
 @options(max_attempts=3, backoff=lambda attempt: 0.2)
 @task(takes_context=True)
 def flaky(context, path, fail_times):

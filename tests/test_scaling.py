@@ -64,14 +64,15 @@ def _held_by(model, host):
     return set(model.objects.filter(status=running, claimed_by__startswith=f"{host}:").values_list("pk", flat=True))
 
 
-def _queue_work(client, path):
-    """Tasks of 1.5 s, 30 e-mails and a report big enough to be part-way when the host dies; their rows."""
+def _queue_work(client, path, gate):
+    """Tasks that run until ``gate`` exists, 30 e-mails and a report big enough to be part-way when the host dies;
+    their rows."""
     many_outbox(40_000)  # what the report reads: seconds of work
     client.force_login(user("ada", perms=READS_OUTBOX))
     response = client.post("/reports/", {"type": "email-log", "format": "xlsx", **DAY})
     assert response.status_code == 302, response.content.decode()[:2000]
     report = Report.objects.get(pk=response["Location"].split("/")[2])
-    tasks = [durable_tasks.slow.enqueue(str(path), 1.5, tag=str(i)).id for i in range(6)]
+    tasks = [durable_tasks.gated.enqueue(str(path), str(gate), tag=str(i)).id for i in range(6)]
     for i in range(30):
         send_mail(f"host {i}", "Body", "from@example.com", [f"user{i}@example.com"])
     return tasks, report
@@ -88,10 +89,10 @@ def test_a_host_killed_for_good_has_its_rows_finished_by_the_other(
     two_hosts, start_consumer, smtp_server, tmp_path, client
 ):
     dead, alive, redis_url = two_hosts
-    path = tmp_path / "marks"
-    tasks, report = _queue_work(client, path)
-    smtp_server.slow_down(0.3)  # e-mails are in flight when the host dies
-    # Six workers: the report, three batches of ten e-mails (3 s each) and two tasks at a time, all held at once (the
+    path, gate = tmp_path / "marks", tmp_path / "gate"
+    tasks, report = _queue_work(client, path, gate)
+    smtp_server.slow_down(1)  # e-mails are in flight when the host dies (the tasks run until the gate opens)
+    # Six workers: the report, three batches of ten e-mails (10 s each) and two tasks at a time, all held at once (the
     # outbox takes every free worker, so with fewer the tasks only started once the e-mails were sent).
     env = dict(queue=redis_url, HUEY_WORKERS=6, NOTIFICATIONS_BATCH_SIZE=10, REPORTS_PROGRESS_INTERVAL_SECONDS=0.1)
     env.update(DURABLE_LEASE_SECONDS=LEASE, NOTIFICATIONS_LEASE_SECONDS=LEASE)
@@ -105,6 +106,8 @@ def test_a_host_killed_for_good_has_its_rows_finished_by_the_other(
     # leases). The other host, started now, takes nothing by pid either: its start-up only judges its own host's.
     lifeline.sweep()
     assert (_held_by(Task, dead), _held_by(Message, dead)) == (held_tasks, held_mail)
+    gate.touch()  # the tasks may end now, and the relay answers at once
+    smtp_server.slow_down(0)
     survivor = start_consumer(smtp_server.url, host=alive, **env)
 
     # Once they lapse, the other host takes them back by itself (it looks every quarter lease) and runs them.
