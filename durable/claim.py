@@ -74,8 +74,7 @@ def _head(n):
     size = 1 << (n - 1).bit_length()  # read up to the next power of two: a few shapes however n varies
 
     def build(now):
-        due = LEASES.due(now=now)  # paused queues left out already
-        due = limits.in_order(due) if shape is not None else limits.narrow(due)
+        due = limits.narrow(LEASES.due(now=now), shape)  # LEASES.due() leaves paused queues out already
         return uncancelled(due).order_by(*LEASES.order_by).values_list("pk", "name")[:size].query
 
     conn, now = connections[router.db_for_write(Task)], timezone.now()  # the database LEASES claims on
@@ -107,9 +106,7 @@ def _claim_checked(limit, only):
     shape = limits.shape()  # the claim's statement is made once per shape
 
     def narrow(due):
-        if shape is not None:
-            return claimable(limits.in_order(due))  # what limits.narrow does for this shape, whatever happens meanwhile
-        return claimable(limits.narrow(due))
+        return claimable(limits.narrow(due, shape))
 
     def check(rows):
         seen["over"], seen["wait"] = limits.over(rows)

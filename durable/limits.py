@@ -77,11 +77,14 @@ def _in_scope(where):
     return Q(group__startswith=scope_) if is_prefix else Q(group=scope_)
 
 
-def narrow(queryset):
+def narrow(queryset, seen_shape=None):
     """The claim's filter: a row of an ordered task waits for the earlier rows of its key; and while grouped tasks
-    were claimed lately, keys at their cap or rate (or in a rate scope at its rate) are left out."""
+    were claimed lately, keys at their cap or rate (or in a rate scope at its rate) are left out.
+
+    ``seen_shape``: what ``shape()`` gave the caller; if not None, the filter is that shape's (``in_order`` alone)
+    whatever happened since, so a statement kept under it (``durable.sql.statement``) matches the filter."""
     queryset = in_order(queryset)
-    if shape() is not None:
+    if seen_shape is not None or shape() is not None:
         return queryset
     full, _reopen.seconds = _full_keys(timezone.now())
     for where in full:
