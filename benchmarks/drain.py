@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,16 +26,27 @@ def duplicates(sink):
     return sum(n - 1 for n in sink.subjects().values())
 
 
-def plain_loop(sink, n):
-    """The ceiling: a plain loop of send_mail() over one SMTP connection, no queue at all."""
+def plain_loop(sink, n, connections=1):
+    """The ceiling: plain loops of send_mail(), each over one SMTP connection of its own, no queue at all.
+
+    ``connections`` loops run in parallel threads (the issue's "four plain SMTP connections in parallel"), sharing
+    the ``n`` e-mails between them.
+    """
     from django.core.mail import get_connection, send_mail
 
+    def loop(part):
+        connection = get_connection("django.core.mail.backends.smtp.EmailBackend", host="127.0.0.1", port=sink.port)
+        connection.open()
+        for i in range(part, n, connections):
+            send_mail(f"loop {i}", "Body", "from@example.com", ["to@example.com"], connection=connection)
+        connection.close()
+
     sink.reset()
-    connection = get_connection("django.core.mail.backends.smtp.EmailBackend", host="127.0.0.1", port=sink.port)
-    connection.open()
-    for i in range(n):
-        send_mail(f"loop {i}", "Body", "from@example.com", ["to@example.com"], connection=connection)
-    connection.close()
+    threads = [threading.Thread(target=loop, args=(part,)) for part in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     sink.wait_for(n)
     return {"rate": throughput(sink)}
 
@@ -97,7 +109,8 @@ def run(work, sink, n, runs, storages, worker_counts):
     """Every configuration ``runs`` times, interleaved so drift hits all alike; raw results by key."""
     results = {}
     for _ in range(runs):
-        results.setdefault(("loop",), []).append(plain_loop(sink, n))
+        for connections in (1, 4):
+            results.setdefault(("loop", connections), []).append(plain_loop(sink, n, connections))
         for name, url in storages.items():
             results.setdefault(("plain huey", name), []).append(plain_huey(work, sink, url["plain"], n))
             for workers in worker_counts:
