@@ -195,8 +195,10 @@ def _run_due():
             if more and _room():
                 wake()  # more may be due: let another worker join (none may while every task worker runs)
             short = len(rows) > 1 or batching.short(rows[0].name)
-            if not short and drain.release() and _room():
-                wake()  # this worker runs a task not seen short: rows whose wake-up was skipped are another's
+            if not short:  # this worker runs a task not seen short: rows whose wake-up was skipped are another's
+                held = [drain.release(), _take_wakeup()]  # let go of both, whichever stood for later commits
+                if any(held) and _room():
+                    wake()
             ran_now = run_batch(rows)
             done += ran_now
             if ran_now < len(rows):
@@ -210,6 +212,13 @@ def _run_due():
         if drain.release() and stopping():
             wake()  # wake-ups skipped while this consumer drained now need another consumer
     return done
+
+
+def _take_wakeup():
+    """Before a task not seen short: the wake-up this worker runs stops standing for later commits (``mysite.wakeups``;
+    else they skip theirs for up to its mark's life while the other workers idle). True if it stood for them."""
+    take = getattr(HUEY, "take_wakeup_now", None)  # another queue class: no marks
+    return bool(take and take("durable"))
 
 
 class _Draining:

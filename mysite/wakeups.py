@@ -10,7 +10,8 @@ A consumer draining a kind keeps a marker up (``HUEY.draining(kind)``): a Redis 
 expiry it refreshes while it sends, or, on the SQLite queue, an abstract socket bound while it drains
 (gone with the process). A commit whose every kind is being drained, or has a wake-up still waiting in the
 queue (kinds whose handler wakes more workers itself, ``on_wake(kind, spreads=True)``: durable tasks; a mark
-the consumer takes down once it has run that wake-up, then looks again), enqueues nothing. No
+the consumer takes down once it has run that wake-up, then looks again, or sooner when the wake-up's worker is
+about to run a long task, ``take_wakeup_now``), enqueues nothing. No
 wake-up is lost: the request checks the marker after its commit, and the consumer takes the marker down before
 its last look for due rows, so either the request sees no marker or the consumer sees the row. A
 consumer that stops with rows still due hands them a real wake-up (``handover``) for the others.
@@ -38,6 +39,7 @@ class Wakeups:
         self._wake_handlers, self._spreading = {}, set()
         self._wake_task = self.task(name=WAKE_TASK)(self._run_wakeups)
         self._pending = threading.local()
+        self._untaken = threading.local()  # the marks of the wake-up this worker thread runs, not yet taken down
 
     def on_wake(self, kind, spreads=False):
         """Decorator: the function (no arguments) a consumer runs when a wake-up names ``kind``.
@@ -106,18 +108,41 @@ class Wakeups:
         """Run each kind's handler; then take the wake-up's mark down and run them once more.
 
         The first run is not held up by the take (a round trip to Redis): a task starts sooner. A commit that
-        saw the mark and skipped its wake-up committed before the take, so the second run sees its rows.
+        saw the mark and skipped its wake-up committed before the take, so the second run sees its rows. A
+        handler about to be busy for long takes its mark sooner (``take_wakeup_now``); then it has no second run.
         """
-        self._run_handlers(kinds)
-        take = getattr(self.storage, "take_wakeup", None)
-        marked = [kind for kind in kinds if kind in self._spreading]  # only these kinds' wake-ups leave a mark
-        if take is None or not marked:
-            return
+        self._untaken.kinds = {kind for kind in kinds if kind in self._spreading}  # only these leave a mark
         try:
-            take(marked)
-        except Exception as exc:  # noqa: BLE001 - its mark expires by itself (mysite.wakeup_marks.PENDING_SECONDS)
-            logger.warning("could not take the wake-up mark of %s (%s: %s)", marked, type(exc).__name__, exc)
+            self._run_handlers(kinds)
+        finally:
+            marked, self._untaken.kinds = sorted(self._untaken.kinds), set()
+        if not marked or not self._take(marked):
+            return
         self._run_handlers(marked)
+
+    def take_wakeup_now(self, kind):
+        """Called by ``kind``'s handler before it is busy for long (a task not seen short): take the mark of the
+        wake-up it runs now, so that commits from here on wake another worker instead of counting on this one.
+
+        True when it took one: the caller then has another worker look for due rows (a commit that skipped its
+        wake-up may have come after the handler's last look). False outside a wake-up or when already taken.
+        """
+        untaken = getattr(self._untaken, "kinds", None)
+        if not untaken or kind not in untaken:
+            return False
+        untaken.discard(kind)
+        return self._take([kind])
+
+    def _take(self, kinds):
+        take = getattr(self.storage, "take_wakeup", None)
+        if take is None:
+            return False
+        try:
+            take(kinds)
+        except Exception as exc:  # noqa: BLE001 - its mark expires by itself (mysite.wakeup_marks.PENDING_SECONDS)
+            logger.warning("could not take the wake-up mark of %s (%s: %s)", kinds, type(exc).__name__, exc)
+            return False
+        return True
 
     def _run_handlers(self, kinds):
         from django.db import close_old_connections

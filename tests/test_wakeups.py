@@ -110,3 +110,25 @@ def test_durable_tasks_skip_their_wake_up_while_a_consumer_drains_and_none_is_lo
     assert sorted(tag for tag, _ in ends) == sorted([str(i) for i in range(300)] + ["late"])  # each once
     idle = next(c for c in consumers if c is not drainer)
     assert [tag for tag, pid in ends if pid == str(idle.pid)]  # the rest was the idle consumer's
+
+
+@pytest.mark.consumer
+@pytest.mark.slow
+def test_tasks_queued_while_a_wake_up_runs_a_long_task_start_on_the_idle_workers(queue_url, start_consumer, tmp_path):
+    """A wake-up's worker starts a long task. Tasks queued just after it started still start at once on the idle
+    workers: the wake-up it runs no longer stands for their commits (else they skipped their own for up to
+    ``mysite.wakeup_marks.PENDING_SECONDS`` and waited for the long task to end, with three workers idle)."""
+    from durable.models import Task
+
+    path, gate = str(tmp_path / "runs.txt"), str(tmp_path / "gate")
+    start_consumer(HUEY_WORKERS=4, DURABLE_RESERVED_WORKERS=0, DURABLE_WAKE_AFTER_SECONDS=3600)  # no sweeper
+    try:
+        durable_tasks.gated.enqueue(path, gate, tag="first")
+        wait_until(lambda: Task.objects.filter(status="running").count() == 1, message="the first task runs")
+        for i in range(2):
+            durable_tasks.gated.enqueue(path, gate, tag=f"next {i}")
+        # The first holds its worker until the gate opens (120 s at most): the others start beside it, or never.
+        wait_until(lambda: Task.objects.filter(status="running").count() == 3, message="the next two run beside it")
+    finally:
+        open(gate, "w").close()
+    wait_until(lambda: Task.objects.filter(status="successful").count() == 3, message="all three end")
