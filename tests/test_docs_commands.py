@@ -144,7 +144,6 @@ COMMANDS = {
     "make profile-drain": BENCH,
     "python -m benchmarks": BENCH,
     "python -m benchmarks --only goals": BENCH,
-    "python -m benchmarks --only goals,flows": BENCH,
     "python -m benchmarks.images": BENCH,
     "python -m benchmarks.metrics_scrape": BENCH,
     "python -m benchmarks.webhooks": BENCH,
