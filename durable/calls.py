@@ -15,7 +15,7 @@ from django.db import connections, router, transaction
 from django.db.models.base import ModelState
 
 from durable import sql
-from durable.backend import COLUMNS, json_arguments, wake_on_commit
+from durable.backend import COLUMNS, column_values, json_arguments, wake_on_commit
 from durable.compat import InvalidTask, Task
 from durable.models import Task as TaskRow
 from durable.options import options_of
@@ -68,7 +68,7 @@ def enqueue_many(calls):
     for c in calls:  # everything checked before anything is written
         if c.task not in models:
             model = c.task.get_backend().row_for(c.task, c.args, c.kwargs)
-            models[c.task] = (model, [f.get_db_prep_save(f.pre_save(model, True), conn) for f in COLUMNS])
+            models[c.task] = (model, column_values(model, conn))
         else:
             check_arguments(c.task, c.args, c.kwargs)  # row_for checked the first call of each task
         rows.append(_row(c, models[c.task][0]))

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.utils import timezone
+from django.utils.functional import lazy
 
 from durable import sql
 from durable.leases import Leases
@@ -137,3 +138,30 @@ def test_a_part_of_a_slot_is_a_value_made_from_it_too(part):
     sql.statement(connection, ("part", part), of_this, now=now)
     with pytest.raises(AssertionError, match="built again"):
         sql.statement(connection, ("part", part), unused, now=now)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},  # what enqueue() writes for a plain task
+        {"status": Task.Status.RUNNING, "priority": -7, "unique_key": "k", "group": "g", "attempts": 2},
+        {"claimed_at": timezone.now(), "lease_token": "t" * 32, "worker_ids": ["w1"], "return_value": None},
+        {"name": lazy(lambda: "tests.durable_tasks.add", str)(), "max_attempts": True, "args": []},
+    ],
+    ids=["enqueued", "choices-and-numbers", "times-and-json", "lazy-text-and-a-bool"],
+)
+def test_an_inserted_rows_values_are_what_save_would_send(values):
+    from durable.backend import COLUMNS, column_values
+
+    now = timezone.now()
+    row = Task(name="tests.durable_tasks.add", args=[1, 2], kwargs={"x": "é"}, due_at=now, enqueued_at=now)
+    for name, value in values.items():
+        setattr(row, name, value)
+    expected = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in COLUMNS]
+    got = column_values(row, connection)
+    assert [comparable(v) for v in got] == [comparable(v) for v in expected]
+
+
+def comparable(value):
+    """A prepared value as its type and content (PostgreSQL's JSON wrapper, ``Jsonb``, compares by identity)."""
+    return type(value), getattr(value, "obj", value)
