@@ -30,3 +30,16 @@ def test_an_unknown_section_is_refused_with_the_names_to_choose_from():
     with pytest.raises(SystemExit) as stopped:
         main(["--only", "goals,nope"])
     assert "unknown section(s) nope" in str(stopped.value) and "goals" in str(stopped.value)
+
+
+def test_the_engine_pair_says_which_figures_kept_within_ten_percent():
+    from benchmarks.pair import MEASURES, table
+
+    old = {key: 100.0 for key, *_ in MEASURES}
+    new = {**old, "drain_SQLite": 89.0, "request_added_p50": 111.0, "rss_idle_Redis": 50.0}
+    text = table({"old": [old, old, old], "new": [new, new, {**new, "drain_SQLite": None}]}, "abc123")
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()[2:]}
+    assert rows["e-mail drain, 4 workers, SQLite"].endswith("| 0.89 | no |")  # throughput: more is better
+    assert rows["request: added by queuing an e-mail, p50"].endswith("| 1.11 | no |")  # cost: less is better
+    assert rows["consumer RSS idle, Redis"].endswith("| 0.50 | yes |")
+    assert rows["e-mail drain, 4 workers, Redis"].endswith("| 1.00 | yes |") and "old (abc123)" in text

@@ -139,6 +139,7 @@ COMMANDS = {
     "make bench-quick": BENCH,
     "make bench-metrics": BENCH,
     "make bench-scaling": BENCH,
+    "python -m benchmarks.pair <old checkout> 5": BENCH,
     "make faults": BENCH,
     "make faults-quick": BENCH,
     "make profile-drain": BENCH,
