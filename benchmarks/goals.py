@@ -80,6 +80,14 @@ def _pickup(table, work, name, url, p):
         plain_rss,
         target=("<=", plain_rss + 5, "MB"),
     )
+    table.row(
+        "11 issue 18",
+        f"consumer RSS idle beside a Django project, {name}",
+        ours_rss,
+        "MB",
+        "plain Huey in a minimal Django project (run_huey; auth, contenttypes, djhuey)",
+        task_pickup.plain_django_rss(work, url),
+    )
 
 
 def _memory(table, work, url, p):

@@ -72,3 +72,29 @@ def plain(work, queue_url, n, idle=0.5):
             rig.interrupt(proc)
     huey.storage.flush_all()
     return samples, rss
+
+
+def plain_django_rss(work, queue_url, settle=3):
+    """Idle RSS (MB) of ``manage.py run_huey`` (4 workers) in a minimal Django project on plain Huey
+    (``benchmarks.plain_django``), read ``settle`` seconds after it says it started."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.plain_django",
+        "BENCH_PLAIN_HUEY_URL": queue_url,
+        "BENCH_PLAIN_DB": str(Path(work) / "plain-django.sqlite3"),
+    }
+    log_path = Path(work) / "plain-django.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "run_huey", "-w", "4"],
+            cwd=rig.BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            rig.wait_for(lambda: b"consumer started" in log_path.read_bytes().lower(), timeout=60)
+            time.sleep(settle)
+            return rig.rss_mb(proc.pid)
+        finally:
+            rig.interrupt(proc)
