@@ -13,7 +13,11 @@ MIME object attached as is) is still rendered in the request and stored as bytes
 
 import base64
 import hashlib
+from email.generator import BytesGenerator
+from email.policy import Compat32
 from email.utils import formatdate, make_msgid
+from functools import lru_cache
+from io import BytesIO
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
@@ -105,7 +109,33 @@ def render(data):
     message.alternatives = [EmailAlternative(_decoded(k, c), m) for m, k, c in data["alternatives"]]
     mime = message.message()
     fix_boundaries(mime, mime["Message-ID"] or "")
-    return mime.as_bytes(linesep="\r\n")
+    if type(mime.policy) is not Compat32:  # what Django builds today; another policy folds its own way
+        return mime.as_bytes(linesep="\r\n")
+    out = BytesIO()
+    BytesGenerator(out, mangle_from_=False, policy=_FOLDS_KEPT).flatten(mime, linesep="\r\n")
+    return out.getvalue()  # what ``mime.as_bytes(linesep="\r\n")`` gives, byte for byte
+
+
+class _FoldsKept(Compat32):
+    """The compat32 policy Django's messages carry, keeping the last few hundred headers it folded.
+
+    Folding headers is half of flattening a message, and a drain's messages share most of theirs (From,
+    MIME-Version, Content-Type, Content-Transfer-Encoding). A header's folding depends only on its name, its
+    value and the policy's line end, length and transfer-encoding type, so a kept one is what folding again gives.
+    """
+
+    def fold_binary(self, name, value):
+        if not isinstance(value, str):
+            return super().fold_binary(name, value)
+        return _folded(name, value, self.linesep, self.max_line_length, self.cte_type)
+
+
+@lru_cache(maxsize=256)
+def _folded(name, value, linesep, max_line_length, cte_type):
+    return Compat32(linesep=linesep, max_line_length=max_line_length, cte_type=cte_type).fold_binary(name, value)
+
+
+_FOLDS_KEPT = _FoldsKept()
 
 
 def fix_boundaries(mime, seed):
