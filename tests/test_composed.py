@@ -87,6 +87,23 @@ def test_simple_messages_render_byte_for_byte(message):
     assert row.mime() == what_the_request_would_have_sent(message, row)
 
 
+def test_headers_folded_for_one_message_are_folded_alike_for_the_next():
+    # The consumer keeps the headers it folded (composed._FoldsKept): the same value under another name, the
+    # same name with another value, long enough to fold or not, ASCII or not: each message gets its own bytes.
+    long = "a value long enough to be folded over more than one line by the header folding, " * 2
+    headers = [
+        {"X-First": long},
+        {"X-Second": long},
+        {"X-First": long + "é"},
+        {"X-First": "short", "X-Second": long},
+        {"X-Second": "short"},
+    ]
+    for i, extra in enumerate(headers):
+        message = EmailMessage(f"Subject {i}", "x", "f@example.com", ["t@example.com"], headers=extra)
+        row = stored(message)
+        assert row.mime() == what_the_request_would_have_sent(message, row)
+
+
 def test_html_only_and_changed_subtypes_render_byte_for_byte():
     message = EmailMessage("HTML", "<p>only html</p>", "f@example.com", ["t@example.com"])
     message.content_subtype = "html"
