@@ -102,7 +102,11 @@ def table(results, old):
 
 def main(old, rounds=5):
     new = str(Path(__file__).resolve().parents[1])
+    for checkout in (old, new):
+        if not (Path(checkout) / ".venv" / "bin" / "python").exists():
+            sys.exit(f"{checkout} has no virtualenv: run `make .venv/.dev` there first")
     results = {"old": [], "new": []}
+    (Path(new) / "var").mkdir(exist_ok=True)
     with open(Path(new) / "var" / "bench-pair.log", "w") as log:
         for k in range(rounds):
             for side, checkout in (("old", old), ("new", new)) if k % 2 == 0 else (("new", new), ("old", old)):

@@ -93,7 +93,8 @@ def plain_django_rss(work, queue_url, settle=3):
             stderr=subprocess.STDOUT,
         )
         try:
-            rig.wait_for(lambda: b"consumer started" in log_path.read_bytes().lower(), timeout=60)
+            if not rig.wait_for(lambda: b"consumer started" in log_path.read_bytes().lower(), timeout=60):
+                raise RuntimeError(f"plain Huey's run_huey did not start in 60 s; see {log_path}")
             time.sleep(settle)
             return rig.rss_mb(proc.pid)
         finally:

@@ -140,6 +140,7 @@ COMMANDS = {
     "make bench-metrics": BENCH,
     "make bench-scaling": BENCH,
     "python -m benchmarks.pair <old checkout> 5": BENCH,
+    "make .venv/.dev": "not run: the virtualenv with the test and bench tools, which `make test` builds before this suite",
     "make faults": BENCH,
     "make faults-quick": BENCH,
     "make profile-drain": BENCH,
