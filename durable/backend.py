@@ -12,12 +12,7 @@ import logging
 
 from django.conf import settings
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import (
-    CharField,
-    DateTimeField,
-    ForeignKey,
-    TextField,
-)
+from django.db.models import CharField, DateTimeField, ForeignKey, TextField
 from django.utils import timezone
 
 from durable import sql
