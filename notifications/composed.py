@@ -23,6 +23,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.mail.message import DNS_NAME, BadHeaderError, EmailAlternative, EmailAttachment
 
+from notifications import one_part
+
 VERSION = 1
 _PLAIN_CLASSES = (EmailMessage, EmailMultiAlternatives)
 
@@ -92,6 +94,11 @@ def _decoded(kind, value):
 
 def render(data):
     """The MIME bytes (CRLF line ends) of a message stored by ``as_data``."""
+    written = one_part.render(data, _FOLDS_CRLF.fold_binary, _render_full)  # most e-mail: one text part
+    return written if written is not None else _render_full(data)
+
+
+def _render_full(data):
     message = EmailMultiAlternatives(
         subject=data["subject"],
         body=data["body"],
@@ -136,6 +143,7 @@ def _folded(name, value, linesep, max_line_length, cte_type):
 
 
 _FOLDS_KEPT = _FoldsKept()
+_FOLDS_CRLF = _FOLDS_KEPT.clone(linesep="\r\n")  # what the generator folds with (flatten's linesep)
 
 
 def fix_boundaries(mime, seed):
