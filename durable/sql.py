@@ -17,7 +17,7 @@ from django.db import connections, router
 from django.db.models import DateTimeField
 from django.db.models.sql import UpdateQuery
 
-_sqlite_writer = threading.Lock()
+_sqlite_writer = threading.RLock()  # a serialized write may call another
 
 
 def serialized(model):

@@ -16,14 +16,13 @@ import hashlib
 from email.generator import BytesGenerator
 from email.policy import Compat32
 from email.utils import formatdate, make_msgid
-from functools import lru_cache
 from io import BytesIO
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.mail.message import DNS_NAME, BadHeaderError, EmailAlternative, EmailAttachment
 
-from notifications import one_part
+from notifications import folding, one_part
 
 VERSION = 1
 _PLAIN_CLASSES = (EmailMessage, EmailMultiAlternatives)
@@ -94,7 +93,7 @@ def _decoded(kind, value):
 
 def render(data):
     """The MIME bytes (CRLF line ends) of a message stored by ``as_data``."""
-    written = one_part.render(data, _FOLDS_CRLF.fold_binary, _render_full)  # most e-mail: one text part
+    written = one_part.render(data, _render_full)  # most e-mail: one text part
     return written if written is not None else _render_full(data)
 
 
@@ -119,31 +118,8 @@ def _render_full(data):
     if type(mime.policy) is not Compat32:  # what Django builds today; another policy folds its own way
         return mime.as_bytes(linesep="\r\n")
     out = BytesIO()
-    BytesGenerator(out, mangle_from_=False, policy=_FOLDS_KEPT).flatten(mime, linesep="\r\n")
+    BytesGenerator(out, mangle_from_=False, policy=folding.FOLDS_KEPT).flatten(mime, linesep="\r\n")
     return out.getvalue()  # what ``mime.as_bytes(linesep="\r\n")`` gives, byte for byte
-
-
-class _FoldsKept(Compat32):
-    """The compat32 policy Django's messages carry, keeping the last few hundred headers it folded.
-
-    Folding headers is half of flattening a message, and a drain's messages share most of theirs (From,
-    MIME-Version, Content-Type, Content-Transfer-Encoding). A header's folding depends only on its name, its
-    value and the policy's line end, length and transfer-encoding type, so a kept one is what folding again gives.
-    """
-
-    def fold_binary(self, name, value):
-        if not isinstance(value, str):
-            return super().fold_binary(name, value)
-        return _folded(name, value, self.linesep, self.max_line_length, self.cte_type)
-
-
-@lru_cache(maxsize=256)
-def _folded(name, value, linesep, max_line_length, cte_type):
-    return Compat32(linesep=linesep, max_line_length=max_line_length, cte_type=cte_type).fold_binary(name, value)
-
-
-_FOLDS_KEPT = _FoldsKept()
-_FOLDS_CRLF = _FOLDS_KEPT.clone(linesep="\r\n")  # what the generator folds with (flatten's linesep)
 
 
 def fix_boundaries(mime, seed):

@@ -19,6 +19,8 @@ import threading
 from django.conf import settings
 from django.core.mail.message import RFC5322_EMAIL_LINE_LENGTH_LIMIT, forbid_multi_line_headers
 
+from notifications.folding import FOLDS_CRLF, unfolded
+
 logger = logging.getLogger(__name__)
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")  # what the generator splits a body's lines on (email.generator.NLCRE)
@@ -26,18 +28,17 @@ _SUBTYPES = {"plain", "html"}
 _SET_FIRST = {"from", "to", "cc", "reply-to"}  # EmailMessage.message() writes these from its fields
 
 
-def render(data, fold, full):
+def render(data, full):
     """The message's bytes, or None when it is not a one-part UTF-8 text message (render it the full way).
 
-    ``fold(name, value)``: the header line as compat32 folds it, with CRLF line ends; ``full(data)``: the full
-    path's bytes, which the first call compares this path with.
+    ``full(data)``: the full path's bytes, which the first call compares this path with.
     """
     if _agrees is None:
-        _check(full, fold)
-    return _write(data, fold) if _agrees else None
+        _check(full)
+    return _write(data) if _agrees else None
 
 
-def _write(data, fold):
+def _write(data):
     if not _one_part(data):
         return None
     body = data["body"]
@@ -52,12 +53,22 @@ def _write(data, fold):
         return None
     cte = "7bit" if body.isascii() else "8bit"
     lines = [
-        fold("Content-Type", f'text/{data["subtypes"][0]}; charset="utf-8"'),
-        fold("MIME-Version", "1.0"),
-        fold("Content-Transfer-Encoding", cte),
+        FOLDS_CRLF.fold_binary("Content-Type", f'text/{data["subtypes"][0]}; charset="utf-8"'),
+        FOLDS_CRLF.fold_binary("MIME-Version", "1.0"),
+        FOLDS_CRLF.fold_binary("Content-Transfer-Encoding", cte),
     ]
-    lines += [fold(*forbid_multi_line_headers(name, value, "utf-8")) for name, value in headers]
+    lines += [FOLDS_CRLF.fold_binary(*_checked(name, value)) for name, value in headers]
     return b"".join(lines) + b"\r\n" + _NEWLINE.sub("\r\n", body).encode("utf-8")
+
+
+def _checked(name, value):
+    """``forbid_multi_line_headers``: a header value as ``message()`` sets it (refused if it would inject lines).
+
+    A subject it re-encodes with ``Header(value).encode()``, which leaves a short printable ASCII one as it is.
+    """
+    if name == "Subject" and unfolded("", value, 78):  # at most 76 characters
+        return name, value
+    return forbid_multi_line_headers(name, value, "utf-8")
 
 
 def _one_part(data):
@@ -92,13 +103,13 @@ _agrees = None  # unknown until the first message; then whether this path writes
 _checking = threading.Lock()
 
 
-def _check(full, fold):
+def _check(full):
     """Once: compare this path with ``full(data)`` over a few messages; keep it only if every one agrees."""
     global _agrees
     with _checking:
         if _agrees is None:
             samples = [_sample(), _sample(subject="Grüße — " * 12, body="Zoë\r\nline\rtwo\n", name="Zoë Müller")]
-            _agrees = all(_write(data, fold) == full(data) for data in samples)
+            _agrees = all(_write(data) == full(data) for data in samples)
             if not _agrees:
                 logger.info("one-part messages: this Django writes them its own way; each is rendered in full")
 

@@ -7,6 +7,7 @@ import time
 from django.conf import settings
 from django.db import OperationalError, transaction
 
+from durable import sql
 from durable.leases import HOST
 from notifications import suppression
 from notifications.models import Attempt, Message
@@ -77,7 +78,7 @@ class SentGroup:
 
     @staticmethod
     def _record(rows, attempts):
-        with transaction.atomic():
+        with sql.serialized(Message), transaction.atomic():  # the other workers' writes queue in Python
             matched = Message.mark_sent_many(rows)
             Attempt.insert_many(attempts)
         return matched
@@ -90,7 +91,7 @@ def record_one(row, attempt, update, refusals=None):
     """
 
     def record():
-        with transaction.atomic():
+        with sql.serialized(Message), transaction.atomic():
             update()
             attempt.insert()
             return suppression.suppress(refusals, row, attempt.started_at) if refusals else {}

@@ -88,7 +88,7 @@ def test_simple_messages_render_byte_for_byte(message):
 
 
 def test_headers_folded_for_one_message_are_folded_alike_for_the_next():
-    # The consumer keeps the headers it folded (composed._FoldsKept): the same value under another name, the
+    # The consumer keeps the headers it folded (notifications.folding): the same value under another name, the
     # same name with another value, long enough to fold or not, ASCII or not: each message gets its own bytes.
     long = "a value long enough to be folded over more than one line by the header folding, " * 2
     headers = [

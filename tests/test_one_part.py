@@ -4,11 +4,15 @@
 import copy
 import itertools
 import json
+import random
+import string
+from email.header import Header
+from email.policy import compat32
 
 import pytest
 from django.core.mail import EmailMessage
 
-from notifications import composed, one_part
+from notifications import composed, folding, one_part
 
 SUBJECTS = [
     "Welcome",
@@ -80,7 +84,7 @@ def test_one_part_messages_are_written_as_message_flattens_them():
     written = 0
     for message in messages():
         data, expected = stored_and_expected(message)
-        direct = one_part.render(data, composed._FOLDS_CRLF.fold_binary, composed._render_full)
+        direct = one_part.render(data, composed._render_full)
         written += direct is not None
 
         assert composed.render(data) == expected, (message.subject, message.body, message.extra_headers)
@@ -105,7 +109,7 @@ def test_what_is_not_one_utf8_text_part_is_left_to_the_full_path(change):
     change(message)
     data, expected = stored_and_expected(message)
 
-    assert one_part.render(data, composed._FOLDS_CRLF.fold_binary, composed._render_full) is None
+    assert one_part.render(data, composed._render_full) is None
     assert composed.render(data) == expected
 
 
@@ -114,6 +118,24 @@ def test_it_steps_aside_when_the_full_path_writes_otherwise(monkeypatch):
     monkeypatch.setattr(one_part, "_agrees", None)
     data, expected = stored_and_expected(EmailMessage("Hi", "x", "f@example.com", ["t@example.com"]))
 
-    assert one_part.render(data, composed._FOLDS_CRLF.fold_binary, lambda d: b"written otherwise") is None
+    assert one_part.render(data, lambda d: b"written otherwise") is None
     assert one_part._agrees is False
     assert composed.render(data) == expected
+
+
+def test_a_line_left_unfolded_is_what_compat32_folding_gives():
+    # folding.unfolded() says which lines need no folding (written as they are, not folded by the library):
+    # random printable ASCII of every length around the limit, spaces anywhere, names of several lengths.
+    crlf = compat32.clone(linesep="\r\n")
+    rng = random.Random(18)
+    alphabet = string.ascii_letters + string.digits + string.punctuation + " " * 12 + "\t"
+    unfolded = 0
+    for _ in range(20000):
+        name = rng.choice(["Subject", "Message-ID", "X-A", "List-Unsubscribe", ""])
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 90)))
+        if name:
+            assert folding.FOLDS_CRLF.fold_binary(name, value) == crlf.fold_binary(name, value), (name, value)
+        if folding.unfolded(name, value, 78):
+            unfolded += 1
+            assert name or Header(value).encode() == value  # a subject message() leaves as it is
+    assert unfolded > 5000
