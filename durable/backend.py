@@ -12,7 +12,6 @@ import logging
 
 from django.conf import settings
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import CharField, DateTimeField, ForeignKey, TextField
 from django.utils import timezone
 
 from durable import sql
@@ -33,6 +32,7 @@ from durable.joining import current_batch_id
 from durable.models import Task as TaskRow
 from durable.options import options_of
 from durable.validation import check_arguments
+from durable.values import InsertValues
 
 logger = logging.getLogger(__name__)
 
@@ -204,28 +204,11 @@ def _isolation_checks():
 
 
 def column_values(row, conn):
-    """``row``'s values of ``COLUMNS`` as ``save(force_insert=True)`` sends them to ``conn``'s database.
-
-    What a field's ``get_db_prep_save`` would return unchanged on every database goes as it is: a text column's
-    ``str`` (a choice too), None in a text, time or foreign-key column. The rest is prepared by its field: times,
-    JSON, a lazy string, and numbers (PostgreSQL's backend wraps them in their column's type).
-    """
-    return [
-        v if as_is(v) else f.get_db_prep_save(f.pre_save(row, True), conn)
-        for f, as_is, v in zip(COLUMNS, _AS_IS, [getattr(row, f.attname) for f in COLUMNS], strict=True)
-    ]
+    """``row``'s values of ``COLUMNS`` as ``save(force_insert=True)`` sends them to ``conn``'s database."""
+    return _VALUES.of(row, conn)
 
 
-def _as_is(field):
-    kind = type(field)
-    if kind in (CharField, TextField):
-        return lambda v: v is None or isinstance(v, str)
-    if kind in (DateTimeField, ForeignKey):
-        return lambda v: v is None
-    return lambda v: False
-
-
-_AS_IS = [_as_is(f) for f in COLUMNS]
+_VALUES = InsertValues(COLUMNS)
 
 
 def _insert(row, db):

@@ -2,6 +2,7 @@
 
 import threading
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -165,3 +166,28 @@ def test_an_inserted_rows_values_are_what_save_would_send(values):
 def comparable(value):
     """A prepared value as its type and content (PostgreSQL's JSON wrapper, ``Jsonb``, compares by identity)."""
     return type(value), getattr(value, "obj", value)
+
+
+def test_an_outbox_rows_values_are_what_save_would_send():
+    from django.core.mail import EmailMessage
+
+    from notifications.backend import _insert_sql, to_row
+
+    row = to_row(EmailMessage("Grüße", "Body ✓", "Zoë <z@example.com>", ["to@example.com"], headers={"X-A": "b"}))
+    _, values = _insert_sql(connection.alias)
+    expected = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in values.fields]
+    assert [comparable(v) for v in values.of(row, connection)] == [comparable(v) for v in expected]
+
+
+def test_a_field_that_fills_itself_in_is_prepared_as_save_does():
+    from django.db.models import DateTimeField
+
+    from durable.values import InsertValues
+
+    field = DateTimeField(auto_now_add=True)
+    field.set_attributes_from_name("stamp")
+    row = SimpleNamespace(stamp=None)
+
+    (value,) = InsertValues([field]).of(row, connection)
+
+    assert value is not None and row.stamp is not None  # filled in, as save() fills it
