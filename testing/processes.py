@@ -76,15 +76,19 @@ def start_site(transactional_db, tmp_path, request, settings):
 
 
 LOG_TAIL_LINES = 40
+# An idle consumer at DEBUG writes these every second or so; a failure's last lines would hold nothing else.
+IDLE_LINES = ("Scheduler: Sleeping for", "Checking worker health", "Workers are up and running", "is up and running")
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """A failed test that started processes: their logs' last lines go in its report, one section each."""
+    """A failed test that started processes: their logs' last lines (less the idle ones) go in its report."""
     report = yield
     tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
     if report.failed and report.when == "call" and tmp_path is not None:
         for log in sorted([*tmp_path.glob("consumer-*.log"), *tmp_path.glob("gunicorn-*.log")]):
-            lines = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-            report.sections.append((f"last {len(lines)} lines of {log.name}", "\n".join(lines)))
+            lines = log.read_text(errors="replace").splitlines()
+            lines = [line for line in lines if not any(idle in line for idle in IDLE_LINES)][-LOG_TAIL_LINES:]
+            title = f"last {len(lines)} lines of {log.name} (idle lines left out)"
+            report.sections.append((title, "\n".join(lines)))
     return report
