@@ -139,3 +139,15 @@ def test_a_line_left_unfolded_is_what_compat32_folding_gives():
             unfolded += 1
             assert name or Header(value).encode() == value  # a subject message() leaves as it is
     assert unfolded > 5000
+
+
+def test_a_check_that_cannot_run_leaves_every_message_to_the_full_path(monkeypatch):
+    monkeypatch.setattr(one_part, "_agrees", None)
+    data, expected = stored_and_expected(EmailMessage("Hi", "x", "f@example.com", ["t@example.com"]))
+
+    def broken(data):
+        raise LookupError("no such codec")
+
+    assert one_part.render(data, broken) is None
+    assert one_part._agrees is False
+    assert composed.render(data) == expected
