@@ -140,10 +140,14 @@ DJANGO6_VENV   := var/django6-venv
 $(DJANGO6_VENV)/.ready: requirements.txt requirements-dev.txt
 	$(DJANGO6_PYTHON) -m venv $(DJANGO6_VENV)
 	$(DJANGO6_VENV)/bin/pip install -q Django==6.1.3 \
-	  $$(grep -h -E '^(huey|redis|pytest|pytest-django)==' requirements.txt requirements-dev.txt)
+	  $$(grep -h -v -E '^(#|-r|Django==|django-tasks==|django-tasks-db==)' requirements.txt requirements-dev.txt | sed 's/ *#.*//')
 	touch $@
 
-## test-django6: the durable backend's own tests on Django 6's django.tasks (Python 3.13, no django-tasks backport)
+## test-django6: on Django 6 (Python 3.13, no django-tasks backport): the durable backend's own tests on minimal
+## settings, then the project's e-mail (rendering, the outbox backend, delivery, TLS), admin and Tasks API tests
+DJANGO6_TESTS := tests/test_composed.py tests/test_one_part.py tests/test_backend.py tests/test_delivery.py \
+  tests/test_transport.py tests/test_admin.py tests/test_durable_admin.py tests/test_tasks_api.py
 test-django6: $(DJANGO6_VENV)/.ready
 	$(DJANGO6_VENV)/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('django_tasks') is not None)"
 	$(DJANGO6_VENV)/bin/pytest -p no:cacheprovider --noconftest --ds=tests.settings_django6 tests/test_durable_backend.py -q
+	$(DJANGO6_VENV)/bin/pytest -p no:cacheprovider -n 2 -q -W ignore::DeprecationWarning $(DJANGO6_TESTS)

@@ -106,11 +106,11 @@ class TaskAdmin(admin.ModelAdmin):
         """Retry and cancel need the model's change permission, though the rows stay read-only."""
         return request.user.has_perm("durable.change_task")
 
-    def response_action(self, request, queryset):
+    def response_action(self, request, queryset, **kwargs):  # Django 6.1 adds action_location
         """A selection that is not a list of ids (a tampered form) is a 400, not a 500."""
         if not all(pk.isascii() and pk.isdigit() for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)):
             raise BadRequest("The selected tasks must be given by their ids.")
-        return super().response_action(request, queryset)
+        return super().response_action(request, queryset, **kwargs)
 
     @admin.display(description="last error")
     def error(self, obj):

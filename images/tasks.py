@@ -1,9 +1,9 @@
 """The picture task: thin, on Django's standard Tasks API with durable options (``images.processing`` does the work)."""
 
 from django.conf import settings
-from django_tasks import task  # django.tasks on Django 6
 
 from durable import options
+from durable.compat import task  # django.tasks on Django 6, the backport before
 from images import processing
 
 

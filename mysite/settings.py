@@ -7,6 +7,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import django
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -41,7 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
-    "django_tasks",
+    *(["django_tasks"] if django.VERSION < (6, 0) else []),  # the Tasks API's backport; built in from Django 6
     "durable",
     "accounts",
     "notifications",

@@ -133,13 +133,13 @@ class MessageAdmin(admin.ModelAdmin):
         """Retry and cancel need the model's change permission, though the rows stay read-only."""
         return request.user.has_perm("notifications.change_message")
 
-    def response_action(self, request, queryset):
+    def response_action(self, request, queryset, **kwargs):  # Django 6.1 adds action_location
         """A selection that is not a list of ids (a tampered form) is a 400, not Django's ValueError 500."""
         ids = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
         # Ids are 64-bit: a longer number is no row, and the database would refuse the query (a 500).
         if not all(pk.isascii() and pk.isdigit() and int(pk) < 2**63 for pk in ids):
             raise BadRequest("The selected e-mails must be given by their ids.")
-        return super().response_action(request, queryset)
+        return super().response_action(request, queryset, **kwargs)
 
     @admin.display(description="to")
     def to(self, obj):

@@ -38,11 +38,11 @@ def to_row(email_message):
     data, sensitive = composed.as_data(email_message, SENSITIVE_HEADER)
     raw = b""
     if data is None:
-        mime = email_message.message()
+        mime = composed.mime_of(email_message)
         sensitive = SENSITIVE_HEADER in mime
         if sensitive:
             del mime[SENSITIVE_HEADER]
-        raw = mime.as_bytes(linesep="\r\n")
+        raw = composed.flattened(mime)
     return Message(
         from_email=sender,
         recipients=recipients,

@@ -12,7 +12,9 @@ MIME object attached as is) is still rendered in the request and stored as bytes
 """
 
 import base64
+import email.policy
 import hashlib
+import inspect
 from email.generator import BytesGenerator
 from email.policy import Compat32
 from email.utils import formatdate, make_msgid
@@ -26,6 +28,10 @@ from notifications import folding, one_part
 
 VERSION = 1
 _PLAIN_CLASSES = (EmailMessage, EmailMultiAlternatives)
+# Django 6 builds a message on the modern email API with the policy it is given (its SMTP backend passes
+# email.policy.SMTP); Django 5.2 builds a compat32 one and flattens it with CRLF line ends.
+_TAKES_POLICY = "policy" in inspect.signature(EmailMessage.message).parameters
+_SET_BY_DJANGO_6 = {"subject", "content-type", "mime-version", "content-transfer-encoding"}  # at most once each
 
 
 def as_data(message, drop_header):
@@ -35,6 +41,8 @@ def as_data(message, drop_header):
     """
     if type(message) not in _PLAIN_CLASSES or not isinstance(message.body, str):
         return None, False
+    if _TAKES_POLICY and _refused_by_django_6(message):
+        return None, False  # rendered in the request, where Django says why, as its own backends would
     encoding = message.encoding or settings.DEFAULT_CHARSET
     if not isinstance(encoding, str):
         return None, False
@@ -61,9 +69,21 @@ def as_data(message, drop_header):
         "reply_to": [str(a) for a in message.reply_to],
         "headers": fixed + headers,
         "encoding": encoding,
-        "subtypes": [message.content_subtype, message.mixed_subtype, getattr(message, "alternative_subtype", None)],
+        "subtypes": [
+            message.content_subtype,
+            getattr(message, "mixed_subtype", "mixed"),  # Django 5.2's; Django 6 has none
+            getattr(message, "alternative_subtype", None),
+        ],
         **parts,
     }, had_header
+
+
+def _refused_by_django_6(message):
+    """Django 6 refuses, when it builds the message, a subtype attribute it no longer has or a second header
+    of a kind the modern email API allows once (``Subject`` among the extra headers)."""
+    if hasattr(message, "mixed_subtype") or hasattr(message, "alternative_subtype"):
+        return True
+    return any(str(name).lower() in _SET_BY_DJANGO_6 for name in message.extra_headers)
 
 
 def _parts(message):
@@ -108,18 +128,30 @@ def _render_full(data):
         headers=dict(data["headers"]),
     )
     message.encoding = data["encoding"]
-    message.content_subtype, message.mixed_subtype, alternative = data["subtypes"]
-    if alternative:
+    message.content_subtype, mixed, alternative = data["subtypes"]
+    if mixed not in (None, "mixed"):  # Django 6 refuses the attribute; 5.2's default is "mixed"
+        message.mixed_subtype = mixed
+    if alternative not in (None, "alternative"):
         message.alternative_subtype = alternative
     message.attachments = [EmailAttachment(f, _decoded(k, c), m) for f, m, k, c in data["attachments"]]
     message.alternatives = [EmailAlternative(_decoded(k, c), m) for m, k, c in data["alternatives"]]
-    mime = message.message()
+    mime = mime_of(message)
     fix_boundaries(mime, mime["Message-ID"] or "")
-    if type(mime.policy) is not Compat32:  # what Django builds today; another policy folds its own way
-        return mime.as_bytes(linesep="\r\n")
+    return flattened(mime)
+
+
+def mime_of(message):
+    """``message``'s MIME object as Django's SMTP backend builds it to send."""
+    return message.message(policy=email.policy.SMTP) if _TAKES_POLICY else message.message()
+
+
+def flattened(mime):
+    """``mime``'s bytes with CRLF line ends, as Django's SMTP backend sends them."""
+    if type(mime.policy) is not Compat32:  # Django 6: the modern API, folded by its own policy
+        return mime.as_bytes(policy=mime.policy.clone(linesep="\r\n"))
     out = BytesIO()
     BytesGenerator(out, mangle_from_=False, policy=folding.FOLDS_KEPT).flatten(mime, linesep="\r\n")
-    return out.getvalue()  # what ``mime.as_bytes(linesep="\r\n")`` gives, byte for byte
+    return out.getvalue()  # what Django 5.2's ``mime.as_bytes(linesep="\r\n")`` gives, byte for byte
 
 
 def fix_boundaries(mime, seed):

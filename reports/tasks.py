@@ -5,9 +5,9 @@ what is the report's own and is written only by the attempt that started it last
 """
 
 from django.conf import settings
-from django_tasks import task  # django.tasks on Django 6
 
 from durable import options
+from durable.compat import task  # django.tasks on Django 6, the backport before
 from reports import emails, generation
 
 

@@ -7,9 +7,9 @@ import pytest
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.db import connection
 
-from notifications import composed
 from notifications.backend import SENSITIVE_HEADER
 from notifications.models import Message
+from tests.mail_data import MODERN, sent_by_django
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,9 +22,7 @@ def what_the_request_would_have_sent(message, row):
     fixed = {k: v for k, v in row.data["headers"] if k in ("Date", "Message-ID")}
     kept = {k: v for k, v in message.extra_headers.items() if k.lower() != SENSITIVE_HEADER.lower()}
     asked.extra_headers = {**fixed, **kept}
-    mime = asked.message()
-    composed.fix_boundaries(mime, mime["Message-ID"])
-    return mime.as_bytes(linesep="\r\n")
+    return sent_by_django(asked)
 
 
 def stored(message):
@@ -104,15 +102,38 @@ def test_headers_folded_for_one_message_are_folded_alike_for_the_next():
         assert row.mime() == what_the_request_would_have_sent(message, row)
 
 
-def test_html_only_and_changed_subtypes_render_byte_for_byte():
+def html_with_attachment():
     message = EmailMessage("HTML", "<p>only html</p>", "f@example.com", ["t@example.com"])
     message.content_subtype = "html"
-    message.mixed_subtype = "related"
     message.encoding = "iso-8859-1"
     message.attach("ça.txt", "texte", "text/plain")
+    return message
+
+
+def test_html_only_with_another_charset_renders_byte_for_byte():
+    message = html_with_attachment()
     row = stored(message)
 
     assert row.mime() == what_the_request_would_have_sent(message, row)
+
+
+@pytest.mark.skipif(MODERN, reason="Django 6 has no mixed_subtype (it refuses the attribute)")
+def test_a_changed_mixed_subtype_renders_byte_for_byte():
+    message = html_with_attachment()
+    message.mixed_subtype = "related"
+    row = stored(message)
+
+    assert row.mime() == what_the_request_would_have_sent(message, row)
+
+
+@pytest.mark.skipif(not MODERN, reason="Django 5.2 has mixed_subtype")
+def test_a_mixed_subtype_is_refused_in_the_request_as_django_6_refuses_it():
+    message = html_with_attachment()
+    message.mixed_subtype = "related"
+
+    with pytest.raises(AttributeError, match="mixed_subtype"):
+        message.send()
+    assert not Message.objects.exists()
 
 
 def test_it_renders_the_same_bytes_at_every_attempt_and_after_a_deploy():
@@ -149,3 +170,13 @@ def test_a_row_queued_before_the_upgrade_still_sends_its_bytes(deliver_now):
 
     assert arrived.data.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
     assert Message.objects.get().status == Message.Status.SENT
+
+
+@pytest.mark.skipif(not MODERN, reason="Django 5.2 sends a second Subject header")
+@pytest.mark.parametrize("header", ["Subject", "content-type"])
+def test_a_second_subject_is_refused_in_the_request_as_django_6_refuses_it(header):
+    message = EmailMessage("Hi", "x", "f@example.com", ["t@example.com"], headers={header: "text/plain"})
+
+    with pytest.raises(ValueError, match="at most 1"):
+        message.send()
+    assert not Message.objects.exists()

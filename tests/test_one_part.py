@@ -13,6 +13,7 @@ import pytest
 from django.core.mail import EmailMessage
 
 from notifications import composed, folding, one_part
+from tests.mail_data import MODERN, sent_by_django
 
 SUBJECTS = [
     "Welcome",
@@ -47,7 +48,7 @@ HEADERS = [
     {"X-Campaign": "winter", "List-Unsubscribe": "<https://example.com/u/1>"},
     {"From": "Other <other@example.com>", "To": "Shown <shown@example.com>"},
     {"to": "lower@example.com", "Reply-To": "r@example.com"},
-    {"Subject": "a second subject", "Content-Type": "text/plain"},
+    *([] if MODERN else [{"Subject": "a second subject", "Content-Type": "text/plain"}]),  # Django 6 refuses it
     {"X-Long": "a value long enough to be folded over more than one line by the header folding, " * 2},
     {"X-Accents": "déjà vu"},
     {"Date": "Tue, 1 Dec 2026 10:00:00 -0000", "Message-Id": "<mine@example.com>"},
@@ -75,9 +76,7 @@ def stored_and_expected(message):
     data = json.loads(json.dumps(composed.as_data(message, "X-Outbox-Sensitive")[0]))
     asked = copy.copy(message)
     asked.extra_headers = {**dict(data["headers"]), **message.extra_headers}
-    mime = asked.message()
-    composed.fix_boundaries(mime, mime["Message-ID"])  # a multipart's boundaries, derived as the consumer does
-    return data, mime.as_bytes(linesep="\r\n")
+    return data, sent_by_django(asked)
 
 
 def test_one_part_messages_are_written_as_message_flattens_them():
@@ -90,8 +89,11 @@ def test_one_part_messages_are_written_as_message_flattens_them():
         assert composed.render(data) == expected, (message.subject, message.body, message.extra_headers)
         if direct is not None:
             assert direct == expected
-    assert one_part._agrees is True
-    assert written >= 250  # the direct path did most of them (not a test of the full path alone)
+    if MODERN:  # Django 6 writes messages on the modern email API: the direct path steps aside
+        assert one_part._agrees is False and written == 0
+    else:
+        assert one_part._agrees is True
+        assert written >= 250  # the direct path did most of them (not a test of the full path alone)
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,9 @@
 
 import pytest
 from django.contrib.auth.models import User
-from django_tasks import TaskResultStatus, task_backends
 
 from durable.backend import DurableBackend
+from durable.compat import TaskResultStatus, task_backends
 from durable.models import Task
 from notifications.models import Message
 from operations.tasks import TEST_SUBJECT, send_test_email

@@ -22,11 +22,13 @@ def openssl(*args, cwd):
 @pytest.fixture
 def private_ca(tmp_path):
     """A self-signed CA and a relay certificate for 127.0.0.1 it signed (made with the openssl CLI)."""
+    # A CA as real ones are made: Python 3.13 verifies strictly (VERIFY_X509_STRICT) and wants these extensions.
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Example Corp CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
             "-keyout", "ca.key", "-out", "ca.pem", cwd=tmp_path)  # fmt: skip
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=relay.corp.example",
             "-keyout", "relay.key", "-out", "relay.csr", cwd=tmp_path)  # fmt: skip
-    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\nauthorityKeyIdentifier=keyid\n")
     openssl("x509", "-req", "-in", "relay.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
             "-days", "2", "-extfile", "san.ext", "-out", "relay.pem", cwd=tmp_path)  # fmt: skip
     return tmp_path

@@ -115,6 +115,7 @@ def test_a_proxy_in_the_environment_is_not_used(receiver, monkeypatch):
         proxy.stop()
 
 
+@pytest.mark.django_db  # Django 6.1's model checks ask the database what it supports
 def test_a_network_that_is_not_one_is_a_system_check_error(settings):
     settings.WEBHOOKS_ALLOWED_NETWORKS = ["10.0.0.0/8", "intranet"]
 
