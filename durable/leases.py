@@ -104,14 +104,14 @@ class Leases(TakeBack):
         ``among``: the ids to take from (the rows a wake-up named). ``shape``: a key for what ``where`` does, the
         same at every call with it: the statements are then made once (``durable.sql.statement``), not at each claim.
         """
-        objects = self._objects()
+        objects, queued = self._objects(), self.states.queued
         conn = connections[objects.db]
         token = uuid.uuid4().hex
         among = None if among is None else list(among)
         slots = [f"id{i}" for i in range(len(among or ()))]
 
         def pick(v):
-            due = objects.filter(status=self.states.queued, due_at__lte=v["now"])
+            due = objects.filter(status=queued, due_at__lte=v["now"])
             due = due if among is None else due.filter(pk__in=[v[slot] for slot in slots])
             return (due if where is None else where(due)).order_by(*self.order_by).values("pk")[:limit]
 
@@ -122,7 +122,10 @@ class Leases(TakeBack):
             values = {"status": self.states.running, "lease_token": v["token"], "claimed_by": v["holder"]}
             values.update(claimed_at=v["now"], lease_expires_at=v["expires"], attempts=F("attempts") + 1)
             values.update(self.claim_values(v["now"]))
-            return sql.update_query(objects.filter(pk__in=ids, status=self.states.queued), values)
+            # SQLite (ids: the subquery that picks queued rows, within this statement and its write lock): no status
+            # test, or SQLite walks every queued row by status, not the ids (claims 6.9 ms at 100,000 queued, 0.7 at 100)
+            rows = objects.filter(pk__in=ids)
+            return sql.update_query(rows.filter(status=queued) if isinstance(ids, list) else rows, values)
 
         def won(token):
             return objects.filter(status=self.states.running, lease_token=token).order_by(*self.order_by).query

@@ -80,3 +80,29 @@ def test_finish_each_writes_each_row_its_own_values_and_leaves_a_lost_one_alone(
     }
     assert Task.objects.get(pk=rows[1].pk).status == "running"  # the newer holder's row, untouched
     assert lease.held_tokens() == []
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL claims by a list of ids (docs/scaling.md)")
+@pytest.mark.parametrize("kind", ["task", "outbox"])
+def test_a_claim_on_sqlite_writes_the_rows_it_picked_by_id_however_long_the_backlog(kind):
+    # With a status test beside the ids, SQLite walked every queued row by its status index: 6.9 ms a claim at
+    # 100,000 queued e-mails against 0.7 ms at 100. The plan says which way it goes.
+    from notifications import delivery
+    from notifications.models import Message
+
+    if kind == "task":
+        queue(50)
+        claim = leases().claim
+    else:
+        Message.objects.bulk_create(Message(from_email="f@x", recipients=["a@x"], raw=b"x") for _ in range(50))
+        claim = delivery.claim
+    with CaptureQueriesContext(connection) as captured:
+        assert len(claim(limit=5)) == 5
+    [update] = [
+        q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE") and "IN (SELECT" in q["sql"]
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + update)
+        outer = cursor.fetchall()[0][-1]  # how the UPDATE reads the rows it writes
+
+    assert "INTEGER PRIMARY KEY" in outer, outer
