@@ -3,7 +3,7 @@
 1. The curve: e-mails (to the loopback sink) and no-op durable tasks drained per second by 1, 2 and 4
    consumer processes on two host names, 0 lost and 0 twice checked (``benchmarks.scaling_drain``).
 2. A host killed for good: its rows finished by the other host; how long after the kill (same module).
-3. The claim query at 10,000 and 1,000,000 finished rows, with ``EXPLAIN``, on PostgreSQL and on SQLite
+3. The claim query at 10,000 and 1,000,000 finished rows, then 100,000 due beside them, with ``EXPLAIN``, on PostgreSQL and on SQLite
    (``benchmarks.scaling_claim``, each in a process of its own).
 
 PostgreSQL: ``SCALING_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/mysite_bench_scaling``),
@@ -92,8 +92,8 @@ def _claim_run(work, url):
 
 def claims(work):
     lines = [
-        "| table | engine | finished rows (+ 200 due) | one claim, ms (median of 40) | statements, ms | how the rows are read |",
-        "|---|---|---|---|---|---|",
+        "| table | engine | finished rows | due rows | one claim, ms (median of 40) | statements, ms | how the rows are read |",
+        "|---|---|---|---|---|---|---|",
     ]
     plans = []
     for engine, url in (("PostgreSQL", DATABASE), ("SQLite", rig.sqlite_url(work / "claim.sqlite3"))):
@@ -101,9 +101,11 @@ def claims(work):
             for p in points:
                 ms = " + ".join(f"{s['ms']:.3f}" for s in p["statements"])
                 reads = "; ".join(dict.fromkeys(scan for s in p["statements"] for scan in s["scans"]))
-                lines.append(f"| {kind} | {engine} | {p['rows']:,} | {p['claim_ms']} | {ms} | {reads} |")
-            pick = next(s for s in points[-1]["statements"] if s["picks"])
-            plans += [f"{kind} on {engine}, {points[-1]['rows']:,} finished rows, `{pick['sql']}`:", "", "```"]
+                lines.append(f"| {kind} | {engine} | {p['rows']:,} | {p['due']:,} | {p['claim_ms']} | {ms} | {reads} |")
+            last = points[-1]
+            pick = next(s for s in last["statements"] if s["picks"])
+            plans += [f"{kind} on {engine}, {last['rows']:,} finished and {last['due']:,} due rows, `{pick['sql']}`:"]
+            plans += ["", "```"]
             plans += [*pick["plan"], "```", ""]
         print(f"  claim on {engine} measured", flush=True)
     return lines + ["", *plans]
