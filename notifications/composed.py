@@ -31,7 +31,8 @@ _PLAIN_CLASSES = (EmailMessage, EmailMultiAlternatives)
 # Django 6 builds a message on the modern email API with the policy it is given (its SMTP backend passes
 # email.policy.SMTP); Django 5.2 builds a compat32 one and flattens it with CRLF line ends.
 _TAKES_POLICY = "policy" in inspect.signature(EmailMessage.message).parameters
-_SET_BY_DJANGO_6 = {"subject", "content-type", "mime-version", "content-transfer-encoding"}  # at most once each
+# Extra headers Django 6's message() refuses: a second of what it sets itself, and Bcc (an envelope matter)
+_REFUSED_BY_DJANGO_6 = {"subject", "content-type", "mime-version", "content-transfer-encoding", "bcc"}
 
 
 def as_data(message, drop_header):
@@ -79,11 +80,11 @@ def as_data(message, drop_header):
 
 
 def _refused_by_django_6(message):
-    """Django 6 refuses, when it builds the message, a subtype attribute it no longer has or a second header
-    of a kind the modern email API allows once (``Subject`` among the extra headers)."""
+    """Django 6 refuses, when it builds the message, a subtype attribute it no longer has, a second header of a
+    kind the modern email API allows once (``Subject`` among the extra headers) and a ``Bcc`` header."""
     if hasattr(message, "mixed_subtype") or hasattr(message, "alternative_subtype"):
         return True
-    return any(str(name).lower() in _SET_BY_DJANGO_6 for name in message.extra_headers)
+    return any(str(name).lower() in _REFUSED_BY_DJANGO_6 for name in message.extra_headers)
 
 
 def _parts(message):
