@@ -3,6 +3,7 @@
 ``BENCH_QUICK=1`` runs every section once on small batches (a smoke run, not figures to quote).
 """
 
+import argparse
 import importlib.util
 import sys
 import time
@@ -53,7 +54,10 @@ SECTIONS += ("isolation", "goals", "flows")
 def main(argv):
     """Every section, or ``--only NAME[,NAME]`` of ``SECTIONS``: printed, and docs/benchmarks.md written only
     by a whole run."""
-    only = set(argv[argv.index("--only") + 1].split(",")) if "--only" in argv else set(SECTIONS)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=main.__doc__)
+    parser.add_argument("--only", metavar="NAME[,NAME]", help=f"sections to run, of: {', '.join(SECTIONS)}")
+    args = parser.parse_args(argv)  # --help, or anything else it does not know, stops here, before a 35-minute run
+    only = set(args.only.split(",")) if args.only else set(SECTIONS)
     if only - set(SECTIONS):
         sys.exit(f"unknown section(s) {', '.join(sorted(only - set(SECTIONS)))}; choose from {', '.join(SECTIONS)}")
     work = rig.setup("bench")

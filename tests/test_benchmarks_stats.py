@@ -43,3 +43,13 @@ def test_the_engine_pair_says_which_figures_kept_within_ten_percent():
     assert rows["request: added by queuing an e-mail, p50"].endswith("| 1.11 | no |")  # cost: less is better
     assert rows["consumer RSS idle, Redis"].endswith("| 0.50 | yes |")
     assert rows["e-mail drain, 4 workers, Redis"].endswith("| 1.00 | yes |") and "old (abc123)" in text
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--quick"], ["goals"]])
+def test_help_or_an_unknown_argument_stops_before_any_run(argv, capsys):
+    from benchmarks.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(argv)
+    out = capsys.readouterr()
+    assert "usage: python -m benchmarks [-h] [--only NAME[,NAME]]" in out.out + out.err
