@@ -15,6 +15,7 @@ import os
 import threading
 import uuid
 from datetime import timedelta
+from operator import attrgetter
 
 from django.db import connections, router, transaction
 from django.db.models import F
@@ -145,14 +146,25 @@ class Leases(TakeBack):
                 # No status test beside the subquery that picks queued rows in this one statement (it holds the write
                 # lock): with one, SQLite walks every queued row by status (6.9 ms a claim at 100,000 queued, 0.7 at 100)
                 claim = sql.statement(conn, key and ("claim", *key), lambda **v: update(pick(v), v, False), **values)
-            if claim and claim.execute(cursor, values).rowcount:
-                rows = sql.statement(conn, (self, "won"), won, token=token).objects(conn, self.model, {"token": token})
-                rows = self._checked(token, rows, check)
-            else:
-                rows = []
+            rows = self._checked(token, self._won(claim, won, values, cursor), check) if claim else []
         if rows:
             self._hold(token, len(rows))
         return rows
+
+    def _won(self, claim, won, values, cursor):
+        """Run ``claim``; the rows it took, in claim order. One statement where the database returns what an
+        UPDATE wrote (PostgreSQL, SQLite 3.35+: a round trip less on every claim), else the UPDATE, then a read of
+        the rows it stamped with the claim's token."""
+        conn, token = cursor.db, values["token"]
+        reads = sql.statement(conn, (self, "won"), won, token=token)
+        if conn.features.can_return_columns_from_insert:  # the same RETURNING clause, on an UPDATE
+            rows = sql.returning(claim, reads.columns, conn).objects(conn, self.model, values)
+            for name in reversed(self.order_by):
+                rows.sort(key=attrgetter(name.lstrip("-")), reverse=name.startswith("-"))
+            return rows
+        if not claim.execute(cursor, values).rowcount:
+            return []
+        return reads.objects(conn, self.model, {"token": token})
 
     def _checked(self, token, rows, check):
         """``rows`` less those ``check`` gives back (in the claim's transaction)."""

@@ -250,6 +250,12 @@ def statement(conn, key, build, **values):
     return kept if kept is not None else _compiled(conn, build(**values), values, {})
 
 
+def returning(update, columns, conn):
+    """``update`` (the ``Statement`` of an UPDATE) returning ``columns`` of the rows it writes: ``objects`` reads them."""
+    names = ", ".join(conn.ops.quote_name(column.target.column) for column in columns)
+    return Statement(f"{update.sql} RETURNING {names}", update.params, update.slots, columns)
+
+
 def update_query(queryset, values):
     """The UPDATE ``queryset.update(**values)`` runs, as a ``Query`` (for ``statement``)."""
     query = queryset.query.chain(UpdateQuery)

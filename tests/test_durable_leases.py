@@ -1,9 +1,12 @@
 """The one lease mechanism on its own: fenced outcomes of one row and of many rows in one UPDATE."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from durable.leases import Leases
 from durable.models import Task
@@ -63,6 +66,21 @@ def test_a_claim_takes_no_more_than_its_limit():
 
     assert len(leases().claim(limit=2)) == 2
     assert Task.objects.filter(status="running").count() == 2
+
+
+def test_a_claim_returns_the_rows_it_took_in_claim_order_without_reading_them_back():
+    lease = Leases(Task, Task.STATES, seconds=60, max_attempts=3, order_by=("-priority", "due_at", "id"))
+    now = timezone.now()
+    due = {"a": (0, 1), "b": (10, 0), "c": (0, 2), "d": (10, 3)}  # name: (priority, seconds ago)
+    Task.objects.bulk_create(Task(name=n, priority=p, due_at=now - timedelta(seconds=s)) for n, (p, s) in due.items())
+
+    with CaptureQueriesContext(connection) as captured:
+        rows = lease.claim(limit=4)
+
+    assert [row.name for row in rows] == ["d", "b", "c", "a"]  # the UPDATE returns them in its own order
+    assert {row.status for row in rows} == {"running"} and len({row.lease_token for row in rows}) == 1
+    statements = [q["sql"] for q in captured.captured_queries if q["sql"].startswith(("SELECT", "UPDATE"))]
+    assert statements[-1].startswith("UPDATE") and " RETURNING " in statements[-1]  # nothing read after it
 
 
 def test_finish_each_writes_each_row_its_own_values_and_leaves_a_lost_one_alone():
