@@ -7,7 +7,7 @@ its baseline measured in the same run, the ratio and met/MISSED. ``python -m ben
 from benchmarks import enqueue, flow_bench, noop_drain, rig, task_drain, task_pickup
 from benchmarks.stats import median, percentile
 
-FULL = {"noop": 3000, "rounds": 3, "enqueues": 2000, "pickups": 20, "memory": 100000, "batch": 1000, "steps": 30}
+FULL = {"noop": 3000, "rounds": 3, "enqueues": 2000, "pickups": 40, "memory": 100000, "batch": 1000, "steps": 30}
 QUICK = {"noop": 500, "rounds": 1, "enqueues": 300, "pickups": 6, "memory": 5000, "batch": 300, "steps": 10}
 
 
