@@ -98,7 +98,7 @@ class Leases(TakeBack):
         """Take up to ``limit`` due rows (in ``order_by`` order) for this process; return them.
 
         ``where(queryset) -> queryset`` narrows the due rows (a queue, a concurrency cap). One UPDATE whose
-        WHERE picks the rows (``id IN (SELECT ... LIMIT n)``), then one SELECT of what it won. On SQLite the
+        WHERE picks the rows (``id IN (SELECT ... LIMIT n)``) and that returns what it won (``_won``). On SQLite the
         statement holds the write lock, so concurrent claimers take the next rows; on PostgreSQL the pick is
         ``FOR UPDATE SKIP LOCKED`` for the same effect. Two claimers never hold the same row. ``check(rows)
         -> rows`` runs before the claim commits; the rows it returns go back untried (``durable.limits``).
