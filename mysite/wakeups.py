@@ -108,7 +108,7 @@ class Wakeups:
         """A wake-up is never revoked, so Huey does not read the queue for it before it runs (a round trip on
         Redis, two SELECTs on SQLite, on every pickup). Nothing in the site revokes Huey tasks: the rows say
         what runs (``durable.pause`` a queue, ``durable.cancel`` a task)."""
-        if task.name == WAKE_TASK:
+        if isinstance(task, self._wake_task.task_class):  # this Huey's own wake-up, not any task named "wake"
             return False
         return super().is_revoked(task, timestamp, peek)
 
