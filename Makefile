@@ -92,7 +92,8 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## bench: the benchmarks (about 15 minutes); prints the table and writes docs/benchmarks.md
+## bench: the benchmarks (about 35 minutes); prints the table and writes docs/benchmarks.md, with the run it
+## replaces beside it. bench-quick: every section once on small batches; prints only.
 bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks
 

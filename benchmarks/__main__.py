@@ -1,6 +1,7 @@
 """``python -m benchmarks`` (``make bench``): measure, print the table, write docs/benchmarks.md.
 
-``BENCH_QUICK=1`` runs every section once on small batches (a smoke run, not figures to quote).
+``BENCH_QUICK=1`` runs every section once on small batches (a smoke run, not figures to quote): it prints its
+table and leaves docs/benchmarks.md as it is.
 """
 
 import argparse
@@ -53,7 +54,7 @@ SECTIONS += ("isolation", "goals", "flows")
 
 def main(argv):
     """Every section, or ``--only NAME[,NAME]`` of ``SECTIONS``: printed, and docs/benchmarks.md written only
-    by a whole run."""
+    by a whole run (not a quick one), with the run it replaces beside it."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=main.__doc__)
     parser.add_argument("--only", metavar="NAME[,NAME]", help=f"sections to run, of: {', '.join(SECTIONS)}")
     args = parser.parse_args(argv)  # --help, or anything else it does not know, stops here, before a 35-minute run
@@ -75,7 +76,7 @@ def main(argv):
         slow.stop()
     table.note(f"Whole run: {time.monotonic() - started:.0f} s; load average at the end {machine.load()}.")
     print(table.text())
-    if only == set(SECTIONS):
+    if only == set(SECTIONS) and not QUICK:  # a smoke run's figures are not to quote: they replace nothing
         table.write(rig.BASE_DIR / "docs" / "benchmarks.md")
 
 

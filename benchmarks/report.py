@@ -2,6 +2,7 @@
 
 import time
 
+from benchmarks import previous
 from benchmarks.stats import fmt, ratio
 
 OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b}
@@ -56,7 +57,10 @@ class Table:
         return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows[1:]])
 
     def write(self, path):
+        """Write ``path`` (docs/benchmarks.md), with the run it replaces beside this one (``benchmarks.previous``)."""
         path.parent.mkdir(exist_ok=True)
+        before = previous.read(path.read_text()) if path.exists() else None
+        beside = previous.beside(before, self._grid()[1:], self.machine)
         machine = "\n".join(f"- **{k}**: {v}" for k, v in self.machine.items())
         mode = (
             "QUICK mode (BENCH_QUICK=1): one run each, small batches; not figures to quote."
@@ -82,6 +86,7 @@ class Table:
             "",
             *[e if isinstance(e, str) else self._md(e) for e in self.extras],
             "",
+            *([beside, ""] if beside else []),
             "## How each figure is taken",
             "- **Request cost**: Django's test `Client` through the full middleware stack, one process; the outbox",
             "  view commits an outbox row and enqueues a wake-up (SQLite queue); the inline view talks SMTP to a relay",

@@ -53,3 +53,45 @@ def test_help_or_an_unknown_argument_stops_before_any_run(argv, capsys):
         main(argv)
     out = capsys.readouterr()
     assert "usage: python -m benchmarks [-h] [--only NAME[,NAME]]" in out.out + out.err
+
+
+def _run(commit, drain, drain_ratio, pickup):
+    from benchmarks.report import Table
+
+    table = Table(
+        {"CPU": "2 x Test CPU", "Commit": commit, "Load average at the start (1, 5, 15 min)": "0.10"},
+        False,
+        {"runs": 3},
+    )
+    target = (">=", 1000, "e-mails/s")
+    table.row(
+        "3 drain",
+        "outbox, 4 worker(s), SQLite",
+        drain,
+        "e-mails/s",
+        "four plain connections",
+        drain / drain_ratio,
+        target,
+    )
+    if pickup is not None:
+        table.row("4 pickup", "idle pickup p95, Redis", pickup, "ms")
+    return table
+
+
+def test_a_full_run_writes_the_run_it_replaces_beside_its_own(tmp_path):
+    path = tmp_path / "benchmarks.md"
+    _run("aaa111", 900.0, 0.5, None).write(path)
+    assert "## Beside the previous run" not in path.read_text()  # nothing to compare with yet
+
+    _run("bbb222", 2000.0, 1.0, 3.5).write(path)
+    beside = path.read_text().partition("## Beside the previous run")[2].partition("\n## ")[0]
+    assert "commit aaa111, on 2 x Test CPU; load average at its start 0.10. This run: commit bbb222" in beside
+    rows = {line.split(" | ")[1]: line for line in beside.splitlines() if line.startswith("| ")}
+    assert rows["outbox, 4 worker(s), SQLite"] == (
+        "| 3 drain | outbox, 4 worker(s), SQLite | 2,000 e-mails/s, 1.00x | 900 e-mails/s, 0.50x | met / MISSED |"
+    )
+    assert rows["idle pickup p95, Redis"] == "| 4 pickup | idle pickup p95, Redis | 3.50 ms | (not measured) |  |"
+
+    _run("ccc333", 1900.0, 0.95, 3.0).write(path)  # the next run compares with the last one only
+    beside = path.read_text().partition("## Beside the previous run")[2]
+    assert "commit bbb222" in beside and "aaa111" not in beside and "| 3.00 ms | 3.50 ms |" in beside
