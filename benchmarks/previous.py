@@ -15,8 +15,7 @@ def read(text):
     machine = text.partition("## Machine")[2].partition("\n## ")[0]
     facts = dict(re.findall(r"^- \*\*(.+?)\*\*: (.*)$", machine, re.MULTILINE))
     rows = {}
-    results = text.partition("## Results")[2].partition("\n## ")[0]
-    for line in results.splitlines():
+    for line in _table_after("## Results", text):
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 6 and cells[0] not in ("section", "---"):
             section, measure, value, _baseline, ratio, target = cells
@@ -42,11 +41,17 @@ def beside(previous, rows, facts):
         "|---|---|---|---|---|",
     ]
     for section, measure, value, _baseline, ratio, target in rows:
-        old = previous["rows"].get((section, measure))
+        old = previous["rows"].get((section, measure.strip()))  # read() strips the cells
         old_cell = _cell(old[0], old[1]) if old else "(not measured)"
         verdicts = f"{_verdict(target)} / {_verdict(old[2]) if old else '-'}" if target or (old and old[2]) else ""
         lines.append(f"| {section} | {measure} | {_cell(value, ratio)} | {old_cell} | {verdicts} |")
     return "\n".join(lines)
+
+
+def _table_after(heading, text):
+    """The lines of the table right under ``heading`` (not the sections' own tables further down)."""
+    lines = text.partition(heading)[2].lstrip("\n").splitlines()
+    return lines[: next((i for i, line in enumerate(lines) if not line.startswith("|")), len(lines))]
 
 
 _LOAD = "Load average at the start (1, 5, 15 min)"

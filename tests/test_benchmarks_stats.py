@@ -73,8 +73,10 @@ def _run(commit, drain, drain_ratio, pickup):
         drain / drain_ratio,
         target,
     )
+    table.row("3 drain", "  vs plain Huey, 4 worker(s), SQLite", drain / 500, "x")  # indented, as the drain writes it
     if pickup is not None:
         table.row("4 pickup", "idle pickup p95, Redis", pickup, "ms")
+    table.extra([("rows", "format", "seconds", "MiB", "file", "x"), (100, "csv", 1.8, 66, 11.5, 1)])  # a section's own
     return table
 
 
@@ -91,6 +93,14 @@ def test_a_full_run_writes_the_run_it_replaces_beside_its_own(tmp_path):
         "| 3 drain | outbox, 4 worker(s), SQLite | 2,000 e-mails/s, 1.00x | 900 e-mails/s, 0.50x | met / MISSED |"
     )
     assert rows["idle pickup p95, Redis"] == "| 4 pickup | idle pickup p95, Redis | 3.50 ms | (not measured) |  |"
+    assert rows["  vs plain Huey, 4 worker(s), SQLite"].endswith("| 4.00 x | 1.80 x |  |")
+    from benchmarks.previous import read
+
+    assert set(read(path.read_text())["rows"]) == {  # the Results table's rows, not a section's own table below it
+        ("3 drain", "outbox, 4 worker(s), SQLite"),
+        ("3 drain", "vs plain Huey, 4 worker(s), SQLite"),
+        ("4 pickup", "idle pickup p95, Redis"),
+    }
 
     _run("ccc333", 1900.0, 0.95, 3.0).write(path)  # the next run compares with the last one only
     beside = path.read_text().partition("## Beside the previous run")[2]
