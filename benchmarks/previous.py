@@ -6,6 +6,8 @@ both runs' same-run ratios, it says what moved. The file keeps one previous run,
 
 import re
 
+from benchmarks.machine import LOAD_AT_START
+
 HEADING = "## Beside the previous run"
 
 
@@ -33,7 +35,7 @@ def beside(previous, rows, facts):
         HEADING,
         "",
         f"The previous full run: {previous['when']}, commit {old_facts.get('Commit', '?')}, on "
-        f"{old_facts.get('CPU', '?')}; load average at its start {old_facts.get(_LOAD, '?')}. This run: commit "
+        f"{old_facts.get('CPU', '?')}; load average at its start {old_facts.get(LOAD_AT_START, '?')}. This run: commit "
         f"{facts.get('Commit', '?')}, on {facts.get('CPU', '?')}.",
         "Figures move with the machine; the ratios to each run's own baselines are what compare.",
         "",
@@ -52,9 +54,6 @@ def _table_after(heading, text):
     """The lines of the table right under ``heading`` (not the sections' own tables further down)."""
     lines = text.partition(heading)[2].lstrip("\n").splitlines()
     return lines[: next((i for i, line in enumerate(lines) if not line.startswith("|")), len(lines))]
-
-
-_LOAD = "Load average at the start (1, 5, 15 min)"
 
 
 def _cell(value, ratio):

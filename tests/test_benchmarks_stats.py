@@ -56,10 +56,11 @@ def test_help_or_an_unknown_argument_stops_before_any_run(argv, capsys):
 
 
 def _run(commit, drain, drain_ratio, pickup):
+    from benchmarks.machine import LOAD_AT_START
     from benchmarks.report import Table
 
     table = Table(
-        {"CPU": "2 x Test CPU", "Commit": commit, "Load average at the start (1, 5, 15 min)": "0.10"},
+        {"CPU": "2 x Test CPU", "Commit": commit, LOAD_AT_START: "0.10"},
         False,
         {"runs": 3},
     )
