@@ -88,10 +88,12 @@ def settle(picture):
 
 def state(user):
     """What the picture page shows: the current picture, the newest upload still processing, the last refusal."""
-    current = Picture.objects.filter(user=user, status=Picture.Status.READY).first()
     newest = Picture.objects.filter(user=user).exclude(status=Picture.Status.REPLACED).order_by("-pk").first()
     if newest is not None and newest.status == Picture.Status.PROCESSING:
         newest = settle(newest)
+    # The current picture is read after the newest: a picture that became ready between the two reads is then
+    # "processing" in one and current in the other, never in neither (the page stopped polling on "none").
+    current = Picture.objects.filter(user=user, status=Picture.Status.READY).first()
     return {
         "current": current,
         "processing": newest if newest and newest.status == Picture.Status.PROCESSING else None,
